@@ -1,0 +1,1 @@
+"""Benchmarks: backend calls, latency against the critical path, throughput, memory."""

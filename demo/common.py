@@ -1,0 +1,191 @@
+"""What the four demo apps share: database access, key lists, JSON answers,
+call counting and fault injection.
+
+Records are rendered to JSON by SQLite itself (`json_object`,
+`json_group_array`) once per process, so a 500-key batch costs one indexed
+query for rowids and one string join in Python: the gateway's benchmarks
+hammer these endpoints and must measure the gateway, not the simulators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from pathlib import Path
+
+import orjson
+from fastapi import Body, FastAPI, HTTPException
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from demo.generate import ensure_data, read_meta
+
+# Membership test for a list of keys bound as one JSON array parameter: no
+# limit on the number of keys, so no chunking, and one ORDER BY over all of them.
+IN_KEYS = "IN (SELECT value FROM json_each(?))"
+
+
+def money(column: str) -> str:
+    """SQL rendering integer cents (or hundredths) as a two-decimal string."""
+    return f"printf('%.2f', {column} / 100.0)"
+
+
+def keys(raw: str | None) -> list[str]:
+    """Comma-separated keys, trimmed, de-duplicated, in the caller's order."""
+    if not raw:
+        return []
+    return list(dict.fromkeys(k for k in (part.strip() for part in raw.split(",")) if k))
+
+
+def key_param(values: list[str]) -> str:
+    return orjson.dumps(values).decode()
+
+
+def one_selector(**selectors: str | None) -> tuple[str, list[str]]:
+    """The one key list a list endpoint was called with, e.g. ('party', [...])."""
+    given = [(name, raw) for name, raw in selectors.items() if raw is not None]
+    if len(given) != 1:
+        raise HTTPException(400, f"give exactly one of: {', '.join(selectors)}")
+    name, raw = given[0]
+    return name, keys(raw)
+
+
+def json_response(payload) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+class Database:
+    """One read-only SQLite connection per process, plus every record pre-rendered as JSON.
+
+    SQLite renders each record once at start-up (`documents`: name -> query of
+    rowid and JSON document); a request then only selects rowids through an
+    index and joins the cached documents. The data never changes while a
+    process runs, so the cache cannot go stale.
+    """
+
+    def __init__(self, path: Path, documents: dict[str, str]):
+        self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self.con.execute("PRAGMA mmap_size = 268435456")
+        self.meta = read_meta(path)
+        self.documents = {name: dict(self.con.execute(sql)) for name, sql in documents.items()}
+
+    def items(self, kind: str, sql: str, *params, total: int | None = None) -> Response:
+        """`{"items": [...]}`: the `kind` documents whose rowids `sql` selects, in its order."""
+        docs = self.documents[kind]
+        body = ",".join(docs[rowid] for (rowid,) in self.con.execute(sql, params))
+        extra = "" if total is None else f',"total":{total}'
+        return Response(f'{{"items":[{body}]{extra}}}', media_type="application/json")
+
+    def scalar(self, sql: str, *params):
+        return self.con.execute(sql, params).fetchone()[0]
+
+
+# --- control plane: /_stats, /_faults, /_meta -----------------------------------------
+
+class Faults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    latency_ms: float = Field(0.0, ge=0)
+    jitter_ms: float = Field(0.0, ge=0)
+    error_rate: float = Field(0.0, ge=0, le=1)
+    status: int = Field(503, ge=400, le=599)
+    down: bool = False
+    malformed_rate: float = Field(0.0, ge=0, le=1)
+
+
+class Control:
+    """Call counters and fault settings of one system, shared by middleware and endpoints."""
+
+    def __init__(self, faults: dict | None = None):
+        self.faults = Faults.model_validate(faults or {})
+        self.by_route: dict[str, int] = {}
+        self.random = random.Random()
+
+    def stats(self) -> dict:
+        return {"calls": sum(self.by_route.values()), "by_route": dict(self.by_route)}
+
+
+class ControlMiddleware:
+    """Pure ASGI: counts API calls by route and injects the configured faults.
+
+    Only the app's own API routes are counted and faulted; `/_...`,
+    `/openapi.json` and `/docs` pass through untouched.
+    """
+
+    MALFORMED = b'{"items": [{"id": "'
+
+    def __init__(self, app, control: Control, fastapi_app: FastAPI):
+        self.app = app
+        self.control = control
+        self.fastapi_app = fastapi_app
+        self.api_paths: set[str] | None = None
+
+    async def __call__(self, scope, receive, send):
+        if self.api_paths is None:  # routes are all registered by the first request
+            self.api_paths = {r.path for r in self.fastapi_app.routes
+                              if isinstance(r, APIRoute) and not r.path.startswith("/_")}
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path not in self.api_paths:
+            return await self.app(scope, receive, send)
+        control = self.control
+        control.by_route[path] = control.by_route.get(path, 0) + 1
+        faults, rand = control.faults, control.random
+        if faults.down:
+            return await answer(send, 503, b'{"detail":"system down (injected fault)"}')
+        delay = faults.latency_ms + (rand.uniform(-faults.jitter_ms, faults.jitter_ms) if faults.jitter_ms else 0)
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+        if faults.error_rate and rand.random() < faults.error_rate:
+            return await answer(send, faults.status, b'{"detail":"injected fault"}')
+        if faults.malformed_rate and rand.random() < faults.malformed_rate:
+            return await answer(send, 200, self.MALFORMED)
+        await self.app(scope, receive, send)
+
+
+async def answer(send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def system_app(system: str, description: str, documents: dict[str, str], data_dir=None,
+               faults: dict | None = None) -> tuple[FastAPI, Database]:
+    """A FastAPI app for one system with its database and the control endpoints wired in."""
+    directory = ensure_data(data_dir)
+    db = Database(directory / f"{system}.sqlite", documents)
+    app = FastAPI(title=f"Isthmus demo {system.upper()}", description=description, version=db.meta["version"])
+    control = Control(faults)
+    app.state.control = control
+    app.add_middleware(ControlMiddleware, control=control, fastapi_app=app)
+
+    @app.get("/_stats", tags=["control"])
+    async def stats():
+        """API calls since the last reset, by route."""
+        return json_response(control.stats())
+
+    @app.post("/_stats/reset", tags=["control"])
+    async def reset_stats():
+        control.by_route.clear()
+        return json_response(control.stats())
+
+    @app.get("/_faults", tags=["control"])
+    async def get_faults():
+        return json_response(control.faults.model_dump())
+
+    @app.put("/_faults", tags=["control"])
+    async def put_faults(changes: dict = Body(...)):
+        """Partial update: only the given keys change."""
+        try:
+            control.faults = Faults.model_validate({**control.faults.model_dump(), **changes})
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
+        return json_response(control.faults.model_dump())
+
+    @app.get("/_meta", tags=["control"])
+    async def meta():
+        """How this system's data was generated: anchor day, seed, schema version."""
+        return json_response(db.meta)
+
+    return app, db

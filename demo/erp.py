@@ -1,0 +1,132 @@
+"""ERP: parties and credit limits, products, BOMs, warehouses, stock and receipts,
+sales orders with lines, shipments, invoices, payments."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import FastAPI, Query
+
+from demo.common import IN_KEYS, json_response, key_param, keys, money, one_selector, system_app
+
+DOCUMENTS = {
+    "parties": f"""SELECT rowid, json_object('code', code, 'name', name, 'credit_limit', {money('credit_limit')},
+        'currency', currency, 'payment_terms', payment_terms) FROM parties""",
+    "products": f"""SELECT rowid, json_object('sku', sku, 'name', name, 'name_local', name_local, 'uom', uom,
+        'list_price', {money('list_price')}, 'standard_cost', {money('standard_cost')},
+        'assembly_cost', {money('assembly_cost')}, 'currency', currency, 'kind', kind) FROM products""",
+    "boms": f"""SELECT rowid, json_object('parent_sku', parent_sku, 'component_sku', component_sku,
+        'quantity', {money('quantity')}) FROM bom_lines""",
+    "warehouses": "SELECT rowid, json_object('id', id, 'name', name, 'region', region) FROM warehouses",
+    "orders": f"""SELECT o.rowid, json_object(
+        'id', o.id, 'number', o.number, 'party_code', o.party_code, 'contract_number', o.contract_number,
+        'status', o.status, 'ordered_at', o.ordered_at, 'promised_date', o.promised_date,
+        'warehouse', o.warehouse, 'currency', o.currency, 'total', {money('o.total')},
+        'shipped_amount', {money('o.shipped_amount')}, 'invoiced_amount', {money('o.invoiced_amount')},
+        'paid_amount', {money('o.paid_amount')},
+        'lines', (SELECT json_group_array(json(line)) FROM (
+            SELECT json_object('line_no', l.line_no, 'sku', l.sku, 'quantity', {money('l.quantity')},
+                'shipped_quantity', {money('l.shipped_quantity')}, 'unit_price', {money('l.unit_price')},
+                'amount', {money('l.amount')}, 'unit_cost', {money('l.unit_cost')}) AS line
+            FROM order_lines l WHERE l.order_id = o.id ORDER BY l.line_no)))
+        FROM orders o""",
+    "shipments": f"""SELECT s.rowid, json_object(
+        'id', s.id, 'order_id', s.order_id, 'shipped_at', s.shipped_at, 'warehouse', s.warehouse,
+        'lines', (SELECT json_group_array(json_object('sku', p.sku, 'quantity', {money('p.quantity')}))
+                  FROM shipment_lines p WHERE p.shipment_id = s.id))
+        FROM shipments s""",
+    "invoices": f"""SELECT rowid, json_object(
+        'id', id, 'number', number, 'party_code', party_code, 'order_id', order_id, 'issued_at', issued_at,
+        'due_date', due_date, 'amount', {money('amount')}, 'paid_amount', {money('paid_amount')},
+        'status', status, 'currency', currency) FROM invoices""",
+    "payments": f"""SELECT rowid, json_object('id', id, 'invoice_id', invoice_id, 'paid_at', paid_at,
+        'amount', {money('amount')}) FROM payments""",
+}
+
+# Stock without `allocated`, which is never cached: see OPEN_DEMAND.
+STOCK_STATIC = f"""SELECT json_object(
+    'sku', s.sku, 'warehouse', s.warehouse, 'on_hand', {money('s.on_hand')},
+    'receipts', (SELECT json_group_array(json(receipt)) FROM (
+        SELECT json_object('id', r.id, 'kind', r.kind, 'expected_date', r.expected_date,
+                           'quantity', {money('r.quantity')}) AS receipt
+        FROM receipts r WHERE r.sku = s.sku AND r.warehouse = s.warehouse ORDER BY r.expected_date, r.id)))
+    FROM stock s ORDER BY s.sku, s.warehouse"""
+
+# Allocated is summed from the open order lines at request time, so it cannot drift from them.
+# The plan starts from the few open orders (covering indexes on both tables); `+l.sku` keeps
+# SQLite from probing every order once per wanted SKU.
+OPEN_DEMAND = f"""
+SELECT l.sku, o.warehouse, {money('SUM(l.quantity - l.shipped_quantity)')}
+FROM orders o CROSS JOIN order_lines l ON l.order_id = o.id
+WHERE o.status IN ('CONFIRMED', 'PROCESSING') AND +l.sku IN (SELECT value FROM json_each(?))
+GROUP BY l.sku, o.warehouse"""
+
+ORDER_KEY = {"party": "party_code", "ids": "id", "contract": "contract_number"}
+INVOICE_KEY = {"party": "party_code", "order": "order_id", "ids": "id"}
+
+
+def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
+    app, db = system_app("erp", __doc__, DOCUMENTS, data_dir, faults)
+    stock_by_sku: dict[str, list[dict]] = {}
+    for (doc,) in db.con.execute(STOCK_STATIC):
+        row = orjson.loads(doc)
+        stock_by_sku.setdefault(row["sku"], []).append(row)
+
+    @app.get("/parties")
+    async def parties(codes: str):
+        return db.items("parties", f"SELECT rowid FROM parties WHERE code {IN_KEYS} ORDER BY code",
+                        key_param(keys(codes)))
+
+    @app.get("/products")
+    async def products(skus: str | None = None):
+        """Products by SKU; all of them without `skus`."""
+        if skus is None:
+            return db.items("products", "SELECT rowid FROM products ORDER BY sku")
+        return db.items("products", f"SELECT rowid FROM products WHERE sku {IN_KEYS} ORDER BY sku",
+                        key_param(keys(skus)))
+
+    @app.get("/boms")
+    async def boms(skus: str):
+        """Single-level BOM lines of the given parents; walk down for the multi-level structure."""
+        return db.items("boms", f"SELECT rowid FROM bom_lines WHERE parent_sku {IN_KEYS} "
+                        "ORDER BY parent_sku, component_sku", key_param(keys(skus)))
+
+    @app.get("/warehouses")
+    async def warehouses():
+        return db.items("warehouses", "SELECT rowid FROM warehouses ORDER BY id")
+
+    @app.get("/stock")
+    async def stock(skus: str | None = None):
+        """One row per SKU and warehouse, in the order of `skus`; all SKUs without `skus`."""
+        wanted = list(stock_by_sku) if skus is None else keys(skus)
+        demand = {(sku, warehouse): allocated
+                  for sku, warehouse, allocated in db.con.execute(OPEN_DEMAND, (key_param(wanted),))}
+        return json_response({"items": [{**row, "allocated": demand.get((sku, row["warehouse"]), "0.00")}
+                                        for sku in wanted for row in stock_by_sku.get(sku, ())]})
+
+    @app.get("/orders")
+    async def orders(party: str | None = None, ids: str | None = None, contract: str | None = None):
+        """Orders with lines embedded, newest first. Give exactly one of party, ids, contract."""
+        name, wanted = one_selector(party=party, ids=ids, contract=contract)
+        return db.items("orders", f"SELECT rowid FROM orders WHERE {ORDER_KEY[name]} {IN_KEYS} "
+                        "ORDER BY ordered_at DESC, id DESC", key_param(wanted))
+
+    @app.get("/shipments")
+    async def shipments(order: str):
+        return db.items("shipments", f"SELECT rowid FROM shipments WHERE order_id {IN_KEYS} ORDER BY shipped_at, id",
+                        key_param(keys(order)))
+
+    @app.get("/invoices")
+    async def invoices(party: str | None = None, order: str | None = None, ids: str | None = None,
+                       open_only: bool = Query(False, description="only OPEN and PARTIALLY_PAID")):
+        """Invoices, newest first. Give exactly one of party, order, ids."""
+        name, wanted = one_selector(party=party, order=order, ids=ids)
+        status = "AND status IN ('OPEN', 'PARTIALLY_PAID')" if open_only else ""
+        return db.items("invoices", f"SELECT rowid FROM invoices WHERE {INVOICE_KEY[name]} {IN_KEYS} {status} "
+                        "ORDER BY issued_at DESC, id DESC", key_param(wanted))
+
+    @app.get("/payments")
+    async def payments(invoice: str):
+        return db.items("payments", f"SELECT rowid FROM payments WHERE invoice_id {IN_KEYS} ORDER BY paid_at, id",
+                        key_param(keys(invoice)))
+
+    return app

@@ -1,0 +1,33 @@
+"""What one request carries through every resolver."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from resolvers.loaders import Loaders
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: an authenticated user or service account."""
+
+    id: str
+    name: str | None = None
+    roles: tuple[str, ...] = ()
+    team: str | None = None
+
+
+@dataclass
+class Context:
+    principal: Principal
+    loaders: Loaders
+    request_id: str
+    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+    # Failures that cost part of a field but not all of it (a derived list built from
+    # several systems while one of them is down): (path, error), reported beside the data.
+    partial_failures: list[tuple[Any, Exception]] = field(default_factory=list)
+
+    def report_partial(self, path: Any, error: Exception) -> None:
+        self.partial_failures.append((path, error))

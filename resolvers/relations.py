@@ -1,0 +1,110 @@
+"""How records in one system reach their relatives in another.
+
+A customer's id is its CRM id; the CRM record carries its keys elsewhere. A
+missing ref means "nothing in that system": an empty list, never an error. The
+way back (an order's party, a contract's counterparty, a ticket's org) is a
+batched CRM look-up by ref, free when the customer was already seen in the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
+
+from resolvers.context import Context
+
+OPEN_ORDER_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING, OrderStatus.SHIPPED})
+
+
+async def orders_of_customer(ctx: Context, customer: Customer) -> list[Order]:
+    if not customer.refs.erp:
+        return []
+    return await ctx.loaders.orders_by_party.load(customer.refs.erp)
+
+
+async def invoices_of_customer(ctx: Context, customer: Customer) -> list[Invoice]:
+    if not customer.refs.erp:
+        return []
+    return await ctx.loaders.invoices_by_party.load(customer.refs.erp)
+
+
+async def contracts_of_customer(ctx: Context, customer: Customer) -> list[Contract]:
+    if not customer.refs.clm:
+        return []
+    return await ctx.loaders.contracts_by_counterparty.load(customer.refs.clm)
+
+
+async def tickets_of_customer(ctx: Context, customer: Customer) -> list[Ticket]:
+    if not customer.refs.desk:
+        return []
+    return await ctx.loaders.tickets_by_org.load(customer.refs.desk)
+
+
+async def customer_of_order(ctx: Context, order: Order) -> Customer | None:
+    return await ctx.loaders.customer_by_erp_ref.load(order.party_code)
+
+
+async def customer_of_contract(ctx: Context, contract: Contract) -> Customer | None:
+    return await ctx.loaders.customer_by_clm_ref.load(contract.counterparty_id)
+
+
+async def customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:
+    return await ctx.loaders.customer_by_desk_ref.load(ticket.org_id)
+
+
+async def orders_of_contract(ctx: Context, contract: Contract) -> list[Order]:
+    """The ERP orders that carry this contract's number (they belong to its counterparty)."""
+    customer = await customer_of_contract(ctx, contract)
+    if customer is None:
+        return []
+    return [order for order in await orders_of_customer(ctx, customer) if order.contract_number == contract.number]
+
+
+async def invoices_of_orders(ctx: Context, party_code: str, order_ids: set[str]) -> list[Invoice]:
+    invoices = await ctx.loaders.invoices_by_party.load(party_code)
+    return [invoice for invoice in invoices if invoice.order_id in order_ids]
+
+
+async def invoices_of_contract(ctx: Context, contract: Contract) -> list[Invoice]:
+    orders = await orders_of_contract(ctx, contract)
+    if not orders:
+        return []
+    return await invoices_of_orders(ctx, orders[0].party_code, {order.id for order in orders})
+
+
+async def tickets_of_contract(ctx: Context, contract: Contract) -> list[Ticket]:
+    customer = await customer_of_contract(ctx, contract)
+    if customer is None:
+        return []
+    return [ticket for ticket in await tickets_of_customer(ctx, customer) if ticket.contract_number == contract.number]
+
+
+async def contract_of_number(ctx: Context, number: str | None) -> Contract | None:
+    if not number:
+        return None
+    return await ctx.loaders.contract_by_number.load(number)
+
+
+async def order_of_id(ctx: Context, order_id: str | None) -> Order | None:
+    if not order_id:
+        return None
+    return await ctx.loaders.order_by_id.load(order_id)
+
+
+async def prefetch_lines(ctx: Context, orders: list[Order], *, products: bool, stock: bool) -> None:
+    """Load the products (and stock) of all these orders' lines in one round trip.
+
+    Called by order lists when the query reads them, so lines resolve their product
+    and availability without waiting another level. Failures are left in the
+    loaders for the fields that need them to report.
+    """
+    skus = list(dict.fromkeys(line.sku for order in orders for line in order.lines))
+    if not skus or not (products or stock):
+        return
+    loads = []
+    if products:
+        loads.append(ctx.loaders.product_by_sku.load_many(skus))
+    if stock:
+        loads.append(ctx.loaders.stock_by_sku.load_many(skus))
+    await asyncio.gather(*loads, return_exceptions=True)

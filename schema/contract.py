@@ -1,0 +1,85 @@
+"""Contracts from the CLM, with their fulfilment derived live from the ERP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import Info
+
+from resolvers import relations
+from resolvers.fulfilment import fulfilment_of_contract
+from schema.enums import ContractKind, ContractStatus
+from schema.order import prefetched
+
+if TYPE_CHECKING:
+    from schema.customer import Customer
+    from schema.order import SalesOrder
+    from schema.receivable import Invoice
+    from schema.ticket import ServiceTicket
+
+CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
+SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]
+InvoiceRef = Annotated["Invoice", strawberry.lazy("schema.receivable")]
+TicketRef = Annotated["ServiceTicket", strawberry.lazy("schema.ticket")]
+
+
+@strawberry.type
+class Milestone:
+    id: strawberry.ID
+    name: str
+    due_date: dt.date | None
+    done_at: dt.date | None
+
+    @strawberry.field(description="DONE, PENDING, or LATE when pending past its due date.")
+    def status(self, info: Info) -> str:
+        if self.done_at is None and self.due_date is not None and self.due_date < info.context.today:
+            return "LATE"
+        return self.status
+
+
+@strawberry.type
+class Fulfilment:
+    ordered_amount: Decimal | None
+    shipped_amount: Decimal | None
+    invoiced_amount: Decimal | None
+    paid_amount: Decimal | None
+    progress: float | None
+
+
+@strawberry.type
+class Contract:
+    id: strawberry.ID
+    number: str
+    title: str
+    kind: ContractKind
+    status: ContractStatus
+    signed_at: dt.date | None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    amount: Decimal | None
+    currency: str | None
+    payment_terms: str | None
+    milestones: list[Milestone] | None
+
+    @strawberry.field
+    async def customer(self, info: Info) -> CustomerRef | None:
+        return await relations.customer_of_contract(info.context, self)
+
+    @strawberry.field
+    async def orders(self, info: Info) -> list[SalesOrderRef] | None:
+        return await prefetched(info, await relations.orders_of_contract(info.context, self))
+
+    @strawberry.field
+    async def invoices(self, info: Info) -> list[InvoiceRef] | None:
+        return await relations.invoices_of_contract(info.context, self)
+
+    @strawberry.field
+    async def tickets(self, info: Info) -> list[TicketRef] | None:
+        return await relations.tickets_of_contract(info.context, self)
+
+    @strawberry.field(description="Derived live from ERP orders, shipments, invoices and payments.")
+    async def fulfilment(self, info: Info) -> Fulfilment | None:
+        return await fulfilment_of_contract(info.context, self)

@@ -1,0 +1,165 @@
+"""Running a GraphQL document: cached parse and validation, execution, error codes.
+
+This is the one place that turns exceptions into the errors a client reads.
+Every error carries a stable `extensions.code` (the README lists them); a
+failed backend call is reported once, however many fields it cost; nothing
+unexpected leaks its internals (the log gets the details, the client the
+request id).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import LRUCache
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    parse,
+    validate,
+)
+
+from resolvers.context import Context
+from resolvers.errors import GatewayError
+from schema.fast_path import FastExecutor
+from sources import SourceError
+
+log = logging.getLogger("isthmus.executor")
+
+MAX_AFFECTED_PATHS = 20
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed, validated document, kept across requests."""
+
+    document: DocumentNode | None
+    errors: tuple[dict[str, Any], ...]
+
+    def operation(self, name: str | None) -> OperationDefinitionNode | None:
+        operations = [d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)]
+        if name is None:
+            return operations[0] if len(operations) == 1 else None
+        return next((o for o in operations if o.name and o.name.value == name), None)
+
+    def is_query(self, name: str | None) -> bool:
+        operation = self.operation(name)
+        return operation is None or operation.operation is OperationType.QUERY
+
+
+class Executor:
+    def __init__(self, schema: GraphQLSchema, *, document_cache_size: int = 1000, fast_path: bool = True) -> None:
+        self.schema = schema
+        self.executor_class = FastExecutor if fast_path else None
+        self._documents: LRUCache[str, Prepared] = LRUCache(maxsize=document_cache_size)
+
+    def prepare(self, query: str) -> Prepared:
+        prepared = self._documents.get(query)
+        if prepared is None:
+            prepared = self._documents[query] = self._parse_and_validate(query)
+        return prepared
+
+    def _parse_and_validate(self, query: str) -> Prepared:
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return Prepared(None, (_client_error(error, "GRAPHQL_PARSE_FAILED"),))
+        errors = validate(self.schema, document)
+        if errors:
+            return Prepared(None, tuple(_client_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors))
+        return Prepared(document, ())
+
+    async def run(
+        self,
+        prepared: Prepared,
+        *,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+    ) -> dict[str, Any]:
+        result = execute(
+            self.schema,
+            prepared.document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
+            executor_class=self.executor_class,
+        )
+        if not isinstance(result, ExecutionResult):
+            result = await result
+        response: dict[str, Any] = {}
+        errors = format_errors(result.errors or [], context)
+        if errors:
+            response["errors"] = errors
+        if result.data is not None or not errors:
+            response["data"] = result.data
+        return response
+
+
+def _client_error(error: GraphQLError, code: str) -> dict[str, Any]:
+    formatted = error.formatted
+    formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+    return formatted
+
+
+def format_errors(errors: list[GraphQLError], context: Context) -> list[dict[str, Any]]:
+    """Client-readable errors: codes for all, one per failed backend call, no internals."""
+    out: list[dict[str, Any]] = []
+    by_failure: dict[int, dict[str, Any]] = {}
+
+    def add_source_failure(failure: SourceError, path: list[Any] | None) -> None:
+        seen = by_failure.get(id(failure))
+        if seen is not None:
+            affected = seen["extensions"].setdefault("affectedPaths", [seen["path"]] if "path" in seen else [])
+            if path is not None and len(affected) < MAX_AFFECTED_PATHS:
+                affected.append(path)
+            return
+        entry: dict[str, Any] = {
+            "message": failure.public_message,
+            "extensions": {"code": failure.code, "source": failure.source, "method": failure.method},
+        }
+        if path is not None:
+            entry["path"] = path
+        by_failure[id(failure)] = entry
+        out.append(entry)
+
+    for error in errors:
+        original = error.original_error
+        if isinstance(original, SourceError):
+            add_source_failure(original, error.path)
+        elif isinstance(original, GatewayError):
+            out.append(_with_code(error, str(original), original.code))
+        elif original is None or isinstance(original, GraphQLError):
+            # Request errors from graphql-core itself: variable coercion, unknown operation.
+            out.append(_with_code(error, error.message, "BAD_USER_INPUT"))
+        else:
+            log.error(
+                "unexpected error at %s (request %s)", error.path, context.request_id, exc_info=original
+            )
+            out.append(
+                _with_code(
+                    error,
+                    f"Internal error. Quote request id {context.request_id} when reporting it.",
+                    "INTERNAL",
+                )
+            )
+    for path, failure in context.partial_failures:
+        add_source_failure(failure, path.as_list() if hasattr(path, "as_list") else path)
+    return out
+
+
+def _with_code(error: GraphQLError, message: str, code: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"message": message}
+    if error.locations:
+        entry["locations"] = [location.formatted for location in error.locations]
+    if error.path is not None:
+        entry["path"] = error.path
+    entry["extensions"] = {"code": code}
+    return entry

@@ -1,0 +1,49 @@
+"""Does the query read a given path below the current field?
+
+Parents use this to fetch what their children will need in the same round trip
+(an order list prefetches its lines' products and stock), which saves a level
+of backend latency and lets the children resolve synchronously. Fragments and
+inline fragments count; the answer is cached per document node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cachetools import LRUCache
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+
+_answers: LRUCache[tuple[int, str], tuple[Any, bool]] = LRUCache(maxsize=4096)
+
+
+def selects(info: Any, path: str) -> bool:
+    """True when `path` (dotted field names, e.g. "lines.product") is selected under this field."""
+    raw = getattr(info, "_raw_info", info)
+    node = raw.field_nodes[0]
+    key = (id(node), path)
+    cached = _answers.get(key)
+    if cached is not None and cached[0] is node:
+        return cached[1]
+    names = path.split(".")
+    answer = any(_selects(field_node.selection_set, names, raw.fragments) for field_node in raw.field_nodes)
+    _answers[key] = (node, answer)
+    return answer
+
+
+def _selects(selection_set: SelectionSetNode | None, names: list[str], fragments: dict[str, Any]) -> bool:
+    if selection_set is None:
+        return False
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value == names[0] and (
+                len(names) == 1 or _selects(selection.selection_set, names[1:], fragments)
+            ):
+                return True
+        elif isinstance(selection, InlineFragmentNode):
+            if _selects(selection.selection_set, names, fragments):
+                return True
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None and _selects(fragment.selection_set, names, fragments):
+                return True
+    return False

@@ -1,0 +1,65 @@
+"""Products, their BOMs and their availability, from the ERP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import strawberry
+from strawberry import Info
+
+from resolvers.availability import availability_now
+from resolvers.costing import rolled_up_cost
+
+
+@strawberry.type
+class Availability:
+    sku: strawberry.ID
+    warehouse: strawberry.ID | None
+    on_hand: Decimal | None
+    allocated: Decimal | None = strawberry.field(description="Reserved by open sales orders.")
+    incoming: Decimal | None = strawberry.field(description="Open purchase / production receipts up to the date.")
+    available: Decimal | None = strawberry.field(description="onHand - allocated + incoming.")
+    can_promise: bool | None
+    promise_date: dt.date | None = strawberry.field(
+        description="Earliest date the asked quantity is available; null when never."
+    )
+
+
+@strawberry.type
+class BomLine:
+    quantity: Decimal
+
+    @strawberry.field
+    async def component(self, info: Info) -> Product | None:
+        return await info.context.loaders.product_by_sku.load(self.component_sku)
+
+
+@strawberry.type
+class Product:
+    sku: strawberry.ID
+    name: str
+    uom: str | None
+    list_price: Decimal | None
+    standard_cost: Decimal | None
+
+    @strawberry.field(description="Multi-level BOM cost roll-up.")
+    async def rolled_up_cost(self, info: Info) -> Decimal | None:
+        return await rolled_up_cost(info.context, self.sku)
+
+    @strawberry.field(
+        description="Available-to-promise in one warehouse (all when null) by `date` (today when null), "
+        "for `quantity` units (one when null)."
+    )
+    def availability(
+        self,
+        info: Info,
+        warehouse: strawberry.ID | None = None,
+        date: dt.date | None = None,
+        quantity: Decimal | None = None,
+    ) -> Availability | None:
+        return availability_now(info.context, self.sku, warehouse=warehouse, on=date, quantity=quantity or Decimal(1))
+
+    @strawberry.field
+    async def bom(self, info: Info) -> list[BomLine] | None:
+        return await info.context.loaders.bom_by_sku.load(self.sku)

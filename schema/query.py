@@ -1,0 +1,92 @@
+"""The root Query: each field names the resolver that answers it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import strawberry
+from strawberry import Info
+
+from resolvers import availability, customers as find
+from resolvers.errors import NotFound
+from schema.contract import Contract
+from schema.customer import Customer, CustomerConnection
+from schema.enums import CustomerTier
+from schema.order import SalesOrder, prefetched
+from schema.product import Availability, Product
+
+
+@strawberry.type
+class Principal:
+    id: strawberry.ID
+    name: str | None
+    roles: list[str]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The authenticated principal, as the gateway sees it.")
+    def me(self, info: Info) -> Principal:
+        principal = info.context.principal
+        return Principal(id=principal.id, name=principal.name, roles=list(principal.roles))
+
+    @strawberry.field
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        return await find.customer_by_id(info.context, id)
+
+    @strawberry.field(description="Customers visible to the caller (row-level rules apply), newest activity first.")
+    async def customers(
+        self,
+        info: Info,
+        search: str | None = None,
+        owner_id: strawberry.ID | None = None,
+        tier: CustomerTier | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> CustomerConnection:
+        return await find.customer_page(
+            info.context,
+            search=search,
+            owner_id=owner_id,
+            tier=tier.value if tier else None,
+            first=20 if first is None else first,
+            after=after,
+        )
+
+    @strawberry.field
+    async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
+        product = await info.context.loaders.product_by_sku.load(sku)
+        if product is None:
+            raise NotFound(f"No product with SKU {sku!r}.")
+        return product
+
+    @strawberry.field
+    async def products(self, info: Info, skus: list[strawberry.ID]) -> list[Product | None]:
+        find.check_page_size(len(skus), find.MAX_PAGE_SIZE * 5, name="skus")
+        return await info.context.loaders.product_by_sku.load_many(skus)
+
+    @strawberry.field
+    async def contract(self, info: Info, id: strawberry.ID) -> Contract | None:
+        contract = await info.context.loaders.contract_by_id.load(id)
+        if contract is None:
+            raise NotFound(f"No contract with id {id!r}.")
+        return contract
+
+    @strawberry.field
+    async def order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:
+        order = await info.context.loaders.order_by_id.load(id)
+        if order is None:
+            raise NotFound(f"No order with id {id!r}.")
+        return (await prefetched(info, [order]))[0]
+
+    @strawberry.field(description="Available-to-promise for one SKU: can `quantity` be promised by `date`?")
+    async def atp(
+        self,
+        info: Info,
+        sku: strawberry.ID,
+        quantity: Decimal,
+        warehouse: strawberry.ID | None = None,
+        date: dt.date | None = None,
+    ) -> Availability | None:
+        return await availability.atp(info.context, sku, quantity, warehouse, date)

@@ -1,0 +1,23 @@
+"""Typed async clients for the systems of record. Nothing here knows GraphQL or users."""
+
+from sources.backends import Backends
+from sources.clm import ClmSource
+from sources.crm import CrmSource
+from sources.desk import DeskSource
+from sources.erp import ErpSource
+from sources.errors import SourceBadResponse, SourceError, SourceTimeout, SourceUnavailable
+from sources.http import BackendClient
+from sources import deadline, trace
+
+__all__ = [
+    "BackendClient",
+    "Backends",
+    "ClmSource",
+    "CrmSource",
+    "DeskSource",
+    "ErpSource",
+    "SourceBadResponse",
+    "SourceError",
+    "SourceTimeout",
+    "SourceUnavailable",
+]

@@ -1,0 +1,106 @@
+"""What every REST source shares: batched GETs, validation, and the DataLoader contract.
+
+A source method takes a list of keys and returns one result per key, in order:
+a record (or `None` when the backend does not know the key) for look-ups, a list
+for relations, or an exception in the slot of a key whose data could not be read.
+A call with many keys is split into chunks of `max_keys` sent concurrently, so
+URLs stay short while a batch still costs one round trip of latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any, Generic, Iterable, Sequence, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from sources.errors import SourceBadResponse
+from sources.http import BackendClient
+
+R = TypeVar("R", bound=BaseModel)
+Result = Any  # a record, None, a list of records, or an exception
+
+
+class Items(BaseModel, Generic[R]):
+    items: list[R]
+
+
+class Source:
+    """Base of every REST source: one backend, one pooled client."""
+
+    name = "?"
+    max_keys = 500
+
+    def __init__(self, http: BackendClient) -> None:
+        self.http = http
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def fetch(self, method: str, path: str, params: dict[str, str], model: type[R], keys: int = 1) -> list[R]:
+        """One GET whose answer is `{"items": [...]}` of `model`, validated."""
+        body = await self.http.get(method, path, params, keys=keys)
+        return self.validate(method, body, Items[model]).items  # type: ignore[valid-type]
+
+    def validate(self, method: str, body: bytes, model: type[R]) -> R:
+        """Parse and validate a JSON body in one pass; a malformed answer is SOURCE_BAD_RESPONSE."""
+        try:
+            return _adapter(model).validate_json(body)
+        except ValidationError as exc:
+            raise SourceBadResponse(self.name, method, _summarise(exc)) from None
+
+    async def fetch_by_keys(
+        self, method: str, path: str, param: str, keys: Sequence[str], model: type[R], **extra: str
+    ) -> list[R]:
+        """Items for many keys at once: `?param=k1,k2,...`, chunked, chunks in parallel."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return []
+        chunks = [unique[i : i + self.max_keys] for i in range(0, len(unique), self.max_keys)]
+        answers = await asyncio.gather(
+            *(self.fetch(method, path, {param: ",".join(chunk), **extra}, model, len(chunk)) for chunk in chunks)
+        )
+        return [item for answer in answers for item in answer]
+
+    async def one_per_key(
+        self, method: str, path: str, param: str, keys: Sequence[str], model: type[R], key_field: str, **extra: str
+    ) -> list[Result]:
+        items = await self.fetch_by_keys(method, path, param, keys, model, **extra)
+        return index_by(items, key_field, keys)
+
+    async def many_per_key(
+        self, method: str, path: str, param: str, keys: Sequence[str], model: type[R], key_field: str, **extra: str
+    ) -> list[Result]:
+        items = await self.fetch_by_keys(method, path, param, keys, model, **extra)
+        return group_by(items, key_field, keys)
+
+
+def index_by(items: Iterable[Any], field: str, keys: Sequence[str]) -> list[Any]:
+    """One record or None per key, in the order of `keys`."""
+    found = {getattr(item, field): item for item in items}
+    return [found.get(key) for key in keys]
+
+
+def group_by(items: Iterable[Any], field: str, keys: Sequence[str]) -> list[list[Any]]:
+    """The list of records per key (empty when none), in the order of `keys`."""
+    groups: dict[str, list[Any]] = defaultdict(list)
+    for item in items:
+        groups[getattr(item, field)].append(item)
+    return [groups.get(key, []) for key in keys]
+
+
+_adapters: dict[type, TypeAdapter[Any]] = {}
+
+
+def _adapter(model: type[R]) -> TypeAdapter[R]:
+    adapter = _adapters.get(model)
+    if adapter is None:
+        adapter = _adapters[model] = TypeAdapter(model)
+    return adapter
+
+
+def _summarise(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{exc.error_count()} invalid value(s), first at {where}: {first.get('msg')}"

@@ -1,0 +1,132 @@
+"""The cross-request cache of one source method: TTL, bound, single-flight, stale-if-error.
+
+Data fetched with the gateway's own credentials is the same for every caller,
+so one cache per source method serves all requests; authorisation is applied
+above the sources and never depends on what is cached.
+
+- An entry is fresh for `ttl` seconds, or less when the request asks for
+  fresher data (`freshness.max_age()`).
+- Concurrent misses for one key share one backend call, across requests.
+- When the backend fails, an entry up to `grace` seconds past its TTL is served
+  instead, and the response is marked stale.
+- At most `maxsize` entries; the least recently used go first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Hashable, Sequence
+
+from cachetools import TTLCache
+
+from sources import freshness
+from sources.errors import SourceError
+
+
+@dataclass(frozen=True)
+class Entry:
+    value: Any
+    fetched_at: float
+
+
+@dataclass
+class Counters:
+    hits: int = 0
+    misses: int = 0
+    stale: int = 0
+    shared: int = 0
+
+
+Fetch = Callable[[list[Hashable]], Awaitable[list[Any]]]
+
+
+class MethodCache:
+    def __init__(self, source: str, method: str, *, ttl: float, grace: float, maxsize: int) -> None:
+        self.source = source
+        self.method = method
+        self.ttl = ttl
+        self.grace = grace
+        self._entries: TTLCache[Hashable, Entry] = TTLCache(maxsize=maxsize, ttl=ttl + grace, timer=time.monotonic)
+        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self.counters = Counters()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def maxsize(self) -> int:
+        return int(self._entries.maxsize)
+
+    async def get_many(self, keys: Sequence[Hashable], fetch: Fetch) -> list[Any]:
+        """One result per key, in order; only the keys nobody has or is fetching reach `fetch`."""
+        now = time.monotonic()
+        requirement = freshness.max_age()
+        limit = self.ttl if requirement is None else min(self.ttl, requirement)
+        report = freshness.report()
+        results: list[Any] = [None] * len(keys)
+        waiting: list[tuple[int, asyncio.Future[Any]]] = []
+        missing: dict[Hashable, list[int]] = {}
+        for index, key in enumerate(keys):
+            entry = self._entries.get(key)
+            if entry is not None and now - entry.fetched_at <= limit:
+                self.counters.hits += 1
+                results[index] = entry.value
+                if report is not None:
+                    report.note(self.source, now - entry.fetched_at)
+            elif key in self._inflight:
+                self.counters.shared += 1
+                waiting.append((index, self._inflight[key]))
+            else:
+                missing.setdefault(key, []).append(index)
+        if missing:
+            await self._fill(missing, fetch, results)
+        for index, future in waiting:
+            value = await asyncio.shield(future)
+            results[index] = value
+        return results
+
+    async def _fill(self, missing: dict[Hashable, list[int]], fetch: Fetch, results: list[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        futures = {key: loop.create_future() for key in missing}
+        self._inflight.update(futures)
+        self.counters.misses += len(missing)
+        keys = list(missing)
+        try:
+            try:
+                values = await fetch(keys)
+            except SourceError as exc:
+                values = [exc] * len(keys)
+            fetched_at = time.monotonic()
+            report = freshness.report()
+            for key, value in zip(keys, values):
+                if isinstance(value, SourceError):
+                    value = self._stale_or(key, value, fetched_at)
+                else:
+                    self._entries[key] = Entry(value, fetched_at)
+                    if report is not None:
+                        report.note(self.source, 0.0)
+                for index in missing[key]:
+                    results[index] = value
+                futures[key].set_result(value)
+        finally:
+            for key, future in futures.items():
+                if self._inflight.get(key) is future:
+                    del self._inflight[key]
+                if not future.done():
+                    future.set_exception(asyncio.CancelledError())
+                    future.exception()  # retrieved: the fetching request was cancelled
+
+    def _stale_or(self, key: Hashable, error: SourceError, now: float) -> Any:
+        entry = self._entries.get(key)
+        if entry is None:
+            return error
+        self.counters.stale += 1
+        report = freshness.report()
+        if report is not None:
+            report.note(self.source, now - entry.fetched_at, stale=True)
+        return entry.value
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,63 @@
+"""The CRM source: customers, sales reps, contacts, opportunities, activities."""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+from sources.base import Result, Source
+from sources.records import Activity, Contact, Customer, CustomerPage, Opportunity, SalesRep
+
+RefSystem = Literal["erp", "clm", "desk"]
+
+# Activities are fetched to this depth once per customer; `activities(last:)` slices.
+ACTIVITIES_DEPTH = 50
+
+
+class CrmSource(Source):
+    name = "CRM"
+
+    async def customers(self, ids: Sequence[str]) -> list[Result]:
+        return await self.one_per_key("customers", "/customers", "ids", ids, Customer, "id")
+
+    async def customers_by_ref(self, system: RefSystem, refs: Sequence[str]) -> list[Result]:
+        """The way back from another system's key to the CRM customer (None when unknown)."""
+        items = await self.fetch_by_keys(f"customers_by_{system}_ref", "/customers/by-ref", "refs", refs, Customer, system=system)
+        found = {getattr(item.refs, system): item for item in items}
+        return [found.get(ref) for ref in refs]
+
+    async def search_customers(
+        self,
+        *,
+        search: str | None,
+        owners: Sequence[str] | None,
+        team: str | None,
+        tier: str | None,
+        limit: int,
+        offset: int,
+    ) -> CustomerPage:
+        """One page of customers, newest activity first; row-level filters are pushed down."""
+        params = {"limit": str(limit), "offset": str(offset)}
+        if search:
+            params["q"] = search
+        if owners is not None:
+            params["owner"] = ",".join(owners)
+        if team:
+            params["team"] = team
+        if tier:
+            params["tier"] = tier
+        body = await self.http.get("search_customers", "/customers/search", params)
+        return self.validate("search_customers", body, CustomerPage)
+
+    async def reps(self, ids: Sequence[str]) -> list[Result]:
+        return await self.one_per_key("reps", "/reps", "ids", ids, SalesRep, "id")
+
+    async def contacts_by_customer(self, ids: Sequence[str]) -> list[Result]:
+        return await self.many_per_key("contacts_by_customer", "/contacts", "customer", ids, Contact, "customer_id")
+
+    async def opportunities_by_customer(self, ids: Sequence[str]) -> list[Result]:
+        return await self.many_per_key("opportunities_by_customer", "/opportunities", "customer", ids, Opportunity, "customer_id")
+
+    async def activities_by_customer(self, ids: Sequence[str]) -> list[Result]:
+        return await self.many_per_key(
+            "activities_by_customer", "/activities", "customer", ids, Activity, "customer_id", last=str(ACTIVITIES_DEPTH)
+        )

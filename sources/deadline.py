@@ -1,0 +1,34 @@
+"""The current request's deadline, carried in a context variable.
+
+Sources know nothing of requests, but every wait they make must end by the
+request's deadline; a context variable lets the gateway set it once per request
+without threading it through every call.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+_deadline: ContextVar[float | None] = ContextVar("isthmus_deadline", default=None)
+
+
+@contextmanager
+def bound(seconds: float) -> Iterator[float]:
+    """Every backend wait inside this block ends within `seconds` from now."""
+    at = time.monotonic() + seconds
+    token = _deadline.set(at)
+    try:
+        yield at
+    finally:
+        _deadline.reset(token)
+
+
+def remaining(cap: float) -> float:
+    """Seconds left for one wait: the smaller of `cap` and what the deadline allows."""
+    at = _deadline.get()
+    if at is None:
+        return cap
+    return min(cap, at - time.monotonic())

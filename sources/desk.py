@@ -1,0 +1,24 @@
+"""The service-desk source: tickets per organisation, contract or order."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sources.base import Result, Source
+from sources.records import Ticket
+
+
+class DeskSource(Source):
+    name = "DESK"
+
+    async def tickets(self, ids: Sequence[str]) -> list[Result]:
+        return await self.one_per_key("tickets", "/tickets", "ids", ids, Ticket, "id")
+
+    async def tickets_by_org(self, ids: Sequence[str]) -> list[Result]:
+        return await self.many_per_key("tickets_by_org", "/tickets", "org", ids, Ticket, "org_id")
+
+    async def tickets_by_contract(self, numbers: Sequence[str]) -> list[Result]:
+        return await self.many_per_key("tickets_by_contract", "/tickets", "contract", numbers, Ticket, "contract_number")
+
+    async def tickets_by_order(self, ids: Sequence[str]) -> list[Result]:
+        return await self.many_per_key("tickets_by_order", "/tickets", "order", ids, Ticket, "order_id")

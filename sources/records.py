@@ -1,0 +1,266 @@
+"""The records every source returns, whatever the backend behind it.
+
+A demo REST system and a real ERP map onto the same records, so everything above
+`sources/` works with either. Names follow the public contract (snake_case), so the
+GraphQL types can read plain fields straight off a record. Enumerations are plain
+Python enums here; the schema layer registers them with GraphQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CustomerTier(Enum):
+    STRATEGIC = "STRATEGIC"
+    KEY = "KEY"
+    STANDARD = "STANDARD"
+    SMALL = "SMALL"
+
+
+class ContractStatus(Enum):
+    DRAFT = "DRAFT"
+    IN_APPROVAL = "IN_APPROVAL"
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    TERMINATED = "TERMINATED"
+
+
+class ContractKind(Enum):
+    SALES = "SALES"
+    PURCHASE = "PURCHASE"
+    SERVICE = "SERVICE"
+
+
+class OrderStatus(Enum):
+    DRAFT = "DRAFT"
+    CONFIRMED = "CONFIRMED"
+    PROCESSING = "PROCESSING"
+    SHIPPED = "SHIPPED"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"
+
+
+class InvoiceStatus(Enum):
+    OPEN = "OPEN"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    CANCELLED = "CANCELLED"
+
+
+class TicketStatus(Enum):
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+
+
+class TicketKind(Enum):
+    INQUIRY = "INQUIRY"
+    COMPLAINT = "COMPLAINT"
+    RETURN = "RETURN"
+    REPAIR = "REPAIR"
+
+
+# --- CRM -------------------------------------------------------------------
+
+
+class Refs(Record):
+    erp: str | None = None
+    clm: str | None = None
+    desk: str | None = None
+
+
+class Customer(Record):
+    id: str
+    name: str
+    name_local: str | None = None
+    tax_id: str | None = None
+    tier: CustomerTier | None = None
+    industry: str | None = None
+    region: str | None = None
+    credit_rating: str | None = None
+    owner_id: str | None = None
+    last_activity_at: dt.datetime | None = None
+    refs: Refs = Refs()
+
+
+class CustomerPage(Record):
+    items: list[Customer]
+    total: int
+
+
+class SalesRep(Record):
+    id: str
+    name: str
+    email: str | None = None
+    team: str | None = None
+
+
+class Contact(Record):
+    id: str
+    customer_id: str
+    name: str
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Opportunity(Record):
+    id: str
+    customer_id: str
+    name: str
+    stage: str
+    amount: Decimal | None = None
+    close_date: dt.date | None = None
+    probability: float | None = None
+
+
+class Activity(Record):
+    id: str
+    customer_id: str
+    kind: str
+    subject: str
+    at: dt.datetime
+    by_rep_id: str | None = None
+
+
+# --- ERP -------------------------------------------------------------------
+
+
+class Party(Record):
+    code: str
+    name: str | None = None
+    credit_limit: Decimal | None = None
+    currency: str | None = None
+
+
+class Product(Record):
+    sku: str
+    name: str
+    name_local: str | None = None
+    uom: str | None = None
+    list_price: Decimal | None = None
+    standard_cost: Decimal | None = None
+    assembly_cost: Decimal = Decimal("0")
+    currency: str | None = None
+    kind: str | None = None
+
+
+class Warehouse(Record):
+    id: str
+    name: str
+    region: str | None = None
+
+
+class BomLine(Record):
+    parent_sku: str
+    component_sku: str
+    quantity: Decimal
+
+
+class Receipt(Record):
+    id: str
+    kind: str
+    expected_date: dt.date
+    quantity: Decimal
+
+
+class Stock(Record):
+    sku: str
+    warehouse: str
+    on_hand: Decimal
+    allocated: Decimal
+    receipts: list[Receipt] = []
+
+
+class OrderLine(Record):
+    line_no: int
+    sku: str
+    quantity: Decimal
+    shipped_quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    amount: Decimal | None = None
+    unit_cost: Decimal | None = None
+
+
+class Order(Record):
+    id: str
+    number: str
+    party_code: str
+    contract_number: str | None = None
+    status: OrderStatus
+    ordered_at: dt.datetime | None = None
+    promised_date: dt.date | None = None
+    warehouse: str | None = None
+    currency: str | None = None
+    total: Decimal | None = None
+    shipped_amount: Decimal | None = None
+    invoiced_amount: Decimal | None = None
+    paid_amount: Decimal | None = None
+    lines: list[OrderLine] = []
+
+
+class Invoice(Record):
+    id: str
+    number: str
+    party_code: str
+    order_id: str | None = None
+    issued_at: dt.date | None = None
+    due_date: dt.date | None = None
+    amount: Decimal | None = None
+    paid_amount: Decimal | None = None
+    status: InvoiceStatus
+    currency: str | None = None
+
+
+# --- CLM -------------------------------------------------------------------
+
+
+class Milestone(Record):
+    id: str
+    name: str
+    due_date: dt.date | None = None
+    done_at: dt.date | None = None
+    status: str
+
+
+class Contract(Record):
+    id: str
+    number: str
+    title: str
+    kind: ContractKind
+    status: ContractStatus
+    counterparty_id: str
+    signed_at: dt.date | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    payment_terms: str | None = None
+    milestones: list[Milestone] = []
+
+
+# --- DESK ------------------------------------------------------------------
+
+
+class Ticket(Record):
+    id: str
+    org_id: str
+    subject: str
+    kind: TicketKind
+    status: TicketStatus
+    priority: str
+    opened_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    sla_due_at: dt.datetime | None = None
+    contract_number: str | None = None
+    order_id: str | None = None

@@ -1,0 +1,90 @@
+"""Shared fixtures: the four demo systems and a gateway process, over real HTTP."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from bench.harness import GatewayProcess
+from demo.launcher import start_systems
+
+QUERIES = Path(__file__).resolve().parent / "queries"
+SYSTEMS = ("crm", "erp", "clm", "desk")
+
+
+class Systems:
+    """The running demo systems, with their call counters and fault switches."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self.http = httpx.Client(timeout=30)
+
+    def get(self, system: str, path: str, **params: Any) -> list[dict[str, Any]]:
+        """Items from a system's REST API, as a test's independent source of truth."""
+        params = {key: ",".join(value) if isinstance(value, (list, tuple, set)) else value for key, value in params.items()}
+        response = self.http.get(f"{self.urls[system]}{path}", params=params)
+        response.raise_for_status()
+        return response.json()["items"]
+
+    def reset_stats(self) -> None:
+        for system in SYSTEMS:
+            self.http.post(f"{self.urls[system]}/_stats/reset").raise_for_status()
+
+    def calls(self) -> dict[str, int]:
+        return {system: self.http.get(f"{self.urls[system]}/_stats").json()["calls"] for system in SYSTEMS}
+
+    def by_route(self) -> dict[str, dict[str, int]]:
+        return {system: self.http.get(f"{self.urls[system]}/_stats").json()["by_route"] for system in SYSTEMS}
+
+    @contextmanager
+    def faults(self, system: str, **faults: Any) -> Iterator[None]:
+        self.http.put(f"{self.urls[system]}/_faults", json=faults).raise_for_status()
+        try:
+            yield
+        finally:
+            self.http.put(
+                f"{self.urls[system]}/_faults",
+                json={"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "down": False, "malformed_rate": 0.0},
+            ).raise_for_status()
+
+
+class Gateway:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(timeout=60)
+
+    def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        return self.http.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, **kwargs)
+
+    def query(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = self.post(query, variables, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def systems() -> Iterator[Systems]:
+    with start_systems(ports={system: 0 for system in SYSTEMS}) as running:
+        yield Systems(running.urls)
+
+
+@pytest.fixture(scope="session")
+def gateway(systems: Systems) -> Iterator[Gateway]:
+    with GatewayProcess(systems.urls) as process:
+        yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
+def impatient_gateway(systems: Systems) -> Iterator[Gateway]:
+    """A gateway that waits at most 0.5 s for the ERP."""
+    with GatewayProcess(systems.urls, erp={"timeout": 0.5}) as process:
+        yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
+def page_query() -> str:
+    return (QUERIES / "customer360.graphql").read_text()
