@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     erp: BackendSettings = BackendSettings(url="http://127.0.0.1:8102")
     clm: BackendSettings = BackendSettings(url="http://127.0.0.1:8103")
     desk: BackendSettings = BackendSettings(url="http://127.0.0.1:8104")
-    http_transport: Literal["httpx", "aiohttp"] = "httpx"
+    http_transport: Literal["httpx", "aiohttp"] = "aiohttp"
     request_timeout: float = Field(5.0, description="Deadline for one GraphQL request, in seconds.")
     max_body_bytes: int = 1_000_000
     document_cache_size: int = 1000
@@ -315,6 +315,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.run import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
 def cmd_schema(_: argparse.Namespace) -> int:
     sys.stdout.write(graphql_schema.as_str() + "\n")
     return 0
@@ -333,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--workers", type=int, default=1)
     srv.set_defaults(run=cmd_serve)
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=cmd_schema)
+    bench = commands.add_parser("bench", help="run the benchmarks (see bench/README.md)", add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(run=cmd_bench)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import time
+from collections import deque
 from pathlib import Path
 
 import orjson
@@ -96,11 +98,19 @@ class Faults(BaseModel):
 
 
 class Control:
-    """Call counters and fault settings of one system, shared by middleware and endpoints."""
+    """Call counters and fault settings of one system, shared by middleware and endpoints.
+
+    `calls` keeps the last few thousand API calls with their server-side timing
+    (injected latency included), so a benchmark can tell backend time from
+    gateway time without trusting the gateway's own clock.
+    """
+
+    RECENT_CALLS = 5000
 
     def __init__(self, faults: dict | None = None):
         self.faults = Faults.model_validate(faults or {})
         self.by_route: dict[str, int] = {}
+        self.calls: deque[dict] = deque(maxlen=self.RECENT_CALLS)
         self.random = random.Random()
 
     def stats(self) -> dict:
@@ -131,7 +141,16 @@ class ControlMiddleware:
             return await self.app(scope, receive, send)
         control = self.control
         control.by_route[path] = control.by_route.get(path, 0) + 1
-        faults, rand = control.faults, control.random
+        start_ms, started = time.time() * 1000, time.perf_counter()
+        try:
+            await self.faulted(scope, receive, send)
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            control.calls.append({"route": path, "start_ms": round(start_ms, 3), "duration_ms": round(duration_ms, 3)})
+
+    async def faulted(self, scope, receive, send):
+        """The call with the configured faults applied."""
+        faults, rand = self.control.faults, self.control.random
         if faults.down:
             return await answer(send, 503, b'{"detail":"system down (injected fault)"}')
         delay = faults.latency_ms + (rand.uniform(-faults.jitter_ms, faults.jitter_ms) if faults.jitter_ms else 0)
@@ -165,9 +184,15 @@ def system_app(system: str, description: str, documents: dict[str, str], data_di
         """API calls since the last reset, by route."""
         return json_response(control.stats())
 
+    @app.get("/_stats/calls", tags=["control"])
+    async def recent_calls():
+        """The last API calls (at most 5,000), oldest first: route, start (epoch ms), duration (ms)."""
+        return json_response({"items": list(control.calls)})
+
     @app.post("/_stats/reset", tags=["control"])
     async def reset_stats():
         control.by_route.clear()
+        control.calls.clear()
         return json_response(control.stats())
 
     @app.get("/_faults", tags=["control"])
