@@ -28,7 +28,9 @@ from resolvers.context import Context, Principal
 from resolvers.loaders import Loaders
 from schema import schema as graphql_schema
 from schema.executor import Executor, Prepared
-from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, trace
+from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, freshness, trace
+from sources.breaker import CircuitBreaker
+from sources.cache import CachePolicy
 
 log = logging.getLogger("isthmus")
 
@@ -42,6 +44,26 @@ class BackendSettings(BaseModel):
     timeout: float = Field(2.0, description="Seconds to wait for one backend answer.")
     connect_timeout: float = 1.0
     max_connections: int = 64
+
+
+class CacheSettings(BaseModel):
+    """Cross-request caching of backend data, by kind of data (seconds; 0 switches a kind off)."""
+
+    enabled: bool = True
+    ttl: dict[str, float] = Field(
+        default_factory=lambda: {"master": 300, "activity": 60, "lists": 30, "orders": 30, "balances": 30, "stock": 5}
+    )
+    grace: float = Field(300, description="How long past its TTL an entry may still be served when its backend fails.")
+    max_entries: int = Field(10_000, description="Per source method.")
+
+
+class ResilienceSettings(BaseModel):
+    retries: int = Field(2, description="Extra attempts for a failed read (never past the deadline).")
+    breaker: bool = Field(True, description="Circuit breakers on (tests of other behaviour may switch them off).")
+    breaker_threshold: int = Field(5, description="Consecutive failures that open a backend's circuit.")
+    breaker_window: int = Field(20, description="Recent calls looked at for a failure ratio of 50 %.")
+    breaker_cooldown: float = Field(5.0, description="Seconds an open circuit waits before one probe call.")
+    max_request_timeout: float = Field(30.0, description="Cap on a deadline asked for with X-Request-Timeout.")
 
 
 class Settings(BaseSettings):
@@ -63,6 +85,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     document_cache_size: int = 1000
     batching: bool = Field(True, description="Benchmark switch only: False sends one backend call per key.")
+    cache: CacheSettings = CacheSettings()
+    resilience: ResilienceSettings = ResilienceSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -87,6 +111,13 @@ class Settings(BaseSettings):
 
 
 def build_backends(settings: Settings) -> Backends:
+    resilience = settings.resilience
+    policy = (
+        CachePolicy(ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries)
+        if settings.cache.enabled
+        else None
+    )
+
     def client(name: str, conf: BackendSettings) -> BackendClient:
         return BackendClient(
             name,
@@ -95,17 +126,26 @@ def build_backends(settings: Settings) -> Backends:
             connect_timeout=conf.connect_timeout,
             max_connections=conf.max_connections,
             transport=settings.http_transport,
+            retries=resilience.retries,
+            breaker=CircuitBreaker(
+                name,
+                threshold=resilience.breaker_threshold,
+                window=resilience.breaker_window,
+                cooldown=resilience.breaker_cooldown,
+                enabled=resilience.breaker,
+            ),
         )
 
     return Backends(
-        crm=CrmSource(client("CRM", settings.crm)),
-        erp=ErpSource(client("ERP", settings.erp)),
-        clm=ClmSource(client("CLM", settings.clm)),
-        desk=DeskSource(client("DESK", settings.desk)),
+        crm=CrmSource(client("CRM", settings.crm), policy),
+        erp=ErpSource(client("ERP", settings.erp), policy),
+        clm=ClmSource(client("CLM", settings.clm), policy),
+        desk=DeskSource(client("DESK", settings.desk), policy),
     )
 
 
 TRACE_HEADER = "x-isthmus-trace"
+TIMEOUT_HEADER = "x-request-timeout"
 ANONYMOUS = Principal(id="anonymous", name="Anonymous (demo)", roles=())
 
 
@@ -131,7 +171,15 @@ class Gateway:
         await self.backends.aclose()
 
     async def handle(
-        self, payload: Any, *, request_id: str, principal: Principal, method: str, want_trace: bool = False
+        self,
+        payload: Any,
+        *,
+        request_id: str,
+        principal: Principal,
+        method: str,
+        want_trace: bool = False,
+        max_age: float | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         query, variables, operation_name = parse_payload(payload)
         prepared: Prepared = self.executor.prepare(query)
@@ -150,11 +198,44 @@ class Gateway:
             request_id=request_id,
         )
         recording = trace.recording() if want_trace else nullcontext()
-        with deadline.bound(self.settings.request_timeout), recording as recorded:
+        seconds = self.settings.request_timeout if timeout is None else min(timeout, self.settings.resilience.max_request_timeout)
+        with deadline.bound(seconds), freshness.requiring(max_age), freshness.reporting() as report, recording as recorded:
             result = await self.executor.run(prepared, variables=variables, operation_name=operation_name, context=context)
+        extensions = result.setdefault("extensions", {})
+        extensions["freshness"] = report.as_json()
         if recorded is not None:
-            result.setdefault("extensions", {})["trace"] = recorded.as_json()
+            extensions["trace"] = recorded.as_json()
         return result
+
+
+def requested_max_age(cache_control: str | None) -> float | None:
+    """`Cache-Control: no-cache` or `max-age=N` from the client: how old data may be, in seconds."""
+    if not cache_control:
+        return None
+    wanted: float | None = None
+    for directive in cache_control.lower().split(","):
+        name, _, value = directive.strip().partition("=")
+        if name in ("no-cache", "no-store"):
+            return 0.0
+        if name == "max-age":
+            try:
+                wanted = max(0.0, float(value))
+            except ValueError:
+                raise BadRequest(f"Cache-Control max-age must be a number of seconds, got {value!r}.") from None
+    return wanted
+
+
+def requested_timeout(value: str | None) -> float | None:
+    """`X-Request-Timeout: 2.5`: the client's deadline for this request, in seconds."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise BadRequest(f"X-Request-Timeout must be a number of seconds, got {value!r}.") from None
+    if not 0 < seconds < float("inf"):
+        raise BadRequest("X-Request-Timeout must be a positive number of seconds.")
+    return seconds
 
 
 def parse_payload(payload: Any) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -204,6 +285,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 principal=ANONYMOUS,
                 method=request.method,
                 want_trace=request.headers.get(TRACE_HEADER, "").lower() in ("1", "true"),
+                max_age=requested_max_age(request.headers.get("cache-control")),
+                timeout=requested_timeout(request.headers.get(TIMEOUT_HEADER)),
             )
         except BadRequest as exc:
             return respond(error_body(str(exc), "BAD_REQUEST"), request_id, exc.status)

@@ -10,7 +10,11 @@ product that contains it, never a hang.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Iterable
+
+from sources import SourceError
 
 from resolvers.context import Context
 from resolvers.errors import GatewayError
@@ -23,26 +27,66 @@ class BomCycle(GatewayError):
     code = "BOM_CYCLE"
 
 
+@dataclass
+class BomTree:
+    """The BOM structure under some SKUs, read level by level.
+
+    `boms[sku]` is the list of direct components ([] for a bought item), `products[sku]`
+    the product record (None when the ERP does not know it). A SKU whose data could not
+    be read has its error in `failed`; one deeper than MAX_BOM_DEPTH levels is in `too_deep`.
+    """
+
+    boms: dict[str, list] = field(default_factory=dict)
+    products: dict[str, object] = field(default_factory=dict)
+    failed: dict[str, Exception] = field(default_factory=dict)
+    too_deep: set[str] = field(default_factory=set)
+
+
+async def explode_many(ctx: Context, skus: Iterable[str]) -> BomTree:
+    """Read the BOM trees under all `skus` together: one batched call per source method per level.
+
+    A cycle ends the walk by itself (a SKU already read is not read again); roll_up reports it.
+    A failed read fails only the SKUs whose trees need it.
+    """
+    tree = BomTree()
+    level = list(skus)
+    for _ in range(MAX_BOM_DEPTH + 1):
+        fresh = [s for s in dict.fromkeys(level) if s not in tree.boms and s not in tree.failed]
+        if not fresh:
+            return tree
+        answers = await asyncio.gather(
+            *(ctx.loaders.bom_by_sku.load(s) for s in fresh),
+            *(ctx.loaders.product_by_sku.load(s) for s in fresh),
+            return_exceptions=True,
+        )
+        level = []
+        for s, lines, record in zip(fresh, answers[: len(fresh)], answers[len(fresh) :]):
+            error = next((a for a in (lines, record) if isinstance(a, BaseException)), None)
+            if error is not None:
+                if not isinstance(error, (SourceError, GatewayError)):
+                    raise error
+                tree.failed[s] = error
+                continue
+            tree.boms[s] = lines
+            tree.products[s] = record
+            level.extend(line.component_sku for line in lines)
+    tree.too_deep.update(s for s in level if s not in tree.boms and s not in tree.failed)
+    return tree
+
+
 async def explode(ctx: Context, sku: str) -> tuple[dict[str, list], dict[str, object]]:
     """Read the BOM tree under `sku`, level by level: (components per SKU, product per SKU)."""
-    boms: dict[str, list] = {}
-    products: dict[str, object] = {}
-    level = [sku]
-    for _ in range(MAX_BOM_DEPTH + 1):
-        fresh = [s for s in dict.fromkeys(level) if s not in boms]
-        if not fresh:
-            return boms, products
-        lines, records = await asyncio.gather(
-            ctx.loaders.bom_by_sku.load_many(fresh), ctx.loaders.product_by_sku.load_many(fresh)
-        )
-        boms.update(zip(fresh, lines))
-        products.update(zip(fresh, records))
-        level = [line.component_sku for components in lines for line in components]
-    raise BomCycle(f"The BOM of {sku} is deeper than {MAX_BOM_DEPTH} levels or has a cycle.")
+    tree = await explode_many(ctx, [sku])
+    return tree.boms, tree.products
 
 
-def roll_up(sku: str, boms: dict[str, list], products: dict[str, object]) -> Decimal | None:
-    """Cost per unit of `sku`; None when a needed cost is unknown."""
+def roll_up(sku: str, boms: dict[str, list] | BomTree, products: dict[str, object] | None = None) -> Decimal | None:
+    """Cost per unit of `sku`; None when a needed cost is unknown.
+
+    Raises BomCycle for a cycle (or a tree deeper than MAX_BOM_DEPTH), and the read error
+    of any SKU in the tree whose data could not be read.
+    """
+    tree = boms if isinstance(boms, BomTree) else BomTree(boms=boms, products=products or {})
     memo: dict[str, Decimal | None] = {}
 
     def cost(item: str, path: tuple[str, ...]) -> Decimal | None:
@@ -50,8 +94,12 @@ def roll_up(sku: str, boms: dict[str, list], products: dict[str, object]) -> Dec
             raise BomCycle(f"The BOM of {sku} has a cycle: {' -> '.join(path + (item,))}.")
         if item in memo:
             return memo[item]
-        product = products.get(item)
-        components = boms.get(item) or []
+        if item in tree.failed:
+            raise tree.failed[item]
+        if item in tree.too_deep or item not in tree.boms:
+            raise BomCycle(f"The BOM of {sku} is deeper than {MAX_BOM_DEPTH} levels or has a cycle.")
+        product = tree.products.get(item)
+        components = tree.boms[item]
         if product is None:
             result = None
         elif not components:
@@ -72,5 +120,4 @@ def roll_up(sku: str, boms: dict[str, list], products: dict[str, object]) -> Dec
 
 
 async def rolled_up_cost(ctx: Context, sku: str) -> Decimal | None:
-    boms, products = await explode(ctx, sku)
-    return roll_up(sku, boms, products)
+    return roll_up(sku, await explode_many(ctx, [sku]))

@@ -25,9 +25,10 @@ from typing import Any, Sequence
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
 
-from sources import Backends, SourceError
+from sources import Backends, SourceError, freshness
 
 DISPATCH_AFTER_ITERATIONS = 8
+INFINITY = float("inf")
 
 
 class SourceLoader(DataLoader):
@@ -36,10 +37,27 @@ class SourceLoader(DataLoader):
     def __init__(self, backends: Backends, *, batching: bool = True) -> None:
         super().__init__(batch=batching)
         self.backends = backends
+        # Per key, the freshest data a `@fresh` field asked for (seconds), and what the
+        # key's current load was made under: a stricter ask loads the key again.
+        self._wanted: dict[Any, float] = {}
+        self._loaded_under: dict[Any, float] = {}
+
+    def load(self, key: Any) -> Any:
+        wanted = freshness.subtree_max_age()
+        if wanted is not None:
+            if self._loaded_under.get(key, INFINITY) > wanted:
+                self._cache.pop(key, None)
+                self._loaded_under[key] = wanted
+            self._wanted[key] = min(wanted, self._wanted.get(key, INFINITY))
+        elif key not in self._loaded_under:
+            self._loaded_under[key] = INFINITY
+        return super().load(key)
 
     async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
+        wanted = {key: self._wanted[key] for key in keys if key in self._wanted}
         try:
-            return await self.fetch(list(keys))
+            with freshness.requiring_keys(wanted):
+                return await self.fetch(list(keys))
         except SourceError as exc:
             return [exc] * len(keys)
 

@@ -2,8 +2,9 @@
 
 import strawberry
 
+from schema.directives import fresh
 from schema.query import Query
 
-schema = strawberry.Schema(query=Query)
+schema = strawberry.Schema(query=Query, directives=[fresh])
 
 __all__ = ["schema"]

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-from graphql import GraphQLNonNull, GraphQLObjectType, is_leaf_type
+from graphql import GraphQLNonNull, GraphQLObjectType, get_directive_values, is_leaf_type
 from graphql.execution.executor import Executor
 from graphql.pyutils import Path, Undefined, gather_with_cancel
+
+from sources import freshness
 
 DEFINITION = "strawberry-definition"
 
@@ -48,6 +50,28 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, Plain]:
 
 
 class FastExecutor(Executor):
+    def execute_field(self, parent_type, source, field_details_list, path, position_context):  # type: ignore[override]
+        """Scope a `@fresh(maxAge:)` requirement to the field's subtree."""
+        node = field_details_list[0].node
+        if node.directives:
+            values = get_directive_values(self.schema.get_directive("fresh"), node, self.variable_values)
+            if values is not None:
+                return self._execute_fresh(float(values["maxAge"]), parent_type, source, field_details_list, path, position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _execute_fresh(self, max_age, parent_type, source, field_details_list, path, position_context):
+        with freshness.subtree(max_age):
+            result = super().execute_field(parent_type, source, field_details_list, path, position_context)
+        if not self.is_awaitable(result):
+            return result
+
+        async def within_requirement():
+            # The resolver's body runs here, when awaited: keep the requirement around it.
+            with freshness.subtree(max_age):
+                return await result
+
+        return within_requirement()
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,

@@ -10,11 +10,13 @@ URLs stay short while a batch still costs one round trip of latency.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
-from typing import Any, Generic, Iterable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Generic, Hashable, Iterable, Sequence, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from sources.cache import CachePolicy, MethodCache
 from sources.errors import SourceBadResponse
 from sources.http import BackendClient
 
@@ -32,8 +34,29 @@ class Source:
     name = "?"
     max_keys = 500
 
-    def __init__(self, http: BackendClient) -> None:
+    def __init__(self, http: BackendClient, cache: CachePolicy | None = None) -> None:
         self.http = http
+        self.cache_policy = cache
+        self.caches: dict[str, MethodCache] = {}
+
+    async def cached(
+        self,
+        method: str,
+        kind: str,
+        keys: Sequence[Hashable],
+        fetch: Callable[[list[Hashable]], Awaitable[list[Any]]],
+    ) -> list[Any]:
+        """Answers for `keys` from the cross-request cache, fetching only what it lacks."""
+        ttl = self.cache_policy.ttl_of(kind) if self.cache_policy else 0.0
+        if ttl <= 0:
+            return await fetch(list(keys))
+        cache = self.caches.get(method)
+        if cache is None:
+            policy = self.cache_policy
+            cache = self.caches[method] = MethodCache(
+                self.name, method, ttl=ttl, grace=policy.grace, maxsize=policy.max_entries
+            )
+        return await cache.get_many(keys, fetch)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -74,6 +97,24 @@ class Source:
     ) -> list[Result]:
         items = await self.fetch_by_keys(method, path, param, keys, model, **extra)
         return group_by(items, key_field, keys)
+
+
+def cached(kind: str) -> Callable[[Callable[..., Awaitable[list[Any]]]], Callable[..., Awaitable[list[Any]]]]:
+    """Make a batch method `(self, *scope, keys)` answer from the cache for the TTL of `kind`.
+
+    Leading arguments (e.g. the ref system of a by-ref look-up) name a separate cache.
+    """
+
+    def decorate(fn: Callable[..., Awaitable[list[Any]]]) -> Callable[..., Awaitable[list[Any]]]:
+        @functools.wraps(fn)
+        async def method(self: Source, *args: Any) -> list[Any]:
+            *scope, keys = args
+            name = fn.__name__ if not scope else f"{fn.__name__}({','.join(map(str, scope))})"
+            return await self.cached(name, kind, list(keys), lambda missing: fn(self, *scope, missing))
+
+        return method
+
+    return decorate
 
 
 def index_by(items: Iterable[Any], field: str, keys: Sequence[str]) -> list[Any]:

@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable, Hashable, Sequence
 
 from cachetools import TTLCache
 
-from sources import freshness
+from sources import events, freshness, trace
 from sources.errors import SourceError
 
 
@@ -62,15 +62,13 @@ class MethodCache:
     async def get_many(self, keys: Sequence[Hashable], fetch: Fetch) -> list[Any]:
         """One result per key, in order; only the keys nobody has or is fetching reach `fetch`."""
         now = time.monotonic()
-        requirement = freshness.max_age()
-        limit = self.ttl if requirement is None else min(self.ttl, requirement)
         report = freshness.report()
         results: list[Any] = [None] * len(keys)
         waiting: list[tuple[int, asyncio.Future[Any]]] = []
         missing: dict[Hashable, list[int]] = {}
         for index, key in enumerate(keys):
             entry = self._entries.get(key)
-            if entry is not None and now - entry.fetched_at <= limit:
+            if entry is not None and now - entry.fetched_at <= freshness.limit(self.ttl, key):
                 self.counters.hits += 1
                 results[index] = entry.value
                 if report is not None:
@@ -80,8 +78,18 @@ class MethodCache:
                 waiting.append((index, self._inflight[key]))
             else:
                 missing.setdefault(key, []).append(index)
+        hits = len(keys) - len(missing) - len(waiting)
+        if hits:
+            events.cache_event(self.source, self.method, "hit", hits)
+            recorder = trace.current()
+            if recorder is not None and not missing:
+                recorder.record(self.source, self.method, hits, time.perf_counter(), "ok", cache="hit")
+        if waiting:
+            events.cache_event(self.source, self.method, "shared", len(waiting))
         if missing:
+            events.cache_event(self.source, self.method, "miss", sum(len(v) for v in missing.values()))
             await self._fill(missing, fetch, results)
+            events.cache_size(self.source, self.method, len(self._entries))
         for index, future in waiting:
             value = await asyncio.shield(future)
             results[index] = value
@@ -123,6 +131,7 @@ class MethodCache:
         if entry is None:
             return error
         self.counters.stale += 1
+        events.cache_event(self.source, self.method, "stale", 1)
         report = freshness.report()
         if report is not None:
             report.note(self.source, now - entry.fetched_at, stale=True)
@@ -130,3 +139,15 @@ class MethodCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How long each kind of data may be served from the cache, and how much of it to keep."""
+
+    ttl: dict[str, float]
+    grace: float = 300.0
+    max_entries: int = 10_000
+
+    def ttl_of(self, kind: str) -> float:
+        return self.ttl.get(kind, 0.0)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sources.base import Result, Source
+from sources.base import Result, Source, cached
 from sources.records import Contract
 
 
 class ClmSource(Source):
     name = "CLM"
 
+    @cached("master")
     async def contracts(self, ids: Sequence[str]) -> list[Result]:
         return await self.one_per_key("contracts", "/contracts", "ids", ids, Contract, "id")
 
+    @cached("master")
     async def contracts_by_number(self, numbers: Sequence[str]) -> list[Result]:
         return await self.one_per_key("contracts_by_number", "/contracts", "numbers", numbers, Contract, "number")
 
+    @cached("master")
     async def contracts_by_counterparty(self, ids: Sequence[str]) -> list[Result]:
         return await self.many_per_key(
             "contracts_by_counterparty", "/contracts", "counterparty", ids, Contract, "counterparty_id"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Sequence
 
-from sources.base import Result, Source
+from sources.base import Result, Source, cached
 from sources.records import Activity, Contact, Customer, CustomerPage, Opportunity, SalesRep
 
 RefSystem = Literal["erp", "clm", "desk"]
@@ -16,9 +16,11 @@ ACTIVITIES_DEPTH = 50
 class CrmSource(Source):
     name = "CRM"
 
+    @cached("master")
     async def customers(self, ids: Sequence[str]) -> list[Result]:
         return await self.one_per_key("customers", "/customers", "ids", ids, Customer, "id")
 
+    @cached("master")
     async def customers_by_ref(self, system: RefSystem, refs: Sequence[str]) -> list[Result]:
         """The way back from another system's key to the CRM customer (None when unknown)."""
         items = await self.fetch_by_keys(f"customers_by_{system}_ref", "/customers/by-ref", "refs", refs, Customer, system=system)
@@ -45,18 +47,29 @@ class CrmSource(Source):
             params["team"] = team
         if tier:
             params["tier"] = tier
-        body = await self.http.get("search_customers", "/customers/search", params)
-        return self.validate("search_customers", body, CustomerPage)
+        async def fetch(keys: list) -> list[CustomerPage]:
+            body = await self.http.get("search_customers", "/customers/search", params)
+            return [self.validate("search_customers", body, CustomerPage)]
 
+        # Every parameter, the row-level filters included, is part of the cache key.
+        (page,) = await self.cached("search_customers", "lists", [tuple(sorted(params.items()))], fetch)
+        if isinstance(page, Exception):
+            raise page
+        return page
+
+    @cached("master")
     async def reps(self, ids: Sequence[str]) -> list[Result]:
         return await self.one_per_key("reps", "/reps", "ids", ids, SalesRep, "id")
 
+    @cached("master")
     async def contacts_by_customer(self, ids: Sequence[str]) -> list[Result]:
         return await self.many_per_key("contacts_by_customer", "/contacts", "customer", ids, Contact, "customer_id")
 
+    @cached("master")
     async def opportunities_by_customer(self, ids: Sequence[str]) -> list[Result]:
         return await self.many_per_key("opportunities_by_customer", "/opportunities", "customer", ids, Opportunity, "customer_id")
 
+    @cached("activity")
     async def activities_by_customer(self, ids: Sequence[str]) -> list[Result]:
         return await self.many_per_key(
             "activities_by_customer", "/activities", "customer", ids, Activity, "customer_id", last=str(ACTIVITIES_DEPTH)

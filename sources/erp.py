@@ -4,43 +4,58 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sources.base import Result, Source
+from sources.base import Result, Source, cached
 from sources.records import BomLine, Invoice, Order, Party, Product, Stock, Warehouse
 
 
 class ErpSource(Source):
     name = "ERP"
 
+    @cached("master")
     async def parties(self, codes: Sequence[str]) -> list[Result]:
         return await self.one_per_key("parties", "/parties", "codes", codes, Party, "code")
 
+    @cached("master")
     async def products(self, skus: Sequence[str]) -> list[Result]:
         return await self.one_per_key("products", "/products", "skus", skus, Product, "sku")
 
+    @cached("master")
     async def boms(self, skus: Sequence[str]) -> list[Result]:
         """The direct components of each SKU (empty for bought items)."""
         return await self.many_per_key("boms", "/boms", "skus", skus, BomLine, "parent_sku")
 
+    @cached("stock")
     async def stock(self, skus: Sequence[str]) -> list[Result]:
         """Per SKU: on hand, allocated and open receipts in every warehouse."""
         return await self.many_per_key("stock", "/stock", "skus", skus, Stock, "sku")
 
     async def warehouses(self) -> list[Warehouse]:
-        return await self.fetch("warehouses", "/warehouses", {}, Warehouse)
+        async def fetch(keys: list) -> list[list[Warehouse]]:
+            return [await self.fetch("warehouses", "/warehouses", {}, Warehouse)]
 
+        (found,) = await self.cached("warehouses", "master", ["*"], fetch)
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    @cached("orders")
     async def orders(self, ids: Sequence[str]) -> list[Result]:
         return await self.one_per_key("orders", "/orders", "ids", ids, Order, "id")
 
+    @cached("orders")
     async def orders_by_party(self, codes: Sequence[str]) -> list[Result]:
         """Every order of each party, newest first, lines included."""
         return await self.many_per_key("orders_by_party", "/orders", "party", codes, Order, "party_code")
 
+    @cached("orders")
     async def orders_by_contract(self, numbers: Sequence[str]) -> list[Result]:
         return await self.many_per_key("orders_by_contract", "/orders", "contract", numbers, Order, "contract_number")
 
+    @cached("balances")
     async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
         """Every invoice of each party (open and settled); callers filter."""
         return await self.many_per_key("invoices_by_party", "/invoices", "party", codes, Invoice, "party_code")
 
+    @cached("balances")
     async def invoices_by_order(self, ids: Sequence[str]) -> list[Result]:
         return await self.many_per_key("invoices_by_order", "/invoices", "order", ids, Invoice, "order_id")

@@ -35,12 +35,54 @@ class Report:
 
 
 _max_age: ContextVar[float | None] = ContextVar("isthmus_max_age", default=None)
+_subtree: ContextVar[float | None] = ContextVar("isthmus_max_age_subtree", default=None)
+_per_key: ContextVar[dict[Any, float] | None] = ContextVar("isthmus_max_age_per_key", default=None)
 _report: ContextVar[Report | None] = ContextVar("isthmus_freshness", default=None)
 
 
 def max_age() -> float | None:
     """The oldest data (seconds) the current request accepts; None: whatever the TTL allows."""
     return _max_age.get()
+
+
+def subtree_max_age() -> float | None:
+    """The requirement of the `@fresh` field being resolved, if any (read when a key is loaded)."""
+    return _subtree.get()
+
+
+@contextmanager
+def subtree(seconds: float) -> Iterator[None]:
+    """Everything loaded inside must be at most `seconds` old (a `@fresh(maxAge:)` field)."""
+    current = _subtree.get()
+    token = _subtree.set(seconds if current is None else min(current, seconds))
+    try:
+        yield
+    finally:
+        _subtree.reset(token)
+
+
+def limit(ttl: float, key: Any) -> float:
+    """How old a cached entry for `key` may be: the TTL, or less when the request asks."""
+    result = ttl
+    whole = _max_age.get()
+    if whole is not None:
+        result = min(result, whole)
+    per_key = _per_key.get()
+    if per_key:
+        wanted = per_key.get(key)
+        if wanted is not None:
+            result = min(result, wanted)
+    return result
+
+
+@contextmanager
+def requiring_keys(requirements: dict[Any, float] | None) -> Iterator[None]:
+    """Fresher data for some keys of one batch (from `@fresh` on the fields that asked)."""
+    token = _per_key.set(requirements or None)
+    try:
+        yield
+    finally:
+        _per_key.reset(token)
 
 
 def report() -> Report | None:

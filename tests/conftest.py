@@ -14,6 +14,7 @@ from demo.launcher import start_systems
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 SYSTEMS = ("crm", "erp", "clm", "desk")
+LIVE = {"cache": {"enabled": False}, "resilience": {"breaker": False}}
 
 
 class Systems:
@@ -74,14 +75,20 @@ def systems() -> Iterator[Systems]:
 
 @pytest.fixture(scope="session")
 def gateway(systems: Systems) -> Iterator[Gateway]:
-    with GatewayProcess(systems.urls) as process:
+    """A gateway without the cross-request cache: every answer comes live from the systems.
+
+    Tests of batching, figures and failures use it so that what they count and see is
+    the live path; the cache and the circuit breakers have their own tests
+    (test_caching.py, test_resilience.py), so here they are off.
+    """
+    with GatewayProcess(systems.urls, **LIVE) as process:
         yield Gateway(process.url)
 
 
 @pytest.fixture(scope="session")
 def impatient_gateway(systems: Systems) -> Iterator[Gateway]:
-    """A gateway that waits at most 0.5 s for the ERP."""
-    with GatewayProcess(systems.urls, erp={"timeout": 0.5}) as process:
+    """A gateway that waits at most 0.5 s for the ERP (and has no cache)."""
+    with GatewayProcess(systems.urls, erp={"timeout": 0.5}, **LIVE) as process:
         yield Gateway(process.url)
 
 
