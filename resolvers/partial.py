@@ -8,7 +8,7 @@ an error naming the one that failed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, TypeVar
+from typing import Awaitable, TypeVar
 
 from sources import SourceError
 

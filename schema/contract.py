@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry import Info
@@ -14,11 +14,6 @@ from resolvers.fulfilment import fulfilment_of_contract
 from schema.enums import ContractKind, ContractStatus
 from schema.order import prefetched
 
-if TYPE_CHECKING:
-    from schema.customer import Customer
-    from schema.order import SalesOrder
-    from schema.receivable import Invoice
-    from schema.ticket import ServiceTicket
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]

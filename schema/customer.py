@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry import Info
@@ -17,11 +17,6 @@ from resolvers.timeline import timeline_of_customer
 from schema.order import prefetched
 from schema.enums import AlertKind, ContractStatus, CustomerTier, OrderStatus, RiskLevel, SourceName, TicketStatus
 
-if TYPE_CHECKING:
-    from schema.contract import Contract
-    from schema.order import SalesOrder
-    from schema.receivable import Receivables
-    from schema.ticket import ServiceTicket
 
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]

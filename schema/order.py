@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry import Info
@@ -14,11 +14,6 @@ from resolvers.money import money
 from schema.enums import OrderStatus
 from schema.lookahead import selects
 
-if TYPE_CHECKING:
-    from schema.contract import Contract
-    from schema.customer import Customer
-    from schema.product import Product
-    from schema.receivable import Invoice
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry import Info
@@ -11,10 +11,6 @@ from strawberry import Info
 from resolvers import relations
 from schema.enums import TicketKind, TicketStatus
 
-if TYPE_CHECKING:
-    from schema.contract import Contract
-    from schema.customer import Customer
-    from schema.order import SalesOrder
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]

@@ -7,9 +7,12 @@ from sources.desk import DeskSource
 from sources.erp import ErpSource
 from sources.errors import SourceBadResponse, SourceError, SourceTimeout, SourceUnavailable
 from sources.http import BackendClient
-from sources import deadline, trace
+from sources import deadline, freshness, trace
 
 __all__ = [
+    "deadline",
+    "freshness",
+    "trace",
     "BackendClient",
     "Backends",
     "ClmSource",

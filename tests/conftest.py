@@ -92,6 +92,13 @@ def impatient_gateway(systems: Systems) -> Iterator[Gateway]:
         yield Gateway(process.url)
 
 
+@contextmanager
+def gateway_with(systems: Systems, **settings: Any) -> Iterator[Gateway]:
+    """A gateway process of its own (cold caches, fresh breakers) with these settings."""
+    with GatewayProcess(systems.urls, **settings) as process:
+        yield Gateway(process.url)
+
+
 @pytest.fixture(scope="session")
 def page_query() -> str:
     return (QUERIES / "customer360.graphql").read_text()

@@ -1,0 +1,1 @@
+"""The running service: settings, the request path, and its HTTP face."""

@@ -1,0 +1,192 @@
+"""The gateway's request path, independent of HTTP: document, limits, context, execution.
+
+`Gateway` owns what outlives a request (settings, sources, cached documents) and
+runs one GraphQL request: it resolves the document, builds the request's
+context and loaders, applies the deadline and freshness budget, and executes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import nullcontext
+from typing import Any
+
+import orjson
+
+from resolvers.context import Context, Principal
+from resolvers.loaders import Loaders
+from schema import schema as graphql_schema
+from schema.executor import Executor, Prepared
+from server.settings import BackendSettings, Settings
+from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, freshness, trace
+from sources.breaker import CircuitBreaker
+from sources.cache import CachePolicy
+
+
+def build_backends(settings: Settings) -> Backends:
+    resilience = settings.resilience
+    policy = (
+        CachePolicy(ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries)
+        if settings.cache.enabled
+        else None
+    )
+
+    def client(name: str, conf: BackendSettings) -> BackendClient:
+        return BackendClient(
+            name,
+            conf.url,
+            timeout=conf.timeout,
+            connect_timeout=conf.connect_timeout,
+            max_connections=conf.max_connections,
+            transport=settings.http_transport,
+            retries=resilience.retries,
+            breaker=CircuitBreaker(
+                name,
+                threshold=resilience.breaker_threshold,
+                window=resilience.breaker_window,
+                cooldown=resilience.breaker_cooldown,
+                enabled=resilience.breaker,
+            ),
+        )
+
+    return Backends(
+        crm=CrmSource(client("CRM", settings.crm), policy),
+        erp=ErpSource(client("ERP", settings.erp), policy),
+        clm=ClmSource(client("CLM", settings.clm), policy),
+        desk=DeskSource(client("DESK", settings.desk), policy),
+    )
+
+
+DEADLINE_MARGIN = 0.25
+TRACE_HEADER = "x-isthmus-trace"
+TIMEOUT_HEADER = "x-request-timeout"
+ANONYMOUS = Principal(id="anonymous", name="Anonymous (demo)", roles=())
+
+
+def error_body(message: str, code: str) -> bytes:
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Gateway:
+    """Everything a request needs that outlives it: settings, sources, cached documents."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backends = build_backends(settings)
+        self.executor = Executor(graphql_schema._schema, document_cache_size=settings.document_cache_size)
+
+    async def aclose(self) -> None:
+        await self.backends.aclose()
+
+    def operation_name(self, payload: Any) -> str | None:
+        """The name of the operation a request runs (for metrics and logs), if it has one."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return None
+        given = payload.get("operationName")
+        prepared = self.executor.prepare(payload["query"])
+        if prepared.document is None:
+            return None
+        operation = prepared.operation(given if isinstance(given, str) else None)
+        return operation.name.value if operation is not None and operation.name else None
+
+    async def handle(
+        self,
+        payload: Any,
+        *,
+        request_id: str,
+        principal: Principal,
+        method: str,
+        want_trace: bool = False,
+        max_age: float | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        query, variables, operation_name = parse_payload(payload)
+        prepared: Prepared = self.executor.prepare(query)
+        if prepared.errors:
+            return {"errors": list(prepared.errors)}
+        if prepared.operation(operation_name) is None:
+            raise BadRequest(
+                f"Operation {operation_name!r} is not in the document." if operation_name
+                else "The document has several operations; name one in `operationName`."
+            )
+        if method == "GET" and not prepared.is_query(operation_name):
+            raise BadRequest("Only queries may be sent with GET; use POST for mutations.", status=405)
+        context = Context(
+            principal=principal,
+            loaders=Loaders(self.backends, batching=self.settings.batching),
+            request_id=request_id,
+        )
+        recording = trace.recording() if want_trace else nullcontext()
+        seconds = self.settings.request_timeout if timeout is None else min(timeout, self.settings.resilience.max_request_timeout)
+        with deadline.bound(seconds), freshness.requiring(max_age), freshness.reporting() as report, recording as recorded:
+            try:
+                # Every backend wait already ends by the deadline; this is the net under them.
+                async with asyncio.timeout(seconds + DEADLINE_MARGIN):
+                    result = await self.executor.run(
+                        prepared, variables=variables, operation_name=operation_name, context=context
+                    )
+            except TimeoutError:
+                result = {
+                    "errors": [
+                        {
+                            "message": f"The request did not finish within its deadline of {seconds:g} s.",
+                            "extensions": {"code": "DEADLINE_EXCEEDED"},
+                        }
+                    ]
+                }
+        extensions = result.setdefault("extensions", {})
+        extensions["freshness"] = report.as_json()
+        if recorded is not None:
+            extensions["trace"] = recorded.as_json()
+        return result
+
+
+def requested_max_age(cache_control: str | None) -> float | None:
+    """`Cache-Control: no-cache` or `max-age=N` from the client: how old data may be, in seconds."""
+    if not cache_control:
+        return None
+    wanted: float | None = None
+    for directive in cache_control.lower().split(","):
+        name, _, value = directive.strip().partition("=")
+        if name in ("no-cache", "no-store"):
+            return 0.0
+        if name == "max-age":
+            try:
+                wanted = max(0.0, float(value))
+            except ValueError:
+                raise BadRequest(f"Cache-Control max-age must be a number of seconds, got {value!r}.") from None
+    return wanted
+
+
+def requested_timeout(value: str | None) -> float | None:
+    """`X-Request-Timeout: 2.5`: the client's deadline for this request, in seconds."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise BadRequest(f"X-Request-Timeout must be a number of seconds, got {value!r}.") from None
+    if not 0 < seconds < float("inf"):
+        raise BadRequest("X-Request-Timeout must be a positive number of seconds.")
+    return seconds
+
+
+def parse_payload(payload: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(payload, dict):
+        raise BadRequest("The request body must be a JSON object with a `query` string.")
+    query = payload.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("The request has no `query` string.")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("`variables` must be a JSON object.")
+    operation_name = payload.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequest("`operationName` must be a string.")
+    return query, variables, operation_name

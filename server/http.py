@@ -1,0 +1,153 @@
+"""The HTTP face of the gateway: GraphQL over POST and GET, GraphiQL, health, metrics."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from server import logs
+from server.gateway import (
+    ANONYMOUS,
+    TIMEOUT_HEADER,
+    TRACE_HEADER,
+    BadRequest,
+    Gateway,
+    error_body,
+    requested_max_age,
+    requested_timeout,
+)
+from server.metrics import Metrics
+from server.settings import Settings
+
+access_log = logging.getLogger("isthmus.access")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.load(os.environ.get("ISTHMUS_CONFIG"))
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.gateway = Gateway(settings)
+        tune_garbage_collector()
+        try:
+            yield
+        finally:
+            await app.state.gateway.aclose()
+
+    app = FastAPI(title="Isthmus", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+
+    async def run(request: Request, request_id: str, payload: Any) -> Response:
+        gateway: Gateway = request.app.state.gateway
+        operation = metrics.operation_label(gateway.operation_name(payload))
+        started = time.perf_counter()
+        status, outcome = 200, "ok"
+        try:
+            result = await gateway.handle(
+                payload,
+                request_id=request_id,
+                principal=ANONYMOUS,
+                method=request.method,
+                want_trace=request.headers.get(TRACE_HEADER, "").lower() in ("1", "true"),
+                max_age=requested_max_age(request.headers.get("cache-control")),
+                timeout=requested_timeout(request.headers.get(TIMEOUT_HEADER)),
+            )
+            body = orjson.dumps(result)
+            if result.get("errors"):
+                outcome = "partial" if result.get("data") else "error"
+        except BadRequest as exc:
+            status, outcome, body = exc.status, "bad_request", error_body(str(exc), "BAD_REQUEST")
+        seconds = time.perf_counter() - started
+        metrics.request(operation, outcome, seconds)
+        access_log.info(
+            "graphql",
+            extra={"method": request.method, "operation": operation, "status": status, "outcome": outcome,
+                   "duration_ms": round(seconds * 1000, 2)},
+        )
+        return respond(body, request_id, status)
+
+    @app.post("/graphql", summary="Run a GraphQL operation")
+    async def graphql_post(request: Request) -> Response:
+        request_id = take_request_id(request)
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            return respond(error_body(f"The body is larger than {settings.max_body_bytes} bytes.", "BAD_REQUEST"), request_id, 413)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return respond(error_body(f"The body is not valid JSON: {exc}.", "BAD_REQUEST"), request_id, 400)
+        return await run(request, request_id, payload)
+
+    @app.get("/graphql", summary="GraphiQL, or a query sent with GET")
+    async def graphql_get(request: Request) -> Response:
+        request_id = take_request_id(request)
+        params = request.query_params
+        if "query" not in params:
+            return HTMLResponse(_graphiql_html())
+        payload: dict[str, Any] = {"query": params["query"], "operationName": params.get("operationName")}
+        if params.get("variables"):
+            try:
+                payload["variables"] = orjson.loads(params["variables"])
+            except orjson.JSONDecodeError:
+                return respond(error_body("`variables` is not valid JSON.", "BAD_REQUEST"), request_id, 400)
+        return await run(request, request_id, payload)
+
+    @app.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Whether the backends can be reached, per source")
+    async def readyz(request: Request) -> JSONResponse:
+        """Each source with its circuit state. An open circuit makes the gateway `degraded`
+        (it still answers, with that system's fields null); only when every circuit is open
+        is it not ready (503), since a replica that can answer nothing should leave rotation."""
+        gateway: Gateway = request.app.state.gateway
+        sources = {source.name: {"circuit": source.http.breaker.state} for source in gateway.backends.all()}
+        open_count = sum(1 for s in sources.values() if s["circuit"] == "open")
+        status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
+        return JSONResponse({"status": status, "sources": sources}, status_code=503 if status == "unavailable" else 200)
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def take_request_id(request: Request) -> str:
+    """The caller's X-Request-Id (if sane) or a new one; logs and the response carry it."""
+    given = request.headers.get("x-request-id", "")
+    rid = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
+    logs.request_id.set(rid)
+    return rid
+
+
+def respond(body: bytes, request_id: str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json", headers={"X-Request-Id": request_id})
+
+
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper collections: a 360 page allocates tens of thousands of short-lived objects.
+
+    With the default threshold (700) the collector ran many times per request and
+    cost about a third of a 50-customer page (measured: 318 -> 175-270 ms). Freezing
+    what start-up allocated keeps it out of every later full collection.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+def _graphiql_html() -> str:
+    from strawberry.http.ides import get_graphql_ide_html
+
+    return get_graphql_ide_html("graphiql")

@@ -1,0 +1,87 @@
+"""Prometheus metrics: requests, backend calls, batches, caches and breakers.
+
+The sources report through `sources.events`; this module turns those reports
+into series. One registry per app, so several apps in one process (tests) do
+not collide.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from sources import events
+
+MAX_OPERATION_LABELS = 200
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "isthmus_requests_total", "GraphQL requests by operation and outcome", ["operation", "outcome"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "isthmus_request_duration_seconds", "GraphQL request latency", ["operation"], registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.backend_calls = Counter(
+            "isthmus_backend_calls_total", "Backend calls by source, method and outcome", ["source", "method", "outcome"], registry=r
+        )
+        self.backend_seconds = Histogram(
+            "isthmus_backend_call_duration_seconds", "Backend call latency, retries included", ["source"], registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.batch_keys = Histogram(
+            "isthmus_backend_batch_keys", "Keys per backend call", ["source", "method"], registry=r,
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+        )
+        self.cache_events = Counter(
+            "isthmus_cache_events_total", "Cache look-ups by result: hit, miss, stale, shared", ["source", "method", "event"], registry=r
+        )
+        self.cache_entries = Gauge("isthmus_cache_entries", "Entries held per source method", ["source", "method"], registry=r)
+        self.breaker = Gauge("isthmus_breaker_state", "Circuit state: 0 closed, 1 half-open, 2 open", ["source"], registry=r)
+        self.breaker_transitions = Counter(
+            "isthmus_breaker_transitions_total", "Circuit state changes", ["source", "to"], registry=r
+        )
+        self._operations: set[str] = set()
+        events.listen(self)
+
+    # --- sources.events.Listener ---------------------------------------------
+
+    def backend_call(self, source: str, method: str, keys: int, seconds: float, outcome: str) -> None:
+        self.backend_calls.labels(source, method, outcome).inc()
+        self.backend_seconds.labels(source).observe(seconds)
+        self.batch_keys.labels(source, method).observe(keys)
+
+    def cache_event(self, source: str, method: str, event: str, count: int) -> None:
+        self.cache_events.labels(source, method, event).inc(count)
+
+    def cache_size(self, source: str, method: str, entries: int) -> None:
+        self.cache_entries.labels(source, method).set(entries)
+
+    def breaker_state(self, source: str, state: str) -> None:
+        self.breaker.labels(source).set(BREAKER_STATES[state])
+        self.breaker_transitions.labels(source, state).inc()
+
+    # --- requests ------------------------------------------------------------
+
+    def operation_label(self, name: object) -> str:
+        """Operation names come from clients: keep the label set small and safe."""
+        if not isinstance(name, str) or not name:
+            return "anonymous"
+        if len(name) > 64 or not name.replace("_", "").isalnum():
+            return "other"
+        if name not in self._operations:
+            if len(self._operations) >= MAX_OPERATION_LABELS:
+                return "other"
+            self._operations.add(name)
+        return name
+
+    def request(self, operation: str, outcome: str, seconds: float) -> None:
+        self.requests.labels(operation, outcome).inc()
+        self.request_seconds.labels(operation).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
