@@ -3,6 +3,7 @@
     isthmus demo                 start the demo systems and the gateway on them
     isthmus serve --config FILE  the gateway alone, backends from settings
     isthmus schema               print the GraphQL SDL
+    isthmus token --user ID --role ROLE [--team T] [--ttl 8h]   mint a token
     isthmus bench                run the benchmarks
 """
 
@@ -50,24 +51,77 @@ def serve(settings: Settings, workers: int = 1) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import secrets
+
+    import httpx
+
     from demo.launcher import start_systems
+    from server.settings import AuthSettings
 
     print("Starting the demo systems (CRM, ERP, CLM, DESK); the first start generates their data...", flush=True)
     with start_systems() as systems:
+        secret = os.environ.get("ISTHMUS_AUTH__JWT_SECRET") or secrets.token_urlsafe(32)
         settings = Settings.load(
             None,
             port=args.port,
+            auth=AuthSettings(jwt_secret=secret),
             **{name.lower(): BackendSettings(url=url) for name, url in systems.urls.items()},
         )
         for name, url in systems.urls.items():
             print(f"  {name.upper():5} {url}/docs")
-        print(f"\nIsthmus GraphiQL: http://{settings.host}:{settings.port}/graphql\n\n{EXAMPLE_QUERIES}")
-        print("Ctrl-C stops everything.", flush=True)
+        reps = httpx.get(f"{systems.urls['crm']}/reps").json()["items"]
+        print(f"\nIsthmus GraphiQL: http://{settings.host}:{settings.port}/graphql")
+        print("Paste one of these into GraphiQL's Headers tab (valid 8 hours):\n")
+        for role, token in demo_tokens(secret, reps).items():
+            print(f'  {role:14} {{"Authorization": "Bearer {token}"}}')
+        print(f"\n{EXAMPLE_QUERIES}\nCtrl-C stops everything.", flush=True)
         try:
             serve(settings)
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def demo_tokens(secret: str, reps: list[dict]) -> dict[str, str]:
+    """One ready token per role; sales staff are real reps of the demo CRM."""
+    from policies import ROLES
+    from server.auth import mint_token
+
+    rep = reps[0]
+    manager = next((r for r in reps[1:] if r.get("team") == rep.get("team")), rep)
+    tokens = {}
+    for role in ROLES:
+        person = rep if role == "sales_rep" else manager if role == "sales_manager" else {"id": f"demo-{role}", "name": role}
+        tokens[role] = mint_token(secret, user=person["id"], roles=[role], team=person.get("team"), name=person.get("name"))
+    return tokens
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from server.auth import mint_token
+
+    settings = Settings.load(args.config)
+    if settings.auth.jwt_secret is None:
+        print("No JWT secret is configured (auth.jwt_secret, or ISTHMUS_AUTH__JWT_SECRET).", file=sys.stderr)
+        return 2
+    token = mint_token(
+        settings.auth.jwt_secret.get_secret_value(),
+        user=args.user,
+        roles=args.role,
+        team=args.team,
+        name=args.name,
+        ttl_seconds=parse_duration(args.ttl),
+    )
+    print(token)
+    return 0
+
+
+def parse_duration(text: str) -> int:
+    """'8h', '30m', '45s', '2d' or plain seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if text[-1:] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -103,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--workers", type=int, default=1)
     srv.set_defaults(run=cmd_serve)
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=cmd_schema)
+    token = commands.add_parser("token", help="mint a token signed with the configured secret (demos, tests)")
+    token.add_argument("--user", required=True, help="the `sub`: for sales staff their SalesRep id")
+    token.add_argument("--role", action="append", required=True, help="a role; repeat for several")
+    token.add_argument("--team")
+    token.add_argument("--name")
+    token.add_argument("--ttl", default="8h", help="lifetime, e.g. 8h, 30m (default 8h)")
+    token.add_argument("--config", help="a TOML settings file (else the environment)")
+    token.set_defaults(run=cmd_token)
     bench = commands.add_parser("bench", help="run the benchmarks (see bench/README.md)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(run=cmd_bench)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -28,6 +29,8 @@ def settings_env(settings: dict[str, Any], prefix: str = "ISTHMUS_") -> dict[str
         name = f"{prefix}{key.upper()}"
         if isinstance(value, dict):
             env.update(settings_env(value, f"{name}__"))
+        elif isinstance(value, list):
+            env[name] = json.dumps(value)  # pydantic-settings reads complex values as JSON
         else:
             env[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
@@ -36,7 +39,9 @@ def settings_env(settings: dict[str, Any], prefix: str = "ISTHMUS_") -> dict[str
 class GatewayProcess:
     """`isthmus serve` in a child process; `with GatewayProcess(...) as gw: gw.url`."""
 
-    def __init__(self, backends: dict[str, str], workers: int = 1, **settings: Any) -> None:
+    def __init__(self, backends: dict[str, str], workers: int = 1, *, output: IO[bytes] | None = None,
+                 **settings: Any) -> None:
+        """`output`: a file for the gateway's stdout and stderr (default: inherited)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         merged = {name: {"url": url} for name, url in backends.items()}
@@ -51,8 +56,14 @@ class GatewayProcess:
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--workers", str(workers)],
             cwd=ROOT,
             env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # also Ctrl-C while waiting: no `with` block exists yet to stop it
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         until = time.monotonic() + timeout

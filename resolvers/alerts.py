@@ -166,9 +166,8 @@ async def stock_alerts(ctx: Context, customer: Customer) -> list[Alert]:
 
 
 async def alerts_of_customer(ctx: Context, customer: Customer) -> tuple[list[Alert], list[SourceError]]:
-    return await gather_parts(
-        receivable_alerts(ctx, customer),
-        milestone_alerts(ctx, customer),
-        ticket_alerts(ctx, customer),
-        stock_alerts(ctx, customer),
-    )
+    parts = [milestone_alerts(ctx, customer), ticket_alerts(ctx, customer), stock_alerts(ctx, customer)]
+    # Receivable alerts quote balances: only for callers who may read the receivables.
+    if ctx.can_read("Customer.receivables"):
+        parts.insert(0, receivable_alerts(ctx, customer))
+    return await gather_parts(*parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from resolvers.loaders import Loaders
 
@@ -28,6 +28,13 @@ class Context:
     # Failures that cost part of a field but not all of it (a derived list built from
     # several systems while one of them is down): (path, error), reported beside the data.
     partial_failures: list[tuple[Any, Exception]] = field(default_factory=list)
+    # Authorisation, decided by the policy (policies/) and handed in by the gateway:
+    # may the caller read a restricted `Type.field`, which fields are restricted, and
+    # which customers the caller sees ("all", "team", "own", or None for none).
+    can_read: Callable[[str], bool] = lambda field: True
+    restricted: frozenset[str] = frozenset()
+    scope: str | None = "all"
+    denied: set[str] = field(default_factory=set)
 
     def report_partial(self, path: Any, error: Exception) -> None:
         self.partial_failures.append((path, error))

@@ -61,23 +61,19 @@ async def explode_many(ctx: Context, skus: Iterable[str]) -> BomTree:
         )
         level = []
         for s, lines, record in zip(fresh, answers[: len(fresh)], answers[len(fresh) :]):
+            for answer in (lines, record):
+                if isinstance(answer, BaseException) and not isinstance(answer, (SourceError, GatewayError)):
+                    raise answer
+            if not isinstance(record, BaseException):
+                tree.products[s] = record
             error = next((a for a in (lines, record) if isinstance(a, BaseException)), None)
             if error is not None:
-                if not isinstance(error, (SourceError, GatewayError)):
-                    raise error
                 tree.failed[s] = error
                 continue
             tree.boms[s] = lines
-            tree.products[s] = record
             level.extend(line.component_sku for line in lines)
     tree.too_deep.update(s for s in level if s not in tree.boms and s not in tree.failed)
     return tree
-
-
-async def explode(ctx: Context, sku: str) -> tuple[dict[str, list], dict[str, object]]:
-    """Read the BOM tree under `sku`, level by level: (components per SKU, product per SKU)."""
-    tree = await explode_many(ctx, [sku])
-    return tree.boms, tree.products
 
 
 def roll_up(sku: str, boms: dict[str, list] | BomTree, products: dict[str, object] | None = None) -> Decimal | None:

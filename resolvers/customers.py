@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sources.records import Customer
 
+from resolvers import access
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
 
@@ -67,10 +68,11 @@ async def customer_page(
 ) -> CustomerPage:
     check_page_size(first)
     offset = decode_cursor(after) + 1 if after else 0
+    owners, team = access.search_filters(ctx, owner_id)
     page = await ctx.loaders.backends.crm.search_customers(
         search=search,
-        owners=[owner_id] if owner_id else None,
-        team=None,
+        owners=owners,
+        team=team,
         tier=tier,
         limit=first,
         offset=offset,
@@ -88,7 +90,9 @@ async def customer_page(
 
 
 async def customer_by_id(ctx: Context, customer_id: str) -> Customer:
-    customer = await ctx.loaders.customer_by_id.load(customer_id)
+    customer = await access.visible(
+        ctx, await ctx.loaders.customer_by_id.load(customer_id), f"customer {customer_id!r}"
+    )
     if customer is None:
         raise NotFound(f"No customer with id {customer_id!r}.")
     ctx.loaders.remember_customers([customer])

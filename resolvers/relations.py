@@ -12,6 +12,7 @@ import asyncio
 
 from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
 
+from resolvers import access
 from resolvers.context import Context
 
 OPEN_ORDER_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING, OrderStatus.SHIPPED})
@@ -51,6 +52,18 @@ async def customer_of_contract(ctx: Context, contract: Contract) -> Customer | N
 
 async def customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:
     return await ctx.loaders.customer_by_desk_ref.load(ticket.org_id)
+
+
+async def visible_customer_of_order(ctx: Context, order: Order) -> Customer | None:
+    return await access.visible(ctx, await customer_of_order(ctx, order), f"the customer of order {order.number}")
+
+
+async def visible_customer_of_contract(ctx: Context, contract: Contract) -> Customer | None:
+    return await access.visible(ctx, await customer_of_contract(ctx, contract), f"the customer of contract {contract.number}")
+
+
+async def visible_customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:
+    return await access.visible(ctx, await customer_of_ticket(ctx, ticket), f"the customer of ticket {ticket.id}")
 
 
 async def orders_of_contract(ctx: Context, contract: Contract) -> list[Order]:

@@ -40,6 +40,8 @@ async def erp_events(ctx: Context, customer: Customer) -> list[TimelineEvent]:
         for o in await orders_of_customer(ctx, customer)
         if o.ordered_at
     ]
+    if not ctx.can_read("Customer.receivables"):
+        return events  # invoice events quote amounts the caller may not read
     events += [
         TimelineEvent(_start_of(i.issued_at), SourceName.ERP, "INVOICE_ISSUED", f"Invoice {i.number} issued, {i.amount} {i.currency}, due {i.due_date}", i.id)
         for i in await invoices_of_customer(ctx, customer)

@@ -61,7 +61,7 @@ class Contract:
 
     @strawberry.field
     async def customer(self, info: Info) -> CustomerRef | None:
-        return await relations.customer_of_contract(info.context, self)
+        return await relations.visible_customer_of_contract(info.context, self)
 
     @strawberry.field
     async def orders(self, info: Info) -> list[SalesOrderRef] | None:

@@ -20,6 +20,7 @@ from graphql import GraphQLNonNull, GraphQLObjectType, get_directive_values, is_
 from graphql.execution.executor import Executor
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 
+from resolvers.access import Forbidden
 from sources import freshness
 
 DEFINITION = "strawberry-definition"
@@ -33,26 +34,50 @@ class Plain(NamedTuple):
 _UNSET = object()
 
 
-def plain_fields(parent_type: GraphQLObjectType) -> dict[str, Plain]:
-    """The fields of a type that the fast path may read directly (computed once per type)."""
-    plans: dict[str, Plain] | None = getattr(parent_type, "_isthmus_plain", None)
+_plans: dict[tuple[str, frozenset[str]], dict[str, Plain]] = {}
+
+
+def plain_fields(parent_type: GraphQLObjectType, restricted: frozenset[str]) -> dict[str, Plain]:
+    """The fields of a type that the fast path may read directly (once per type and policy).
+
+    Restricted fields never take the fast path: they go through `execute_field`, where
+    the field guard decides.
+    """
+    key = (parent_type.name, restricted)
+    plans = _plans.get(key)
     if plans is not None:
         return plans
     plans = {}
     for name, field in parent_type.fields.items():
+        if f"{parent_type.name}.{name}" in restricted:
+            continue
         definition = (field.extensions or {}).get(DEFINITION)
         resolver_is_default = getattr(field.resolve, "_is_default", False)
         field_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
         if definition is not None and resolver_is_default and not field.args and is_leaf_type(field_type):
             plans[name] = Plain(definition.python_name, field_type.serialize)
-    parent_type._isthmus_plain = plans  # type: ignore[attr-defined]
+    _plans[key] = plans
     return plans
 
 
 class FastExecutor(Executor):
     def execute_field(self, parent_type, source, field_details_list, path, position_context):  # type: ignore[override]
-        """Scope a `@fresh(maxAge:)` requirement to the field's subtree."""
+        """Guard restricted fields; scope a `@fresh(maxAge:)` requirement to the field's subtree."""
         node = field_details_list[0].node
+        context = self.context_value
+        if context.restricted:
+            name = f"{parent_type.name}.{node.name.value}"
+            if name in context.restricted and not context.can_read(name):
+                # Null and one FORBIDDEN error at this path; the resolver never runs,
+                # so the value is never computed, let alone sent.
+                context.denied.add(name)
+                self.handle_field_error(
+                    Forbidden(f"Not authorised to read {name}."),
+                    parent_type.fields[node.name.value].type,
+                    field_details_list,
+                    path,
+                )
+                return None
         if node.directives:
             values = get_directive_values(self.schema.get_directive("fresh"), node, self.variable_values)
             if values is not None:
@@ -80,7 +105,7 @@ class FastExecutor(Executor):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        plans = plain_fields(parent_type)
+        plans = plain_fields(parent_type, self.context_value.restricted)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []

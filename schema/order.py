@@ -54,7 +54,7 @@ class SalesOrder:
 
     @strawberry.field
     async def customer(self, info: Info) -> CustomerRef | None:
-        return await relations.customer_of_order(info.context, self)
+        return await relations.visible_customer_of_order(info.context, self)
 
     @strawberry.field
     async def contract(self, info: Info) -> ContractRef | None:

@@ -58,7 +58,8 @@ class Product:
         date: dt.date | None = None,
         quantity: Decimal | None = None,
     ) -> Availability | None:
-        return availability_now(info.context, self.sku, warehouse=warehouse, on=date, quantity=quantity or Decimal(1))
+        quantity = Decimal(1) if quantity is None else quantity
+        return availability_now(info.context, self.sku, warehouse=warehouse, on=date, quantity=quantity)
 
     @strawberry.field
     async def bom(self, info: Info) -> list[BomLine] | None:

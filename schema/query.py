@@ -8,13 +8,14 @@ from decimal import Decimal
 import strawberry
 from strawberry import Info
 
-from resolvers import availability, customers as find
+from resolvers import access, availability, customers as find, relations
 from resolvers.errors import NotFound
 from schema.contract import Contract
 from schema.customer import Customer, CustomerConnection
 from schema.enums import CustomerTier
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
+from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
 
 
 @strawberry.type
@@ -70,14 +71,20 @@ class Query:
     async def contract(self, info: Info, id: strawberry.ID) -> Contract | None:
         contract = await info.context.loaders.contract_by_id.load(id)
         if contract is None:
+            if info.context.scope != "all":
+                raise access.not_visible(f"contract {id!r}")
             raise NotFound(f"No contract with id {id!r}.")
+        await relations.visible_customer_of_contract(info.context, contract)
         return contract
 
     @strawberry.field
     async def order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:
         order = await info.context.loaders.order_by_id.load(id)
         if order is None:
+            if info.context.scope != "all":
+                raise access.not_visible(f"order {id!r}")
             raise NotFound(f"No order with id {id!r}.")
+        await relations.visible_customer_of_order(info.context, order)
         return (await prefetched(info, [order]))[0]
 
     @strawberry.field(description="Available-to-promise for one SKU: can `quantity` be promised by `date`?")
@@ -90,3 +97,22 @@ class Query:
         date: dt.date | None = None,
     ) -> Availability | None:
         return await availability.atp(info.context, sku, quantity, warehouse, date)
+
+    @strawberry.field(
+        description="Price a draft quote live: ATP and promise date per line, cost and margin, credit check, approvals."
+    )
+    async def quote(self, info: Info, input: QuoteInput) -> QuoteEvaluation:
+        return await evaluate_quote(info, input)
+
+    @strawberry.field(
+        description="Kitting analysis: can `quantity` units of `sku` be built from component stock by `date`?"
+    )
+    async def buildable(
+        self,
+        info: Info,
+        sku: strawberry.ID,
+        quantity: Decimal,
+        warehouse: strawberry.ID | None = None,
+        date: dt.date | None = None,
+    ) -> KittingAnalysis | None:
+        return await kitting_analysis(info, sku, quantity, warehouse, date)

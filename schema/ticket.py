@@ -36,7 +36,7 @@ class ServiceTicket:
 
     @strawberry.field
     async def customer(self, info: Info) -> CustomerRef | None:
-        return await relations.customer_of_ticket(info.context, self)
+        return await relations.visible_customer_of_ticket(info.context, self)
 
     @strawberry.field
     async def contract(self, info: Info) -> ContractRef | None:

@@ -8,15 +8,19 @@ context and loaders, applies the deadline and freshness budget, and executes.
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from resolvers.context import Context, Principal
+from policies import Authorizer
 from resolvers.loaders import Loaders
 from schema import schema as graphql_schema
 from schema.executor import Executor, Prepared
+from server.auth import Authenticator
 from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, freshness, trace
 from sources.breaker import CircuitBreaker
@@ -57,10 +61,11 @@ def build_backends(settings: Settings) -> Backends:
     )
 
 
+log = logging.getLogger("isthmus.gateway")
+
 DEADLINE_MARGIN = 0.25
 TRACE_HEADER = "x-isthmus-trace"
 TIMEOUT_HEADER = "x-request-timeout"
-ANONYMOUS = Principal(id="anonymous", name="Anonymous (demo)", roles=())
 
 
 def error_body(message: str, code: str) -> bytes:
@@ -80,6 +85,30 @@ class Gateway:
         self.settings = settings
         self.backends = build_backends(settings)
         self.executor = Executor(graphql_schema._schema, document_cache_size=settings.document_cache_size)
+        self.authenticator = Authenticator(settings.auth)
+        policy_dir = Path(settings.policy_dir) if settings.policy_dir else None
+        self.authorizer = (
+            Authorizer(policy_dir / "model.conf", policy_dir / "policy.csv") if policy_dir else Authorizer()
+        )
+        if not settings.auth.enabled:
+            log.warning("authorisation is OFF (auth.enabled = false): every caller sees every field and customer")
+
+    def context_for(self, principal: Principal, request_id: str) -> Context:
+        """The request's context: its loaders, and the policy's decisions for this caller."""
+        loaders = Loaders(self.backends, batching=self.settings.batching)
+        if not self.settings.auth.enabled:
+            return Context(principal=principal, loaders=loaders, request_id=request_id)
+        authorizer = self.authorizer
+        authorizer.reload_if_changed()
+        roles = principal.roles
+        return Context(
+            principal=principal,
+            loaders=loaders,
+            request_id=request_id,
+            can_read=lambda field: authorizer.can_read(roles, field),
+            restricted=authorizer.restricted,
+            scope=authorizer.scope(roles),
+        )
 
     async def aclose(self) -> None:
         await self.backends.aclose()
@@ -105,11 +134,12 @@ class Gateway:
         want_trace: bool = False,
         max_age: float | None = None,
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], set[str]]:
+        """The response body, and the restricted fields the caller was denied (for the audit log)."""
         query, variables, operation_name = parse_payload(payload)
         prepared: Prepared = self.executor.prepare(query)
         if prepared.errors:
-            return {"errors": list(prepared.errors)}
+            return {"errors": list(prepared.errors)}, set()
         if prepared.operation(operation_name) is None:
             raise BadRequest(
                 f"Operation {operation_name!r} is not in the document." if operation_name
@@ -117,11 +147,7 @@ class Gateway:
             )
         if method == "GET" and not prepared.is_query(operation_name):
             raise BadRequest("Only queries may be sent with GET; use POST for mutations.", status=405)
-        context = Context(
-            principal=principal,
-            loaders=Loaders(self.backends, batching=self.settings.batching),
-            request_id=request_id,
-        )
+        context = self.context_for(principal, request_id)
         recording = trace.recording() if want_trace else nullcontext()
         seconds = self.settings.request_timeout if timeout is None else min(timeout, self.settings.resilience.max_request_timeout)
         with deadline.bound(seconds), freshness.requiring(max_age), freshness.reporting() as report, recording as recorded:
@@ -144,7 +170,7 @@ class Gateway:
         extensions["freshness"] = report.as_json()
         if recorded is not None:
             extensions["trace"] = recorded.as_json()
-        return result
+        return result, context.denied
 
 
 def requested_max_age(cache_control: str | None) -> float | None:

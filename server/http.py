@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from server import logs
+from server.auth import Unauthenticated
 from server.gateway import (
-    ANONYMOUS,
     TIMEOUT_HEADER,
     TRACE_HEADER,
     BadRequest,
@@ -50,12 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway: Gateway = request.app.state.gateway
         operation = metrics.operation_label(gateway.operation_name(payload))
         started = time.perf_counter()
-        status, outcome = 200, "ok"
+        status, outcome, denied, principal = 200, "ok", set(), None
         try:
-            result = await gateway.handle(
+            principal = gateway.authenticator.authenticate(request.headers)
+            result, denied = await gateway.handle(
                 payload,
                 request_id=request_id,
-                principal=ANONYMOUS,
+                principal=principal,
                 method=request.method,
                 want_trace=request.headers.get(TRACE_HEADER, "").lower() in ("1", "true"),
                 max_age=requested_max_age(request.headers.get("cache-control")),
@@ -66,14 +67,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 outcome = "partial" if result.get("data") else "error"
         except BadRequest as exc:
             status, outcome, body = exc.status, "bad_request", error_body(str(exc), "BAD_REQUEST")
+        except Unauthenticated as exc:
+            status, outcome, body = 401, "unauthenticated", error_body(str(exc), "UNAUTHENTICATED")
         seconds = time.perf_counter() - started
         metrics.request(operation, outcome, seconds)
+        # The audit line: who asked, for what, what they were denied, how long it took.
         access_log.info(
             "graphql",
-            extra={"method": request.method, "operation": operation, "status": status, "outcome": outcome,
-                   "duration_ms": round(seconds * 1000, 2)},
+            extra={
+                "principal": principal.id if principal else None,
+                "roles": list(principal.roles) if principal else None,
+                "method": request.method,
+                "operation": operation,
+                "status": status,
+                "outcome": outcome,
+                "denied": sorted(denied),
+                "duration_ms": round(seconds * 1000, 2),
+            },
         )
-        return respond(body, request_id, status)
+        response = respond(body, request_id, status)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="isthmus"'
+        return response
 
     @app.post("/graphql", summary="Run a GraphQL operation")
     async def graphql_post(request: Request) -> Response:
@@ -115,6 +130,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         open_count = sum(1 for s in sources.values() if s["circuit"] == "open")
         status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
         return JSONResponse({"status": status, "sources": sources}, status_code=503 if status == "unavailable" else 200)
+
+    @app.post("/admin/policy/reload", summary="Reload the authorisation policy now (admin only)")
+    async def reload_policy(request: Request) -> JSONResponse:
+        gateway: Gateway = request.app.state.gateway
+        try:
+            principal = gateway.authenticator.authenticate(request.headers)
+        except Unauthenticated as exc:
+            return JSONResponse({"errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]}, 401)
+        if "admin" not in principal.roles:
+            return JSONResponse({"errors": [{"message": "Only admins may reload the policy.", "extensions": {"code": "FORBIDDEN"}}]}, 403)
+        reloaded = gateway.authorizer.reload()
+        body = {"reloaded": reloaded, "version": gateway.authorizer.policy.version}
+        return JSONResponse(body, status_code=200 if reloaded else 422)
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:

@@ -36,5 +36,5 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "casbin", "casbin.role", "casbin.policy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

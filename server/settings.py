@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -37,6 +37,28 @@ class ResilienceSettings(BaseModel):
     max_request_timeout: float = Field(30.0, description="Cap on a deadline asked for with X-Request-Timeout.")
 
 
+class ApiKey(BaseModel):
+    """A service account: only the SHA-256 (hex) of its key is stored."""
+
+    sha256: str
+    principal: str
+    name: str | None = None
+    roles: list[str] = []
+
+
+class AuthSettings(BaseModel):
+    jwt_secret: SecretStr | None = Field(None, description="HS256 shared secret (from the environment, never logged).")
+    jwt_public_key_file: str | None = Field(None, description="PEM public key for RS256/ES256 tokens.")
+    jwks_file: str | None = Field(None, description="A JWKS file; tokens pick their key by `kid`.")
+    jwt_algorithms: list[str] = ["HS256", "RS256", "ES256"]
+    leeway_seconds: int = 30
+    audience: str | None = None
+    issuer: str | None = None
+    api_keys: list[ApiKey] = []
+    allow_anonymous: bool = Field(False, description="Demo only: no credentials -> a principal with no roles.")
+    enabled: bool = Field(True, description="Benchmark switch only: False skips field and row checks.")
+
+
 class Settings(BaseSettings):
     """Typed settings: defaults run the demo; a TOML file and ISTHMUS_* variables override.
 
@@ -58,6 +80,8 @@ class Settings(BaseSettings):
     batching: bool = Field(True, description="Benchmark switch only: False sends one backend call per key.")
     cache: CacheSettings = CacheSettings()
     resilience: ResilienceSettings = ResilienceSettings()
+    auth: AuthSettings = AuthSettings()
+    policy_dir: str | None = Field(None, description="Folder with model.conf and policy.csv (default: the shipped ones).")
 
     @classmethod
     def settings_customise_sources(

@@ -11,10 +11,21 @@ import pytest
 
 from bench.harness import GatewayProcess
 from demo.launcher import start_systems
+from server.auth import mint_token
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 SYSTEMS = ("crm", "erp", "clm", "desk")
 LIVE = {"cache": {"enabled": False}, "resilience": {"breaker": False}}
+TEST_SECRET = "test-secret-for-isthmus-tests-only-0123456789"
+AUTH = {"jwt_secret": TEST_SECRET}
+
+
+def token(*roles: str, user: str = "tester", team: str | None = None, ttl: int = 3600) -> str:
+    return mint_token(TEST_SECRET, user=user, roles=list(roles), team=team, ttl_seconds=ttl)
+
+
+def bearer(*roles: str, user: str = "tester", team: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*roles, user=user, team=team)}"}
 
 
 class Systems:
@@ -54,9 +65,11 @@ class Systems:
 
 
 class Gateway:
+    """A client of a running gateway; it calls as an admin unless told otherwise."""
+
     def __init__(self, url: str) -> None:
         self.url = url
-        self.http = httpx.Client(timeout=60)
+        self.http = httpx.Client(timeout=60, headers=bearer("admin", user="test-admin"))
 
     def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
         return self.http.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, **kwargs)
@@ -81,21 +94,21 @@ def gateway(systems: Systems) -> Iterator[Gateway]:
     the live path; the cache and the circuit breakers have their own tests
     (test_caching.py, test_resilience.py), so here they are off.
     """
-    with GatewayProcess(systems.urls, **LIVE) as process:
+    with GatewayProcess(systems.urls, auth=AUTH, **LIVE) as process:
         yield Gateway(process.url)
 
 
 @pytest.fixture(scope="session")
 def impatient_gateway(systems: Systems) -> Iterator[Gateway]:
     """A gateway that waits at most 0.5 s for the ERP (and has no cache)."""
-    with GatewayProcess(systems.urls, erp={"timeout": 0.5}, **LIVE) as process:
+    with GatewayProcess(systems.urls, erp={"timeout": 0.5}, auth=AUTH, **LIVE) as process:
         yield Gateway(process.url)
 
 
 @contextmanager
 def gateway_with(systems: Systems, **settings: Any) -> Iterator[Gateway]:
     """A gateway process of its own (cold caches, fresh breakers) with these settings."""
-    with GatewayProcess(systems.urls, **settings) as process:
+    with GatewayProcess(systems.urls, auth=AUTH, **settings) as process:
         yield Gateway(process.url)
 
 

@@ -1,0 +1,153 @@
+"""Casbin decides who may read what: restricted fields, and which customers a caller sees.
+
+The policy is files an administrator edits (`model.conf`, `policy.csv`). They are
+re-read when they change (checked at most once a second); a file that does not
+load is refused, the previous policy stays in force, and the error is logged.
+
+Decisions depend only on the caller's roles and the policy, so each
+(roles, `Type.field`) is asked of Casbin once and remembered until the policy
+changes: authorisation costs a dictionary look-up per restricted field.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import casbin
+
+log = logging.getLogger("isthmus.policy")
+
+HERE = Path(__file__).resolve().parent
+SCOPES = ("all", "team", "own")  # widest first
+CHECK_EVERY = 1.0  # seconds between looks at the files' modification times
+
+
+@dataclass(frozen=True)
+class Policy:
+    enforcer: casbin.Enforcer
+    restricted: frozenset[str]  # every `Type.field` the policy names
+    version: int
+
+
+class Authorizer:
+    def __init__(self, model: Path = HERE / "model.conf", policy: Path = HERE / "policy.csv") -> None:
+        self.model_path = Path(model)
+        self.policy_path = Path(policy)
+        self._lock = threading.Lock()
+        self._stamp = self._mtimes()
+        self._checked = time.monotonic()
+        self.policy = self._load(version=1)
+        self._decisions: dict[tuple[tuple[str, ...], str], bool] = {}
+        self._scopes: dict[tuple[str, ...], str | None] = {}
+
+    # --- decisions -----------------------------------------------------------
+
+    @property
+    def restricted(self) -> frozenset[str]:
+        return self.policy.restricted
+
+    def can_read(self, roles: tuple[str, ...], field: str) -> bool:
+        """May a caller with these roles read `Type.field`? Unrestricted fields: always."""
+        if field not in self.policy.restricted:
+            return True
+        key = (roles, field)
+        decision = self._decisions.get(key)
+        if decision is None:
+            enforcer = self.policy.enforcer
+            decision = self._decisions[key] = any(enforcer.enforce(role, field, "read") for role in roles)
+        return decision
+
+    def scope(self, roles: tuple[str, ...]) -> str | None:
+        """The widest customer scope the roles allow: "all", "team", "own", or None (no customers)."""
+        if roles not in self._scopes:
+            enforcer = self.policy.enforcer
+            self._scopes[roles] = next(
+                (scope for scope in SCOPES if any(enforcer.enforce(role, f"rows:{scope}", "scope") for role in roles)),
+                None,
+            )
+        return self._scopes[roles]
+
+    # --- reloading -----------------------------------------------------------
+
+    def reload_if_changed(self) -> bool:
+        """Cheap enough to call on every request; looks at the files at most once a second."""
+        now = time.monotonic()
+        if now - self._checked < CHECK_EVERY:
+            return False
+        self._checked = now
+        stamp = self._mtimes()
+        if stamp == self._stamp:
+            return False
+        return self.reload(stamp)
+
+    def reload(self, stamp: tuple[float, float] | None = None) -> bool:
+        """Load the files again; on failure keep the policy in force and say why in the log."""
+        with self._lock:
+            self._stamp = stamp or self._mtimes()
+            try:
+                policy = self._load(self.policy.version + 1)
+            except Exception as exc:  # noqa: BLE001 - any broken file must leave the old policy standing
+                log.error("policy not reloaded, the previous one stays in force: %s", exc)
+                return False
+            self.policy = policy
+            self._decisions = {}
+            self._scopes = {}
+            log.info("policy reloaded", extra={"policy_version": policy.version})
+            return True
+
+    def _mtimes(self) -> tuple[float, float]:
+        return (self.model_path.stat().st_mtime, self.policy_path.stat().st_mtime)
+
+    def _load(self, version: int) -> Policy:
+        rules = _read_rules(self.policy_path)
+        enforcer = casbin.Enforcer(str(self.model_path), str(self.policy_path))
+        restricted = frozenset(obj for kind, _, obj, *_ in rules if kind == "p" and "." in obj)
+        return Policy(enforcer, restricted, version)
+
+
+def _read_rules(path: Path) -> list[list[str]]:
+    """The policy's lines, checked: Casbin itself accepts a misspelt line silently."""
+    rules = []
+    with path.open(newline="") as handle:
+        for number, row in enumerate(csv.reader(handle, skipinitialspace=True), start=1):
+            if not row or row[0].lstrip().startswith("#"):
+                continue
+            row = [cell.strip() for cell in row]
+            if row[0] == "p" and len(row) == 5 and row[4] in ("allow", "deny") and row[3] in ("read", "scope"):
+                if row[3] == "scope" and row[2] not in {f"rows:{scope}" for scope in SCOPES}:
+                    raise ValueError(f"{path.name} line {number}: unknown scope {row[2]!r}")
+                rules.append(row)
+            elif row[0] == "g" and len(row) == 3:
+                rules.append(row)
+            else:
+                raise ValueError(f"{path.name} line {number}: not a policy line: {', '.join(row)}")
+    return rules
+
+
+def matrix(authorizer: Authorizer, roles: list[str]) -> dict[str, dict[str, bool]]:
+    """Restricted field -> role -> may read: the README's table and the tests' matrix."""
+    return {
+        field: {role: authorizer.can_read((role,), field) for role in roles}
+        for field in sorted(authorizer.restricted)
+    }
+
+
+ROLES = ["sales_rep", "sales_manager", "finance", "service_agent", "procurement", "executive", "bi_reader", "admin"]
+
+
+def markdown_matrix(authorizer: Authorizer, roles: list[str] = ROLES) -> str:
+    """The README's table of restricted fields by role (✓ may read, · may not)."""
+    lines = [
+        "| field | " + " | ".join(roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for field, decisions in matrix(authorizer, roles).items():
+        lines.append(f"| `{field}` | " + " | ".join("✓" if decisions[role] else "·" for role in roles) + " |")
+    scopes = {role: authorizer.scope((role,)) or "none" for role in roles}
+    lines.append("| customers seen | " + " | ".join(scopes[role] for role in roles) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,219 @@
+"""The quote screen and the kitting analysis: thin types over `resolvers.quote` and `resolvers.kitting`.
+
+The resolvers load everything a quote needs up front (concurrently, batched), so no field
+here loads anything: plain figures are plain attributes, and the few fields that may have
+failed (a line's product, cost or availability, the credit check) are small synchronous
+resolvers that return the value or raise the error that cost it, at their own path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry import Info
+
+from resolvers import kitting, quote as quoting
+from schema.customer import Customer
+from schema.lookahead import selects
+from schema.product import Availability, Product
+
+
+def unwrap(value: Any) -> Any:
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
+# --- input -----------------------------------------------------------------------
+
+
+@strawberry.input(description="One line of a draft quote.")
+class QuoteLineInput:
+    sku: strawberry.ID
+    quantity: Decimal = strawberry.field(description="Positive; at most 1,000,000,000.")
+    unit_price: Decimal = strawberry.field(description="Positive, in EUR; at most 1,000,000,000,000.")
+    requested_date: dt.date | None = strawberry.field(
+        default=None, description="When the customer wants the line (not in the past); today when null."
+    )
+
+
+@strawberry.input(description="A draft quote: 1 to 200 lines for one customer.")
+class QuoteInput:
+    customer_id: strawberry.ID = strawberry.field(description="The CRM customer id.")
+    currency: str | None = strawberry.field(
+        default=None,
+        description="EUR (the ERP's only currency) or null; the gateway does not convert, other currencies are refused.",
+    )
+    lines: list[QuoteLineInput]
+    warehouse: strawberry.ID | None = strawberry.field(
+        default=None, description="Check availability in this warehouse; in all warehouses together when null."
+    )
+
+
+# --- quote -------------------------------------------------------------------------
+
+
+def _line_known(line: quoting.QuoteLine) -> None:
+    if line.error is not None:
+        raise line.error
+
+
+def _line_cost(line: quoting.QuoteLine) -> None:
+    _line_known(line)
+    if line.cost_error is not None:
+        raise line.cost_error
+
+
+@strawberry.type(description="One evaluated quote line. A line whose SKU is unknown has null product, cost and availability, each with a NOT_FOUND error at its path.")
+class QuoteLineEvaluation:
+    sku: strawberry.ID
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal = strawberry.field(description="quantity x unitPrice, in cents (half-up).")
+    requested_date: dt.date = strawberry.field(
+        description="The date the availability is checked for: the requested date, else today."
+    )
+
+    @strawberry.field
+    def product(self) -> Product | None:
+        _line_known(self)
+        return unwrap(self.product)
+
+    @strawberry.field(description="Rolled-up BOM cost where the product has a BOM, else its standard cost.")
+    def unit_cost(self) -> Decimal | None:
+        _line_cost(self)
+        return self.unit_cost
+
+    @strawberry.field(description="(amount - unitCost x quantity) / amount x 100.")
+    def margin_pct(self) -> float | None:
+        _line_cost(self)
+        return self.margin_pct
+
+    @strawberry.field(description="ATP for this line's quantity, at the quote's warehouse (all when null), by requestedDate.")
+    def availability(self) -> Availability | None:
+        _line_known(self)
+        return unwrap(self.availability)
+
+
+@strawberry.type
+class CreditCheck:
+    currency: str | None
+    credit_limit: Decimal | None = strawberry.field(description="From the ERP; null when the customer has no limit there.")
+    credit_used: Decimal | None = strawberry.field(
+        description="Open receivables + confirmed, not yet invoiced orders (before this quote)."
+    )
+    credit_available: Decimal | None = strawberry.field(description="creditLimit - creditUsed (before this quote).")
+    credit_used_with_quote: Decimal | None = strawberry.field(description="creditUsed + this quote's total.")
+    exceeded_by: Decimal | None = strawberry.field(
+        description="How much creditUsedWithQuote is over the limit (0 when within); null without a limit."
+    )
+    ok: bool = strawberry.field(description="This quote fits within the credit limit.")
+
+
+@strawberry.type
+class Approval:
+    required: bool
+    level: str | None = strawberry.field(
+        description="The highest level any applying rule asks for (levels as in policies/approvals.toml), null when none."
+    )
+    reasons: list[str] = strawberry.field(description="Every applying rule, in words, with its numbers.")
+
+
+@strawberry.type(description="A draft quote priced live. Totals, cost, margin, credit check and complete date cover the valid lines (see invalidLines).")
+class QuoteEvaluation:
+    currency: str = strawberry.field(description="The currency of every amount: EUR.")
+    warehouse: strawberry.ID | None
+    lines: list[QuoteLineEvaluation]
+    invalid_lines: list[int] = strawberry.field(
+        description="Indexes (0-based, as in `lines`) of the lines left out of the totals because their SKU is unknown."
+    )
+    total: Decimal
+    approval: Approval
+
+    @strawberry.field
+    def customer(self) -> Customer | None:
+        return unwrap(self.customer)
+
+    @strawberry.field(description="Sum of the valid lines' costs; null when one of them is unknown.")
+    def cost(self) -> Decimal | None:
+        unwrap(self.cost_error)
+        return self.cost
+
+    @strawberry.field(description="total - cost.")
+    def margin(self) -> Decimal | None:
+        unwrap(self.cost_error)
+        return self.margin
+
+    @strawberry.field(description="margin / total x 100.")
+    def margin_pct(self) -> float | None:
+        unwrap(self.cost_error)
+        return self.margin_pct
+
+    @strawberry.field
+    def credit(self) -> CreditCheck | None:
+        return unwrap(self.credit)
+
+    @strawberry.field(description="The latest of the lines' promise dates; null when a line cannot be promised.")
+    def earliest_complete_date(self) -> dt.date | None:
+        unwrap(self.date_error)
+        return self.earliest_complete_date
+
+
+async def evaluate_quote(info: Info, input: QuoteInput) -> quoting.QuoteEvaluation:
+    approval = selects(info, "approval")
+    wants = quoting.Wants(
+        stock=selects(info, "lines.availability") or selects(info, "earliestCompleteDate"),
+        credit=selects(info, "credit"),
+        approval=approval,
+    )
+    return await quoting.evaluate(
+        info.context,
+        customer_id=input.customer_id,
+        lines=input.lines,
+        currency=input.currency,
+        warehouse=input.warehouse,
+        wants=wants,
+    )
+
+
+# --- kitting -----------------------------------------------------------------------
+
+
+@strawberry.type(description="One direct component of a kit: what the asked kits need of it and what is available by the date.")
+class Shortage:
+    required: Decimal = strawberry.field(description="Kits asked x quantityPerKit.")
+    available: Decimal = strawberry.field(
+        description="ATP by the date (on hand - allocated + receipts); negative when open orders already need more."
+    )
+    missing: Decimal = strawberry.field(description="required - available when positive, else 0: what to buy or make.")
+    quantity_per_kit: Decimal
+    buildable_quantity: Decimal = strawberry.field(description="Whole kits this component alone allows.")
+
+    @strawberry.field
+    def component(self, info: Info) -> Product | None:
+        return info.context.loaders.product_by_sku.load_now(self.component_sku)
+
+
+@strawberry.type(description="Can `quantity` kits be built from their direct components' stock by `date`? (One BOM level: sub-assemblies count with their own stock.)")
+class KittingAnalysis:
+    sku: strawberry.ID
+    quantity: Decimal
+    warehouse: strawberry.ID | None
+    date: dt.date = strawberry.field(description="The date availability is counted by: the asked date, else today.")
+    buildable_quantity: Decimal = strawberry.field(description="Whole kits the available components allow.")
+    complete: bool = strawberry.field(description="buildableQuantity covers quantity: no component is missing.")
+    shortages: list[Shortage] = strawberry.field(description="The components with something missing.")
+    components: list[Shortage] = strawberry.field(description="Every direct component, short or not.")
+
+    @strawberry.field
+    def product(self, info: Info) -> Product | None:
+        return info.context.loaders.product_by_sku.load_now(self.sku)
+
+
+async def kitting_analysis(
+    info: Info, sku: str, quantity: Decimal, warehouse: str | None, date: dt.date | None
+) -> kitting.KittingAnalysis:
+    return await kitting.buildable(info.context, sku, quantity, warehouse, date)

@@ -1,0 +1,174 @@
+"""Figures recomputed straight from the demo systems' REST data, as a person would.
+
+Independent of the gateway's resolvers on purpose: these are the tests' source of
+truth for ATP, promise dates, BOM roll-ups, credit and risk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+TODAY = dt.datetime.now(dt.UTC).date()
+ZERO = Decimal(0)
+
+
+def d(value):
+    return Decimal(value) if value is not None else None
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def day(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+# --- ATP ---------------------------------------------------------------------------
+
+
+def stock_by_sku(rows: list[dict]) -> dict[str, list[dict]]:
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row["sku"]].append(row)
+    return dict(grouped)
+
+
+def atp(rows: list[dict], quantity: Decimal, warehouse: str | None = None, on: dt.date | None = None) -> dict:
+    """available(on) = on hand - allocated + receipts by `on` (a late receipt arrives today);
+    promise date = first day the running total covers `quantity`."""
+    on = on or TODAY
+    mine = [r for r in rows if warehouse is None or r["warehouse"] == warehouse]
+    on_hand = sum((d(r["on_hand"]) for r in mine), ZERO)
+    allocated = sum((d(r["allocated"]) for r in mine), ZERO)
+    arrivals = sorted((max(day(x["expected_date"]), TODAY), d(x["quantity"])) for r in mine for x in r["receipts"])
+    incoming = sum((q for when, q in arrivals if when <= on), ZERO)
+    free = on_hand - allocated
+    promise = TODAY if free >= quantity else None
+    running = free
+    for when, q in arrivals:
+        if promise is not None:
+            break
+        running += q
+        if running >= quantity:
+            promise = when
+    available = free + incoming
+    return {
+        "onHand": on_hand,
+        "allocated": allocated,
+        "incoming": incoming,
+        "available": available,
+        "canPromise": available >= quantity,
+        "promiseDate": promise.isoformat() if promise else None,
+    }
+
+
+def assert_availability(got: dict, expected: dict) -> None:
+    for key in ("onHand", "allocated", "incoming", "available"):
+        assert d(got[key]) == expected[key], (key, got, expected)
+    assert got["canPromise"] == expected["canPromise"], (got, expected)
+    assert got["promiseDate"] == expected["promiseDate"], (got, expected)
+
+
+# --- BOM roll-up ---------------------------------------------------------------------
+
+
+class Catalogue:
+    """Every product and BOM line of the ERP, read once."""
+
+    def __init__(self, systems) -> None:
+        self.products = {p["sku"]: p for p in systems.get("erp", "/products")}
+        manufactured = [sku for sku, p in self.products.items() if p["kind"] == "MANUFACTURED"]
+        self.boms: dict[str, list[dict]] = defaultdict(list)
+        for line in systems.get("erp", "/boms", skus=manufactured):
+            self.boms[line["parent_sku"]].append(line)
+
+    def depth(self, sku: str) -> int:
+        """0 for a bought item, 1 + the deepest component otherwise."""
+        lines = self.boms.get(sku, [])
+        return 0 if not lines else 1 + max(self.depth(line["component_sku"]) for line in lines)
+
+    def exact_cost(self, sku: str) -> Decimal:
+        product = self.products[sku]
+        lines = self.boms.get(sku, [])
+        if not lines:
+            return d(product["standard_cost"])
+        return d(product["assembly_cost"]) + sum(
+            (d(line["quantity"]) * self.exact_cost(line["component_sku"]) for line in lines), ZERO
+        )
+
+    def unit_cost(self, sku: str) -> Decimal:
+        """Rolled up where a BOM exists, else standard; rounded to cents once, at the end."""
+        return cents(self.exact_cost(sku))
+
+    def of_depth(self, depth: int) -> list[str]:
+        return [sku for sku in sorted(self.products) if self.depth(sku) == depth]
+
+
+# --- credit and risk -----------------------------------------------------------------
+
+OPEN_INVOICE = ("OPEN", "PARTIALLY_PAID")
+OPEN_ORDER = ("CONFIRMED", "PROCESSING", "SHIPPED")
+
+
+def credit(systems, party_code: str) -> dict:
+    invoices = systems.get("erp", "/invoices", party=party_code)
+    orders = systems.get("erp", "/orders", party=party_code)
+    party = systems.get("erp", "/parties", codes=party_code)[0]
+    open_invoices = [i for i in invoices if i["status"] in OPEN_INVOICE]
+    open_balance = sum((d(i["amount"]) - d(i["paid_amount"]) for i in open_invoices), ZERO)
+    uninvoiced = sum(
+        (max(ZERO, d(o["total"]) - d(o["invoiced_amount"])) for o in orders if o["status"] in OPEN_ORDER), ZERO
+    )
+    overdue = [i for i in open_invoices if d(i["amount"]) > d(i["paid_amount"]) and day(i["due_date"]) < TODAY]
+    return {
+        "limit": d(party["credit_limit"]),
+        "used": open_balance + uninvoiced,
+        "overdue": sum((d(i["amount"]) - d(i["paid_amount"]) for i in overdue), ZERO),
+        "oldest_overdue_days": max(((TODAY - day(i["due_date"])).days for i in overdue), default=0),
+    }
+
+
+def risk(systems, customer: dict) -> str:
+    """LOW / MEDIUM / HIGH from credit rating, overdue receivables and open complaints."""
+    rating = customer["credit_rating"]
+    points = 1 if not rating else 0 if rating in ("AAA", "AA", "A") else 1 if rating in ("BBB", "BB") else 2 if rating == "B" else 3
+    if customer["refs"]["erp"]:
+        figures = credit(systems, customer["refs"]["erp"])
+        if figures["overdue"] > 0:
+            half = (figures["limit"] or 0) / 2
+            points += 2 if figures["oldest_overdue_days"] > 90 or (half and figures["overdue"] > half) else 1
+    if customer["refs"]["desk"]:
+        tickets = systems.get("desk", "/tickets", org=customer["refs"]["desk"])
+        complaints = sum(1 for t in tickets if t["kind"] == "COMPLAINT" and t["status"] in ("OPEN", "IN_PROGRESS"))
+        points += 2 if complaints >= 3 else 1 if complaints else 0
+    return "HIGH" if points >= 4 else "MEDIUM" if points >= 2 else "LOW"
+
+
+# --- kitting -------------------------------------------------------------------------
+
+
+def kitting(catalogue: Catalogue, stock: dict[str, list[dict]], sku: str, quantity: int, warehouse=None, on=None) -> dict:
+    per_kit: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for line in catalogue.boms[sku]:
+        per_kit[line["component_sku"]] += d(line["quantity"])
+    components = {}
+    for component, per in per_kit.items():
+        available = atp(stock.get(component, []), Decimal(1), warehouse, on)["available"]
+        required = per * quantity
+        components[component] = {
+            "required": required,
+            "available": available,
+            "missing": max(ZERO, required - available),
+            "kits": (available / per).to_integral_value(rounding=ROUND_FLOOR) if available > 0 else ZERO,
+        }
+    buildable = min(c["kits"] for c in components.values())
+    return {
+        "buildable": buildable,
+        "complete": all(c["missing"] == 0 for c in components.values()),
+        "components": components,
+        "shortages": {sku: c for sku, c in components.items() if c["missing"] > 0},
+    }

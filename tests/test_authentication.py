@@ -1,0 +1,97 @@
+"""Who is calling: tokens and API keys, and a clear 401 for everything else."""
+
+import hashlib
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from conftest import TEST_SECRET, gateway_with, token
+
+ME = "{ me { id name roles } }"
+SERVICE_KEY = "bi-key-0123456789abcdef"
+
+
+def call(gateway, headers):
+    return gateway.http.post(f"{gateway.url}/graphql", json={"query": ME}, headers=headers)
+
+
+def assert_401(response, mentions):
+    assert response.status_code == 401
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert mentions in error["message"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_valid_token_makes_the_principal(gateway):
+    body = call(gateway, {"Authorization": f"Bearer {token('finance', user='F-7')}"}).json()
+    assert body["data"]["me"] == {"id": "F-7", "name": None, "roles": ["finance"]}
+
+
+def test_no_credentials(gateway):
+    gateway_headers = {"Authorization": ""}
+    assert_401(call(gateway, gateway_headers), "No credentials")
+
+
+def test_an_expired_token(gateway):
+    expired = jwt.encode({"sub": "x", "roles": ["finance"], "exp": int(time.time()) - 3600}, TEST_SECRET, algorithm="HS256")
+    assert_401(call(gateway, {"Authorization": f"Bearer {expired}"}), "expired")
+
+
+def test_a_token_signed_with_another_secret(gateway):
+    forged = jwt.encode({"sub": "x", "roles": ["admin"], "exp": int(time.time()) + 60}, "another-secret-of-enough-length-000000", algorithm="HS256")
+    assert_401(call(gateway, {"Authorization": f"Bearer {forged}"}), "signature")
+
+
+def test_a_token_not_valid_yet(gateway):
+    later = jwt.encode({"sub": "x", "exp": int(time.time()) + 7200, "nbf": int(time.time()) + 3600}, TEST_SECRET, algorithm="HS256")
+    assert_401(call(gateway, {"Authorization": f"Bearer {later}"}), "not valid yet")
+
+
+def test_an_unsigned_token_is_refused(gateway):
+    unsigned = jwt.encode({"sub": "x", "roles": ["admin"], "exp": int(time.time()) + 60}, None, algorithm="none")
+    assert_401(call(gateway, {"Authorization": f"Bearer {unsigned}"}), "algorithm")
+
+
+def test_a_malformed_authorization_header(gateway):
+    assert_401(call(gateway, {"Authorization": "Basic dXNlcjpwdw=="}), "Bearer")
+
+
+@pytest.fixture(scope="module")
+def keyed_gateway(systems, tmp_path_factory):
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    folder = tmp_path_factory.mktemp("keys")
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    (folder / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}))
+    (folder / "public.pem").write_bytes(public_pem)
+    api_key = {"sha256": hashlib.sha256(SERVICE_KEY.encode()).hexdigest(), "principal": "svc-bi", "roles": ["bi_reader"]}
+    settings = {"jwks_file": str(folder / "jwks.json"), "api_keys": [api_key]}
+    from bench.harness import GatewayProcess
+    from conftest import Gateway
+
+    with GatewayProcess(systems.urls, auth=settings) as process:
+        yield Gateway(process.url), private
+
+
+def test_an_rs256_token_verified_by_jwks(keyed_gateway):
+    gateway, private = keyed_gateway
+    signed = jwt.encode({"sub": "R1", "roles": ["sales_rep"], "exp": int(time.time()) + 60}, private, algorithm="RS256", headers={"kid": "k1"})
+    assert call(gateway, {"Authorization": f"Bearer {signed}"}).json()["data"]["me"]["id"] == "R1"
+    unknown_kid = jwt.encode({"sub": "R1", "exp": int(time.time()) + 60}, private, algorithm="RS256", headers={"kid": "k9"})
+    assert_401(call(gateway, {"Authorization": f"Bearer {unknown_kid}"}), "key id")
+
+
+def test_an_api_key_maps_to_its_service_account(keyed_gateway):
+    gateway, _ = keyed_gateway
+    body = call(gateway, {"X-API-Key": SERVICE_KEY, "Authorization": ""}).json()
+    assert body["data"]["me"] == {"id": "svc-bi", "name": None, "roles": ["bi_reader"]}
+
+
+def test_an_unknown_api_key(keyed_gateway):
+    gateway, _ = keyed_gateway
+    assert_401(call(gateway, {"X-API-Key": "guess", "Authorization": ""}), "Unknown API key")

@@ -1,0 +1,139 @@
+"""Every restricted field for every role, as the policy says: the value, or null and FORBIDDEN."""
+
+import pytest
+
+from conftest import bearer
+from policies import ROLES, Authorizer, matrix
+from schema import schema
+
+POLICY = Authorizer()
+MATRIX = matrix(POLICY, ROLES)
+
+# How to reach each restricted type's fields, from ids found in the demo data.
+REACH = {
+    "Product": 'query($sku: ID!) { product(sku: $sku) { FIELD } }',
+    "OrderLine": 'query($order: ID!) { order(id: $order) { lines { FIELD } } }',
+    "SalesOrder": 'query($order: ID!) { order(id: $order) { FIELD SUB } }',
+    "Contract": 'query($contract: ID!) { contract(id: $contract) { FIELD SUB } }',
+    "Customer": 'query($customer: ID!) { customer(id: $customer) { FIELD SUB } }',
+    "QuoteEvaluation": 'query($quote: QuoteInput!) { quote(input: $quote) { FIELD SUB } }',
+    "QuoteLineEvaluation": 'query($quote: QuoteInput!) { quote(input: $quote) { lines { FIELD } } }',
+}
+SUBSELECTION = {
+    "Customer.receivables": "{ openBalance }",
+    "Contract.invoices": "{ number }",
+    "SalesOrder.invoices": "{ number }",
+    "QuoteEvaluation.credit": "{ ok }",
+}
+TYPES = schema._schema.type_map
+CASES = [
+    (field, role, allowed)
+    for field, roles in MATRIX.items()
+    for role, allowed in roles.items()
+    if field.split(".")[0] in TYPES
+]
+
+
+@pytest.fixture(scope="module")
+def sample(systems):
+    """A customer with an ERP party, orders, a contract with orders, and its owner: in every role's scope."""
+    crm = systems.get("crm", "/customers/search", limit=300)
+    for customer in crm:
+        refs = customer["refs"]
+        if not (refs["erp"] and refs["clm"]):
+            continue
+        contracts = [c for c in systems.get("clm", "/contracts", counterparty=refs["clm"]) if c["amount"]]
+        orders = systems.get("erp", "/orders", party=refs["erp"])
+        numbers = {o["contract_number"] for o in orders}
+        with_orders = [c for c in contracts if c["number"] in numbers]
+        invoiced = [o for o in orders if o["invoiced_amount"] != "0.00"]
+        if with_orders and invoiced:
+            owner = systems.get("crm", "/reps", ids=customer["owner_id"])[0]
+            line = invoiced[0]["lines"][0]
+            return {
+                "customer": customer["id"],
+                "order": invoiced[0]["id"],
+                "contract": with_orders[0]["id"],
+                "sku": line["sku"],
+                "quote": {"customerId": customer["id"], "lines": [{"sku": line["sku"], "quantity": "1", "unitPrice": "100.00"}]},
+                "owner": owner,
+            }
+    pytest.fail("no customer in the demo data has orders, invoices and a contract with orders")
+
+
+def headers_for(role, sample):
+    owner = sample["owner"]
+    if role in ("sales_rep", "sales_manager"):
+        return bearer(role, user=owner["id"], team=owner["team"])
+    return bearer(role, user=f"test-{role}")
+
+
+def read(gateway, field, role, sample):
+    type_name, name = field.split(".")
+    query = REACH[type_name].replace("FIELD", name).replace("SUB", SUBSELECTION.get(field, ""))
+    variables = {key: value for key, value in sample.items() if f"${key}" in query}
+    body = gateway.query(query, variables, headers=headers_for(role, sample))
+    node = body["data"]
+    while isinstance(node, dict) and name not in node:
+        node = next(iter(node.values()))
+        if isinstance(node, list):
+            node = node[0]
+    return node[name], body.get("errors", [])
+
+
+@pytest.mark.parametrize("field,role,allowed", CASES, ids=[f"{f}-{r}" for f, r, _ in CASES])
+def test_a_restricted_field_follows_the_policy(gateway, sample, field, role, allowed):
+    value, errors = read(gateway, field, role, sample)
+    forbidden = [e for e in errors if e["extensions"]["code"] == "FORBIDDEN"]
+    if allowed:
+        assert value is not None and not forbidden, errors
+    else:
+        assert value is None
+        assert len(forbidden) >= 1
+        assert all(field in e["message"] for e in forbidden)
+
+
+def test_the_matrix_covers_every_field_the_contract_marks_restricted():
+    contract_restricted = {
+        "Receivables", "Contract.invoices", "SalesOrder.invoices", "OrderLine.unitCost", "OrderLine.margin",
+        "Product.standardCost", "Product.rolledUpCost", "QuoteEvaluation.cost", "QuoteEvaluation.margin",
+        "QuoteEvaluation.marginPct", "QuoteEvaluation.credit", "QuoteLineEvaluation.unitCost", "QuoteLineEvaluation.marginPct",
+    }
+    named = set(MATRIX) | {"Receivables"}  # Customer.receivables guards the whole Receivables object
+    assert contract_restricted <= named
+
+
+def test_a_denied_value_never_appears_under_an_alias_or_in_a_fragment(gateway, sample):
+    query = """query($sku: ID!) {
+      product(sku: $sku) { sku c1: standardCost ...Costs ... on Product { c3: rolledUpCost } }
+    }
+    fragment Costs on Product { c2: standardCost }"""
+    admin = gateway.query(query, {"sku": sample["sku"]})["data"]["product"]
+    assert admin["c1"] and admin["c2"] and admin["c3"]
+    response = gateway.post(query, {"sku": sample["sku"]}, headers=bearer("sales_rep", user=sample["owner"]["id"]))
+    product = response.json()["data"]["product"]
+    assert product == {"sku": sample["sku"], "c1": None, "c2": None, "c3": None}
+    assert admin["c1"] not in response.text and admin["c3"] not in response.text
+
+
+def test_the_readme_shows_the_policy_as_it_is():
+    from pathlib import Path
+
+    from policies.enforcement import markdown_matrix
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert markdown_matrix(POLICY) in readme
+
+
+def test_a_rep_on_the_quote_screen_sees_availability_and_margin_pct_but_no_cost(gateway, sample):
+    from conftest import QUERIES
+
+    query = (QUERIES / "quote.graphql").read_text()
+    body = gateway.query(query, {"input": sample["quote"]}, headers=headers_for("sales_rep", sample))
+    quote = body["data"]["quote"]
+    assert quote["total"] and quote["marginPct"] is not None and quote["credit"] is not None
+    line = quote["lines"][0]
+    assert line["amount"] and line["marginPct"] is not None and line["availability"]["available"] is not None
+    assert quote["cost"] is None and quote["margin"] is None and line["unitCost"] is None
+    denied = {tuple(e["path"]) for e in body["errors"] if e["extensions"]["code"] == "FORBIDDEN"}
+    assert denied == {("quote", "cost"), ("quote", "margin"), ("quote", "lines", 0, "unitCost")}
