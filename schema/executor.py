@@ -28,7 +28,7 @@ from graphql import (
 
 from resolvers.context import Context
 from resolvers.errors import GatewayError
-from schema.fast_path import FastExecutor
+from schema.fast_path import FastExecutor, is_awaitable
 from sources import SourceError
 
 log = logging.getLogger("isthmus.executor")
@@ -58,6 +58,7 @@ class Executor:
     def __init__(self, schema: GraphQLSchema, *, document_cache_size: int = 1000, fast_path: bool = True) -> None:
         self.schema = schema
         self.executor_class = FastExecutor if fast_path else None
+        self.is_awaitable = is_awaitable if fast_path else None
         self._documents: LRUCache[str, Prepared] = LRUCache(maxsize=document_cache_size)
 
     def prepare(self, query: str) -> Prepared:
@@ -91,6 +92,7 @@ class Executor:
             variable_values=variables,
             operation_name=operation_name,
             executor_class=self.executor_class,
+            is_awaitable=self.is_awaitable,
         )
         if not isinstance(result, ExecutionResult):
             result = await result
