@@ -16,13 +16,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/isthmus demo
+	$(PY) -m app demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(VENV)/bin/isthmus bench
+	$(PY) -m app bench
 
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache

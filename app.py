@@ -1,8 +1,10 @@
 """Isthmus: wiring and the command line.
 
     isthmus demo                 start the demo systems and the gateway on them
+    isthmus demo --erp tryton    the same with a local Tryton 8.2 as the ERP
     isthmus serve --config FILE  the gateway alone, backends from settings
     isthmus schema               print the GraphQL SDL
+    isthmus manifest             print the trusted documents (persisted/) as JSON
     isthmus token --user ID --role ROLE [--team T] [--ttl 8h]   mint a token
     isthmus bench                run the benchmarks
 """
@@ -58,17 +60,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from demo.launcher import start_systems
     from server.settings import AuthSettings
 
-    print("Starting the demo systems (CRM, ERP, CLM, DESK); the first start generates their data...", flush=True)
-    with start_systems() as systems:
+    from contextlib import nullcontext
+
+    from demo.launcher import DEFAULT_PORTS
+
+    tryton = getattr(args, "erp", "demo") == "tryton"
+    names = ("crm", "clm", "desk") if tryton else ("crm", "erp", "clm", "desk")
+    print(f"Starting the demo systems ({', '.join(n.upper() for n in names)}); the first start generates their data...",
+          flush=True)
+    with start_systems({name: DEFAULT_PORTS[name] for name in names}) as systems, \
+            (start_demo_tryton() if tryton else nullcontext()) as erp:
         secret = os.environ.get("ISTHMUS_AUTH__JWT_SECRET") or secrets.token_urlsafe(32)
+        extra = {"erp_kind": "tryton", "tryton": erp.settings()} if erp is not None else {}
         settings = Settings.load(
             None,
             port=args.port,
             auth=AuthSettings(jwt_secret=secret),
             **{name.lower(): BackendSettings(url=url) for name, url in systems.urls.items()},
+            **extra,
         )
         for name, url in systems.urls.items():
             print(f"  {name.upper():5} {url}/docs")
+        if erp is not None:
+            print(f"  ERP   Tryton {erp.url}/{erp.database}/rpc/ (user {erp.user}; log {erp.log_file})")
         reps = httpx.get(f"{systems.urls['crm']}/reps").json()["items"]
         print(f"\nIsthmus GraphiQL: http://{settings.host}:{settings.port}/graphql")
         print("Paste one of these into GraphiQL's Headers tab (valid 8 hours):\n")
@@ -80,6 +94,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def start_demo_tryton():
+    """Tryton as the demo's ERP: installed on first use (its own venv in .tryton/), seeded, started."""
+    from demo.tryton import TrytonUnavailable, start_tryton
+    from demo.tryton.runtime import free_port
+
+    print("Starting Tryton (first time: install ~30 s and database ~30 s; then seed ~20 s)...", flush=True)
+    try:
+        return start_tryton(port=free_port(8010))
+    except TrytonUnavailable as exc:
+        raise SystemExit(f"Tryton cannot be installed here: {exc}") from None
 
 
 def demo_tokens(secret: str, reps: list[dict]) -> dict[str, str]:
@@ -133,10 +159,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from bench.run import main as bench_main
+def cmd_manifest(args: argparse.Namespace) -> int:
+    """The trusted documents of persisted/ as JSON (Apollo's manifest format), for client build tools."""
+    import json
 
-    return bench_main(args.bench_args)
+    from server.persisted import Manifest, ManifestError
+
+    settings = Settings.load(args.config)
+    try:
+        manifest = Manifest.load(settings.persisted.dir, graphql_schema._schema)
+    except ManifestError as exc:
+        print(f"persisted documents: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(manifest.as_json(), indent=2) + "\n")
+    return 0
 
 
 def cmd_schema(_: argparse.Namespace) -> int:
@@ -145,10 +181,19 @@ def cmd_schema(_: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        # The benchmark has its own options (`isthmus bench --quick`); argparse's REMAINDER
+        # would refuse them before they reach it.
+        from bench.run import main as bench_main
+
+        return bench_main(argv[1:])
     parser = argparse.ArgumentParser(prog="isthmus", description="A live customer-360 GraphQL gateway.")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="start the demo systems and the gateway on them")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--erp", choices=("demo", "tryton"), default="demo",
+                      help="the ERP: the demo REST system, or a local Tryton 8.2 (installed on first use)")
     demo.set_defaults(run=cmd_demo)
     srv = commands.add_parser("serve", help="start the gateway alone")
     srv.add_argument("--config", help="a TOML settings file")
@@ -157,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--workers", type=int, default=1)
     srv.set_defaults(run=cmd_serve)
     commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=cmd_schema)
+    manifest = commands.add_parser("manifest", help="print the trusted documents (persisted/) as a JSON manifest")
+    manifest.add_argument("--config", help="a TOML settings file (persisted.dir)")
+    manifest.set_defaults(run=cmd_manifest)
     token = commands.add_parser("token", help="mint a token signed with the configured secret (demos, tests)")
     token.add_argument("--user", required=True, help="the `sub`: for sales staff their SalesRep id")
     token.add_argument("--role", action="append", required=True, help="a role; repeat for several")
@@ -165,9 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--ttl", default="8h", help="lifetime, e.g. 8h, 30m (default 8h)")
     token.add_argument("--config", help="a TOML settings file (else the environment)")
     token.set_defaults(run=cmd_token)
-    bench = commands.add_parser("bench", help="run the benchmarks (see bench/README.md)", add_help=False)
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    bench.set_defaults(run=cmd_bench)
+    commands.add_parser("bench", help="run the benchmarks (`isthmus bench --help`; see bench/README.md)")
     args = parser.parse_args(argv)
     logs.configure()
     return args.run(args)

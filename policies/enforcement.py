@@ -24,6 +24,7 @@ log = logging.getLogger("isthmus.policy")
 
 HERE = Path(__file__).resolve().parent
 SCOPES = ("all", "team", "own")  # widest first
+DOCUMENTS = ("any", "trusted")  # widest first: `documents:any` / `documents:trusted`, action `execute`
 CHECK_EVERY = 1.0  # seconds between looks at the files' modification times
 
 
@@ -44,6 +45,7 @@ class Authorizer:
         self.policy = self._load(version=1)
         self._decisions: dict[tuple[tuple[str, ...], str], bool] = {}
         self._scopes: dict[tuple[str, ...], str | None] = {}
+        self._documents: dict[tuple[tuple[str, ...], str], str] = {}
 
     # --- decisions -----------------------------------------------------------
 
@@ -72,6 +74,24 @@ class Authorizer:
             )
         return self._scopes[roles]
 
+    def documents(self, roles: tuple[str, ...], default: str = "any") -> str:
+        """Which documents the roles may send: "any", or "trusted" (only the persisted/ ones).
+
+        A role named in a `documents:any` or `documents:trusted` line is pinned to it; a role
+        named in neither gets `default` (the gateway's mode: "trusted" when
+        `persisted.trusted_only` is set). Several roles: the widest wins.
+        """
+        key = (roles, default)
+        decision = self._documents.get(key)
+        if decision is None:
+            enforcer = self.policy.enforcer
+            levels = [
+                next((level for level in DOCUMENTS if enforcer.enforce(role, f"documents:{level}", "execute")), default)
+                for role in roles
+            ] or [default]
+            decision = self._documents[key] = next(level for level in DOCUMENTS if level in levels)
+        return decision
+
     # --- reloading -----------------------------------------------------------
 
     def reload_if_changed(self) -> bool:
@@ -97,6 +117,7 @@ class Authorizer:
             self.policy = policy
             self._decisions = {}
             self._scopes = {}
+            self._documents = {}
             log.info("policy reloaded", extra={"policy_version": policy.version})
             return True
 
@@ -118,9 +139,11 @@ def _read_rules(path: Path) -> list[list[str]]:
             if not row or row[0].lstrip().startswith("#"):
                 continue
             row = [cell.strip() for cell in row]
-            if row[0] == "p" and len(row) == 5 and row[4] in ("allow", "deny") and row[3] in ("read", "scope"):
+            if row[0] == "p" and len(row) == 5 and row[4] in ("allow", "deny") and row[3] in ("read", "scope", "execute"):
                 if row[3] == "scope" and row[2] not in {f"rows:{scope}" for scope in SCOPES}:
                     raise ValueError(f"{path.name} line {number}: unknown scope {row[2]!r}")
+                if row[3] == "execute" and row[2] not in {f"documents:{level}" for level in DOCUMENTS}:
+                    raise ValueError(f"{path.name} line {number}: unknown documents object {row[2]!r}")
                 rules.append(row)
             elif row[0] == "g" and len(row) == 3:
                 rules.append(row)
@@ -150,4 +173,12 @@ def markdown_matrix(authorizer: Authorizer, roles: list[str] = ROLES) -> str:
         lines.append(f"| `{field}` | " + " | ".join("✓" if decisions[role] else "·" for role in roles) + " |")
     scopes = {role: authorizer.scope((role,)) or "none" for role in roles}
     lines.append("| customers seen | " + " | ".join(scopes[role] for role in roles) + " |")
+    documents = {role: _documents_label(authorizer, role) for role in roles}
+    lines.append("| documents sent | " + " | ".join(documents[role] for role in roles) + " |")
     return "\n".join(lines)
+
+
+def _documents_label(authorizer: Authorizer, role: str) -> str:
+    """`any` or `trusted` when the policy pins the role; `mode` when it follows persisted.trusted_only."""
+    normally, trusted_only = authorizer.documents((role,), "any"), authorizer.documents((role,), "trusted")
+    return normally if normally == trusted_only else "mode"

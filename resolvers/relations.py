@@ -54,12 +54,16 @@ async def customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:
     return await ctx.loaders.customer_by_desk_ref.load(ticket.org_id)
 
 
-async def visible_customer_of_order(ctx: Context, order: Order) -> Customer | None:
-    return await access.visible(ctx, await customer_of_order(ctx, order), f"the customer of order {order.number}")
+async def visible_customer_of_order(ctx: Context, order: Order, what: str | None = None) -> Customer | None:
+    """`what` names the thing refused; a root look-up by id passes the id the caller gave,
+    so a refusal says nothing the caller did not already know."""
+    return await access.visible(ctx, await customer_of_order(ctx, order), what or f"the customer of order {order.number}")
 
 
-async def visible_customer_of_contract(ctx: Context, contract: Contract) -> Customer | None:
-    return await access.visible(ctx, await customer_of_contract(ctx, contract), f"the customer of contract {contract.number}")
+async def visible_customer_of_contract(ctx: Context, contract: Contract, what: str | None = None) -> Customer | None:
+    return await access.visible(
+        ctx, await customer_of_contract(ctx, contract), what or f"the customer of contract {contract.number}"
+    )
 
 
 async def visible_customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:

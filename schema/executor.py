@@ -17,6 +17,7 @@ from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FieldNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -55,8 +56,18 @@ class Prepared:
 
 
 class Executor:
-    def __init__(self, schema: GraphQLSchema, *, document_cache_size: int = 1000, fast_path: bool = True) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        *,
+        document_cache_size: int = 1000,
+        fast_path: bool = True,
+        max_tokens: int | None = None,
+        max_fields: int | None = None,
+    ) -> None:
         self.schema = schema
+        self.max_tokens = max_tokens
+        self.max_fields = max_fields
         self.executor_class = FastExecutor if fast_path else None
         self.is_awaitable = is_awaitable if fast_path else None
         self._documents: LRUCache[str, Prepared] = LRUCache(maxsize=document_cache_size)
@@ -69,9 +80,15 @@ class Executor:
 
     def _parse_and_validate(self, query: str) -> Prepared:
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=self.max_tokens)
         except GraphQLError as error:
             return Prepared(None, (_client_error(error, "GRAPHQL_PARSE_FAILED"),))
+        if self.max_fields is not None:
+            # Before validation, which is quadratic in repeated fields: a flood is refused cheaply.
+            fields = _count_fields(document)
+            if fields > self.max_fields:
+                message = f"The document has {fields} field selections; at most {self.max_fields} are allowed."
+                return Prepared(None, ({"message": message, "extensions": {"code": "TOO_MANY_FIELDS"}},))
         errors = validate(self.schema, document)
         if errors:
             return Prepared(None, tuple(_client_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors))
@@ -103,6 +120,18 @@ class Executor:
         if result.data is not None or not errors:
             response["data"] = result.data
         return response
+
+
+def _count_fields(document: DocumentNode) -> int:
+    count = 0
+    stack = [definition.selection_set for definition in document.definitions if getattr(definition, "selection_set", None)]
+    while stack:
+        for selection in stack.pop().selections:
+            count += isinstance(selection, FieldNode)
+            child = getattr(selection, "selection_set", None)
+            if child is not None:
+                stack.append(child)
+    return count
 
 
 def _client_error(error: GraphQLError, code: str) -> dict[str, Any]:

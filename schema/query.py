@@ -74,7 +74,7 @@ class Query:
             if info.context.scope != "all":
                 raise access.not_visible(f"contract {id!r}")
             raise NotFound(f"No contract with id {id!r}.")
-        await relations.visible_customer_of_contract(info.context, contract)
+        await relations.visible_customer_of_contract(info.context, contract, f"contract {id!r}")
         return contract
 
     @strawberry.field
@@ -84,7 +84,7 @@ class Query:
             if info.context.scope != "all":
                 raise access.not_visible(f"order {id!r}")
             raise NotFound(f"No order with id {id!r}.")
-        await relations.visible_customer_of_order(info.context, order)
+        await relations.visible_customer_of_order(info.context, order, f"order {id!r}")
         return (await prefetched(info, [order]))[0]
 
     @strawberry.field(description="Available-to-promise for one SKU: can `quantity` be promised by `date`?")

@@ -20,7 +20,11 @@ from policies import Authorizer
 from resolvers.loaders import Loaders
 from schema import schema as graphql_schema
 from schema.executor import Executor, Prepared
+from cachetools import LRUCache
+
+from schema import demand
 from server.auth import Authenticator
+from server.budget import CostBudget
 from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, freshness, trace
 from sources.breaker import CircuitBreaker
@@ -55,9 +59,28 @@ def build_backends(settings: Settings) -> Backends:
 
     return Backends(
         crm=CrmSource(client("CRM", settings.crm), policy),
-        erp=ErpSource(client("ERP", settings.erp), policy),
+        erp=build_erp(settings, client, policy),
         clm=ClmSource(client("CLM", settings.clm), policy),
         desk=DeskSource(client("DESK", settings.desk), policy),
+    )
+
+
+def build_erp(settings: Settings, client: Any, policy: CachePolicy | None) -> ErpSource:
+    """The ERP source `erp_kind` names: the demo REST ERP, or Tryton over JSON-RPC."""
+    if settings.erp_kind != "tryton":
+        return ErpSource(client("ERP", settings.erp), policy)
+    from sources.tryton import TrytonSource
+
+    conf = settings.tryton
+    return TrytonSource(  # type: ignore[return-value]  # the same batch methods and records
+        client("ERP", conf),
+        policy,
+        database=conf.database,
+        user=conf.user,
+        password=conf.password.get_secret_value() if conf.password else None,
+        language=conf.language,
+        party_ref=conf.party_ref,
+        party_code_prefix=conf.party_code_prefix,
     )
 
 
@@ -73,9 +96,21 @@ def error_body(message: str, code: str) -> bytes:
 
 
 class BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
+    """A request refused before execution: HTTP `status`, a coded GraphQL-shaped error."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST", headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+        self.headers = headers or {}
+
+
+class Refused(Exception):
+    """A valid document over a demand limit: answered with a coded error, never executed."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Gateway:
@@ -84,8 +119,14 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.backends = build_backends(settings)
-        self.executor = Executor(graphql_schema._schema, document_cache_size=settings.document_cache_size)
+        self.executor = Executor(
+            graphql_schema._schema, document_cache_size=settings.document_cache_size,
+            max_tokens=settings.limits.max_tokens,
+            max_fields=settings.limits.max_fields,
+        )
         self.authenticator = Authenticator(settings.auth)
+        self.budget = CostBudget(settings.limits.budget_per_window, settings.limits.budget_window)
+        self._shapes: LRUCache[tuple[int, str | None], tuple[Prepared, demand.Shape]] = LRUCache(maxsize=settings.document_cache_size)
         policy_dir = Path(settings.policy_dir) if settings.policy_dir else None
         self.authorizer = (
             Authorizer(policy_dir / "model.conf", policy_dir / "policy.csv") if policy_dir else Authorizer()
@@ -112,6 +153,45 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.backends.aclose()
+
+    def check_demand(
+        self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal
+    ) -> None:
+        """Refuse what is too deep, wide or expensive, and charge the caller's budget: all before any backend call."""
+        limits = self.settings.limits
+        operation = prepared.operation(operation_name)
+        key = (id(prepared), operation_name)
+        cached = self._shapes.get(key)
+        if cached is None or cached[0] is not prepared:
+            cached = self._shapes[key] = (prepared, demand.measure(prepared.document, operation))
+        shape = cached[1]
+        for measured, limit, code, what in (
+            (shape.depth, limits.max_depth, "QUERY_TOO_DEEP", "nested"),
+            (shape.aliases, limits.max_aliases, "TOO_MANY_ALIASES", "aliases"),
+            (shape.root_fields, limits.max_root_fields, "TOO_MANY_ROOT_FIELDS", "root fields"),
+            (shape.fields, limits.max_fields, "TOO_MANY_FIELDS", "fields (fragments expanded)"),
+        ):
+            if measured > limit:
+                raise Refused(f"The operation has {measured} {what}; at most {limit} are allowed.", code)
+        if shape.introspection and limits.introspection_roles is not None:
+            if not set(principal.roles) & set(limits.introspection_roles):
+                raise Refused("Introspection is not enabled for your role.", "INTROSPECTION_DISABLED")
+        estimated = demand.cost(graphql_schema._schema, prepared.document, operation, variables)
+        if estimated > limits.max_cost:
+            raise Refused(
+                f"The operation's estimated cost is {estimated}, above the limit of {limits.max_cost}. "
+                "Ask for fewer items (smaller `first`) or fewer nested lists.",
+                "QUERY_TOO_COMPLEX",
+            )
+        wait = self.budget.charge(principal.id, estimated)
+        if wait is not None:
+            raise BadRequest(
+                f"Your cost budget of {limits.budget_per_window} per {limits.budget_window:g} s is spent; "
+                f"retry in {wait} s.",
+                status=429,
+                code="RATE_LIMITED",
+                headers={"Retry-After": str(wait)},
+            )
 
     def operation_name(self, payload: Any) -> str | None:
         """The name of the operation a request runs (for metrics and logs), if it has one."""
@@ -147,6 +227,10 @@ class Gateway:
             )
         if method == "GET" and not prepared.is_query(operation_name):
             raise BadRequest("Only queries may be sent with GET; use POST for mutations.", status=405)
+        try:
+            self.check_demand(prepared, operation_name, variables, principal)
+        except Refused as refused:
+            return {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}, set()
         context = self.context_for(principal, request_id)
         recording = trace.recording() if want_trace else nullcontext()
         seconds = self.settings.request_timeout if timeout is None else min(timeout, self.settings.resilience.max_request_timeout)
@@ -204,6 +288,8 @@ def requested_timeout(value: str | None) -> float | None:
 
 
 def parse_payload(payload: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if isinstance(payload, list):
+        raise BadRequest("Batched requests (a JSON array of operations) are not accepted; send one operation per request.")
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object with a `query` string.")
     query = payload.get("query")

@@ -26,6 +26,8 @@ from server.gateway import (
     requested_timeout,
 )
 from server.metrics import Metrics
+from server.bi import Exports, add_bi_routes
+from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
 from server.settings import Settings
 
 access_log = logging.getLogger("isthmus.access")
@@ -38,10 +40,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.gateway = Gateway(settings)
+        # Trusted documents, the APQ store and the BI exports (server/persisted.py, server/bi.py).
+        app.state.documents = PersistedDocuments(settings, app.state.gateway)
+        app.state.exports = Exports(app.state.documents, app.state.gateway.executor.schema, settings.persisted.bi_page_size)
         tune_garbage_collector()
         try:
             yield
         finally:
+            await app.state.documents.aclose()
             await app.state.gateway.aclose()
 
     app = FastAPI(title="Isthmus", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
@@ -50,9 +56,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway: Gateway = request.app.state.gateway
         operation = metrics.operation_label(gateway.operation_name(payload))
         started = time.perf_counter()
-        status, outcome, denied, principal = 200, "ok", set(), None
+        status, outcome, denied, principal, extra_headers = 200, "ok", set(), None, {}
+        result: dict[str, Any] | None = None
+        trusted = None
         try:
             principal = gateway.authenticator.authenticate(request.headers)
+            # A documentId or APQ hash becomes its text; safelisting may refuse the document.
+            resolved, trusted = await request.app.state.documents.resolve(payload, principal, request.method)
+            if resolved is not payload:
+                payload = resolved
+                operation = metrics.operation_label(gateway.operation_name(payload))
             result, denied = await gateway.handle(
                 payload,
                 request_id=request_id,
@@ -66,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if result.get("errors"):
                 outcome = "partial" if result.get("data") else "error"
         except BadRequest as exc:
-            status, outcome, body = exc.status, "bad_request", error_body(str(exc), "BAD_REQUEST")
+            status, outcome, body = exc.status, "refused", error_body(str(exc), exc.code)
+            extra_headers = exc.headers
         except Unauthenticated as exc:
             status, outcome, body = 401, "unauthenticated", error_body(str(exc), "UNAUTHENTICATED")
         seconds = time.perf_counter() - started
@@ -82,10 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "status": status,
                 "outcome": outcome,
                 "denied": sorted(denied),
+                "document": trusted.document_id if trusted else None,
                 "duration_ms": round(seconds * 1000, 2),
             },
         )
         response = respond(body, request_id, status)
+        response.headers.update(extra_headers)
+        if request.method == "GET" and status == 200 and result is not None:
+            response = conditional_get(request, response, result, gateway)  # ETag, Cache-Control, 304
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="isthmus"'
         return response
@@ -106,15 +124,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def graphql_get(request: Request) -> Response:
         request_id = take_request_id(request)
         params = request.query_params
-        if "query" not in params:
+        if not {"query", "documentId", "extensions"} & set(params.keys()):
             return HTMLResponse(_graphiql_html())
-        payload: dict[str, Any] = {"query": params["query"], "operationName": params.get("operationName")}
-        if params.get("variables"):
-            try:
-                payload["variables"] = orjson.loads(params["variables"])
-            except orjson.JSONDecodeError:
-                return respond(error_body("`variables` is not valid JSON.", "BAD_REQUEST"), request_id, 400)
+        payload: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
+        if "documentId" in params:
+            payload["documentId"] = params["documentId"]
+        for name in ("variables", "extensions"):  # JSON-encoded, as in GraphQL over HTTP and Apollo's APQ
+            if params.get(name):
+                try:
+                    payload[name] = orjson.loads(params[name])
+                except orjson.JSONDecodeError:
+                    return respond(error_body(f"`{name}` is not valid JSON.", "BAD_REQUEST"), request_id, 400)
         return await run(request, request_id, payload)
+
+    add_manifest_route(app)
+    add_bi_routes(app, metrics, take_request_id)
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -172,7 +196,7 @@ def tune_garbage_collector() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    gc.set_threshold(50_000, 20, 10)
 
 
 def _graphiql_html() -> str:

@@ -17,6 +17,25 @@ class BackendSettings(BaseModel):
     max_connections: int = 64
 
 
+class TrytonSettings(BackendSettings):
+    """Tryton as the ERP (`erp_kind = "tryton"`): its JSON-RPC at `<url>/<database>/rpc/`.
+
+    The password comes from the environment (ISTHMUS_TRYTON__PASSWORD) and is never logged.
+    A CRM customer's ERP ref names a Tryton party: by default its `code` equals the ref;
+    `party_code_prefix` covers codes like "CUST-P00001"; `party_ref = "id"` takes the ref as
+    the party's database id instead.
+    """
+
+    url: str = "http://127.0.0.1:8010"
+    timeout: float = Field(5.0, description="Seconds to wait for one answer (a login hashes a password: ~150 ms).")
+    database: str = "demo"
+    user: str = "admin"
+    password: SecretStr | None = Field(None, description="From ISTHMUS_TRYTON__PASSWORD; never logged.")
+    language: str = "en"
+    party_ref: Literal["code", "id"] = Field("code", description="Which party field a CRM ERP ref holds.")
+    party_code_prefix: str = Field("", description="Party code = this prefix + the CRM's ERP ref.")
+
+
 class CacheSettings(BaseModel):
     """Cross-request caching of backend data, by kind of data (seconds; 0 switches a kind off)."""
 
@@ -59,6 +78,41 @@ class AuthSettings(BaseModel):
     enabled: bool = Field(True, description="Benchmark switch only: False skips field and row checks.")
 
 
+class LimitSettings(BaseModel):
+    """Demand control, on by default: documents over a limit are refused before any backend call."""
+
+    max_depth: int = 12
+    max_aliases: int = 100
+    max_root_fields: int = 40
+    max_fields: int = 1500
+    max_tokens: int = 15_000
+    max_cost: int = Field(300_000, description="Estimated cost of one operation (the 360 page with first: 100 is about 235,000).")
+    budget_per_window: int = Field(20_000_000, description="Cost a principal may spend per window; 0 switches the budget off.")
+    budget_window: float = 60.0
+    introspection_roles: list[str] | None = Field(
+        None, description="Roles that may introspect the schema; None lets everyone (production: e.g. [\"admin\"])."
+    )
+
+
+class ApqSettings(BaseModel):
+    """Automatic persisted queries (the Apollo APQ protocol): documents registered by their SHA-256."""
+
+    enabled: bool = True
+    max_bytes: int = Field(16_000_000, description="Bound of the in-process store: total characters of the documents kept (least recently used go first).")
+    redis_url: str | None = Field(None, description="redis://host:6379/0: one store shared by several replicas (in-process otherwise).")
+    redis_ttl: float = Field(7 * 86400, description="Seconds a registered document stays in Redis (0: until Redis evicts it).")
+
+
+class PersistedSettings(BaseModel):
+    """Trusted documents (the repository's persisted/ folder), safelisting and BI exports."""
+
+    dir: str | None = Field(None, description="Folder of trusted .graphql operations (default: persisted/ beside app.py).")
+    trusted_only: bool = Field(
+        False, description="Production: only trusted documents, except for roles the policy grants `documents:any`."
+    )
+    bi_page_size: int = Field(100, description="Items per page when an export pages through a connection whose $first has no default.")
+
+
 class Settings(BaseSettings):
     """Typed settings: defaults run the demo; a TOML file and ISTHMUS_* variables override.
 
@@ -73,6 +127,8 @@ class Settings(BaseSettings):
     erp: BackendSettings = BackendSettings(url="http://127.0.0.1:8102")
     clm: BackendSettings = BackendSettings(url="http://127.0.0.1:8103")
     desk: BackendSettings = BackendSettings(url="http://127.0.0.1:8104")
+    erp_kind: Literal["demo", "tryton"] = Field("demo", description="The ERP behind the `erp` source: the demo REST ERP or Tryton.")
+    tryton: TrytonSettings = TrytonSettings()
     http_transport: Literal["httpx", "aiohttp"] = "aiohttp"
     request_timeout: float = Field(5.0, description="Deadline for one GraphQL request, in seconds.")
     max_body_bytes: int = 1_000_000
@@ -81,6 +137,9 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     resilience: ResilienceSettings = ResilienceSettings()
     auth: AuthSettings = AuthSettings()
+    limits: LimitSettings = LimitSettings()
+    apq: ApqSettings = ApqSettings()
+    persisted: PersistedSettings = PersistedSettings()
     policy_dir: str | None = Field(None, description="Folder with model.conf and policy.csv (default: the shipped ones).")
 
     @classmethod

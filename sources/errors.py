@@ -39,3 +39,9 @@ class SourceTimeout(SourceError):
 class SourceBadResponse(SourceError):
     code = "SOURCE_BAD_RESPONSE"
     describe = "malformed answer"
+
+
+class SourceUnauthorized(SourceBadResponse):
+    """The backend refused our credentials or session (HTTP 401): log in again, never retry blindly."""
+
+    describe = "refused the gateway's credentials"

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -88,7 +89,13 @@ def test_an_rs256_token_verified_by_jwks(keyed_gateway):
 
 def test_an_api_key_maps_to_its_service_account(keyed_gateway):
     gateway, _ = keyed_gateway
-    body = call(gateway, {"X-API-Key": SERVICE_KEY, "Authorization": ""}).json()
+    # bi_reader may run only trusted documents (persisted/), so it asks with the WhoAmI one.
+    who_am_i = (Path(__file__).resolve().parent.parent / "persisted" / "who_am_i.graphql").read_text()
+    body = gateway.http.post(
+        f"{gateway.url}/graphql",
+        json={"documentId": "sha256:" + hashlib.sha256(who_am_i.encode()).hexdigest()},
+        headers={"X-API-Key": SERVICE_KEY, "Authorization": ""},
+    ).json()
     assert body["data"]["me"] == {"id": "svc-bi", "name": None, "roles": ["bi_reader"]}
 
 

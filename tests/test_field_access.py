@@ -61,10 +61,18 @@ def sample(systems):
     pytest.fail("no customer in the demo data has orders, invoices and a contract with orders")
 
 
+# A role the policy does not name: no field, row or document line of its own. bi_reader may
+# send only trusted documents (persisted/); with this role beside it, its ad-hoc probes are
+# accepted (for documents the widest role wins) while fields and rows stay bi_reader's.
+PROBE = "field-probe"
+
+
 def headers_for(role, sample):
     owner = sample["owner"]
     if role in ("sales_rep", "sales_manager"):
         return bearer(role, user=owner["id"], team=owner["team"])
+    if role == "bi_reader":
+        return bearer(role, PROBE, user=f"test-{role}")
     return bearer(role, user=f"test-{role}")
 
 

@@ -83,9 +83,12 @@ def test_an_order_or_contract_of_another_customer_is_forbidden(systems, gateway,
     order = systems.get("erp", "/orders", party=other["refs"]["erp"])[0]
     contract = systems.get("clm", "/contracts", counterparty=other["refs"]["clm"])[0]
     headers = rep_headers(people)
-    assert_forbidden(gateway.query('query($id: ID!) { order(id: $id) { number total lines { sku } } }', {"id": order["id"]}, headers=headers), ["order"])
-    assert_forbidden(gateway.query('query($id: ID!) { contract(id: $id) { number title } }', {"id": contract["id"]}, headers=headers), ["contract"])
-    assert_forbidden(gateway.query('query($id: ID!) { order(id: $id) { number } }', {"id": "O9999999"}, headers=headers), ["order"])
+    outside = assert_forbidden(gateway.query('query($id: ID!) { order(id: $id) { number total lines { sku } } }', {"id": order["id"]}, headers=headers), ["order"])
+    unknown = assert_forbidden(gateway.query('query($id: ID!) { order(id: $id) { number } }', {"id": "O9999999"}, headers=headers), ["order"])
+    assert outside["message"].replace(order["id"], "X") == unknown["message"].replace("O9999999", "X")
+    assert order["number"] not in outside["message"]
+    contract_error = assert_forbidden(gateway.query('query($id: ID!) { contract(id: $id) { number title } }', {"id": contract["id"]}, headers=headers), ["contract"])
+    assert contract["number"] not in contract_error["message"]
 
 
 def test_a_reps_own_orders_contracts_and_tickets_lead_back_to_their_customer(gateway, people):

@@ -1,0 +1,281 @@
+"""The benchmark scenarios. Each starts its own gateway process (so memory and
+warm-up are its own), sets the backend latency it needs, and returns a
+JSON-ready dict, or `{"skipped": why}`.
+
+The gateway keeps backend data in a cross-request cache, so a warm request may
+reach no backend at all. Scenarios about backend calls and the critical path
+send `Cache-Control: no-cache`, which makes every request fetch (and refill the
+cache); the throughput and CPU scenarios also run with the cache, as clients would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+import httpx
+import orjson
+
+from bench.harness import ROOT, GatewayProcess
+from bench.load import run_load
+from bench.measure import (
+    count_fields,
+    cpu_seconds,
+    critical_path,
+    gateway_gaps,
+    memory_mb,
+    process_tree,
+    summary,
+)
+from server.auth import mint_token
+from server.settings import AuthSettings
+
+QUERIES = ROOT / "tests" / "queries"
+PAGE = (QUERIES / "customer360.graphql").read_text()
+QUOTE = (QUERIES / "quote.graphql").read_text()
+ONE_CUSTOMER = "query One($id: ID!) { customer(id: $id) { id name tier owner { name } } }"
+QUOTE_LINES = 20
+CPU_TURN = 5  # requests per gateway and turn when CPU is compared between gateways
+# The gateways trust tokens signed with this secret; the benchmark calls as an
+# admin, who may read every field, so answers are complete and alike across runs.
+SECRET = "isthmus-benchmark-secret-not-for-production"
+CALLER = {"Authorization": f"Bearer {mint_token(SECRET, user='bench-admin', roles=['admin'], ttl_seconds=24 * 3600)}"}
+
+
+@dataclass
+class Bench:
+    """The running demo systems, the options, one HTTP client for control calls, and
+    the file the gateways log to (thousands of access-log lines would flood the terminal)."""
+
+    systems: Any  # demo.launcher.DemoSystems
+    options: Any  # argparse.Namespace from bench.run
+    http: httpx.Client
+    gateway_log: IO[bytes]
+
+    def each_system(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        answers = {}
+        for system, url in self.systems.urls.items():
+            response = self.http.request(method, f"{url}{path}", **kwargs)
+            response.raise_for_status()
+            answers[system] = response.json()
+        return answers
+
+    def set_latency(self, latency_ms: float) -> None:
+        jitter = min(self.options.jitter_ms, latency_ms)  # a jitter above the latency would skew the mean up
+        self.each_system("PUT", "/_faults", json={"latency_ms": latency_ms, "jitter_ms": jitter})
+
+    def gateway(self, auth: dict[str, Any] | None = None, **settings: Any) -> GatewayProcess:
+        auth = {"jwt_secret": SECRET, **(auth or {})}
+        return GatewayProcess(self.systems.urls, workers=self.options.workers, output=self.gateway_log, auth=auth,
+                              **settings)
+
+    def post(self, gateway: GatewayProcess, query: str, variables: dict[str, Any], trace: bool = False,
+             fresh: bool = True) -> tuple[float, dict]:
+        """One GraphQL request: client-side latency in ms and the decoded answer.
+
+        `fresh` bypasses the gateway's cache so the request reaches the backends.
+        """
+        headers = {**CALLER, "X-Isthmus-Trace": "1"} if trace else dict(CALLER)
+        if fresh:
+            headers["Cache-Control"] = "no-cache"
+        started = time.perf_counter()
+        response = self.http.post(f"{gateway.url}/graphql", json={"query": query, "variables": variables}, headers=headers)
+        latency = (time.perf_counter() - started) * 1000
+        response.raise_for_status()
+        return latency, response.json()
+
+
+def sequential(bench: Bench, gateway: GatewayProcess, query: str, variables: dict[str, Any],
+               with_critical_path: bool = True, repetitions: int | None = None) -> dict[str, Any]:
+    """Warm up, then time `repetitions` requests one at a time, each with its backend calls counted."""
+    options = bench.options
+    for _ in range(options.warmup):
+        bench.post(gateway, query, variables)
+    latencies, totals, paths, levels, gaps, overheads, errors, unmatched = [], [], [], [], [], [], 0, 0
+    for _ in range(repetitions or options.repetitions):
+        bench.each_system("POST", "/_stats/reset")
+        latency, body = bench.post(gateway, query, variables, trace=with_critical_path)
+        stats = bench.each_system("GET", "/_stats")
+        latencies.append(latency)
+        totals.append(sum(s["calls"] for s in stats.values()))
+        errors += bool(body.get("errors"))
+        if with_critical_path:
+            trace = body["extensions"]["trace"]
+            served = {system: answer["items"] for system, answer in bench.each_system("GET", "/_stats/calls").items()}
+            try:
+                path = critical_path(trace["calls"], served)
+            except ValueError:  # e.g. a retried call: one trace entry, two served calls
+                unmatched += 1
+                continue
+            paths.append(path.total_ms)
+            levels.append(path.levels)
+            overheads += path.overhead_ms
+            gaps.append(gateway_gaps(trace))
+    result: dict[str, Any] = {
+        "calls": statistics.median(totals),
+        "calls_by_route": {system: s["by_route"] for system, s in stats.items()},
+        "latency_ms": summary(latencies),
+        "errors": errors,
+    }
+    if with_critical_path:
+        if not paths:
+            raise RuntimeError("no request's trace matched the calls the backends served")
+        critical, usual = summary(paths), statistics.mode(len(g) for g in gaps)
+        result |= {
+            "critical_path_ms": critical,
+            "levels": statistics.median(levels),
+            "unmatched": unmatched,
+            "call_overhead_ms": summary(overheads),
+            "latency_over_critical_path": round(result["latency_ms"]["p50"] / critical["p50"], 2)
+            if critical["p50"] else None,
+            # medians, per position, over the requests that had the usual number of levels
+            "gateway_gaps_ms": [round(statistics.median(g), 1) for g in zip(*(g for g in gaps if len(g) == usual))],
+        }
+    return result
+
+
+def page(bench: Bench) -> dict[str, Any]:
+    """Scenario 1: the 360 page at several sizes, batched (the gateway's normal mode)."""
+    bench.set_latency(bench.options.latency_ms)
+    with bench.gateway() as gateway:
+        runs = [{"first": first, **sequential(bench, gateway, PAGE, {"first": first})} for first in bench.options.sizes]
+    return {"backend_latency_ms": bench.options.latency_ms, "runs": runs}
+
+
+def nobatch(bench: Bench) -> dict[str, Any]:
+    """Scenario 2: the same page with one backend call per key, to show what batching saves."""
+    bench.set_latency(bench.options.latency_ms)
+    with bench.gateway(batching=False) as gateway:
+        runs = [{"first": first, **sequential(bench, gateway, PAGE, {"first": first}, with_critical_path=False,
+                                              repetitions=bench.options.nobatch_repetitions)}
+                for first in bench.options.sizes]
+    return {"backend_latency_ms": bench.options.latency_ms, "runs": runs}
+
+
+def quote(bench: Bench) -> dict[str, Any]:
+    """Scenario 3: the quote screen with 20 lines, when the schema has `Query.quote`."""
+    bench.set_latency(bench.options.latency_ms)
+    with bench.gateway() as gateway:
+        _, body = bench.post(gateway, "{ __schema { queryType { fields { name } } } }", {})
+        fields = {f["name"] for f in body["data"]["__schema"]["queryType"]["fields"]}
+        if "quote" not in fields:
+            return {"skipped": "the gateway's schema has no `Query.quote` field yet"}
+        customer = backend_items(bench, "crm", "/customers/search", limit=1)[0]
+        catalogue = backend_items(bench, "erp", "/products")
+        products = catalogue[:: max(1, len(catalogue) // QUOTE_LINES)][:QUOTE_LINES]  # bought and built items
+        lines = [{"sku": p["sku"], "quantity": "5", "unitPrice": p["list_price"]} for p in products]
+        variables = {"input": {"customerId": customer["id"], "lines": lines}}
+        return {"backend_latency_ms": bench.options.latency_ms, "lines": len(lines),
+                **sequential(bench, gateway, QUOTE, variables)}
+
+
+def throughput(bench: Bench) -> dict[str, Any]:
+    """Scenario 4: closed-loop load on `customer(id)` over varied ids, and on the 360 page,
+    each with the gateway's cache warm and with it bypassed."""
+    options = bench.options
+    bench.set_latency(options.throughput_latency_ms)
+    ids = [c["id"] for c in backend_items(bench, "crm", "/customers/search", limit=1000)]
+    workloads = {
+        "customer(id)": [orjson.dumps({"query": ONE_CUSTOMER, "variables": {"id": i}}) for i in ids],
+        "360 page, first: 20": [orjson.dumps({"query": PAGE, "variables": {"first": 20}})],
+    }
+    runs = []
+    for name, bodies in workloads.items():
+        for fresh in (False, True):
+            with bench.gateway() as gateway:
+                headers = {**CALLER, "Cache-Control": "no-cache"} if fresh else CALLER
+                runs.append({"query": name, "cache": "bypassed" if fresh else "used",
+                             **loaded(bench, gateway, bodies, headers)})
+    return {"backend_latency_ms": options.throughput_latency_ms, "concurrency": options.concurrency,
+            "duration_s": options.duration, "workers": options.workers, "runs": runs}
+
+
+def loaded(bench: Bench, gateway: GatewayProcess, bodies: list[bytes], headers: dict[str, str]) -> dict[str, Any]:
+    """One load run after a warm-up that sends every body at least once, with the CPU each party used."""
+    options, url = bench.options, f"{gateway.url}/graphql"
+    warm_up = max(len(bodies), options.concurrency)
+    asyncio.run(run_load(url, bodies, options.concurrency, 60, headers, max_requests=warm_up))
+    gateway_pids = process_tree(gateway.process.pid)
+    backend_pids = [pid for p in bench.systems.processes.values() for pid in process_tree(p.pid)]
+    bench.each_system("POST", "/_stats/reset")
+    gateway_cpu, backend_cpu = cpu_seconds(gateway_pids), cpu_seconds(backend_pids)
+    load = asyncio.run(run_load(url, bodies, options.concurrency, options.duration, headers))
+    gateway_cpu, backend_cpu = cpu_seconds(gateway_pids) - gateway_cpu, cpu_seconds(backend_pids) - backend_cpu
+    backend_calls = sum(s["calls"] for s in bench.each_system("GET", "/_stats").values())
+    return {
+        "requests": load.requests,
+        "backend_calls_per_request": round(backend_calls / max(load.requests, 1), 2),
+        "per_second": round(load.per_second, 1),
+        "per_second_per_worker": round(load.per_second / options.workers, 1),
+        "latency_ms": summary(load.latencies_ms),
+        "errors": load.errors,
+        "memory": memory_mb(process_tree(gateway.process.pid)),
+        # CPU used over the run, in cores (1.0 = one core busy all the time)
+        "cpu_cores": {name: round(seconds / load.elapsed_s, 2) for name, seconds in
+                      (("gateway", gateway_cpu), ("backends", backend_cpu), ("load generator", load.client_cpu_s))},
+    }
+
+
+def cpu(bench: Bench) -> dict[str, Any]:
+    """Scenario 5: gateway CPU per request and per resolved field, backends answering at once;
+    first with every request fetching from the backends, then served from the gateway's cache."""
+    bench.set_latency(0)
+    with bench.gateway() as gateway:
+        runs = [cpu_per_request(bench, {"gateway": gateway}, fresh)["gateway"] for fresh in (True, False)]
+    return {"first": bench.options.cpu_first, "requests": bench.options.cpu_requests, "runs": runs}
+
+
+def authorisation(bench: Bench) -> dict[str, Any]:
+    """Scenario 6: scenario 5 with authorisation on and off (`auth.enabled`, a benchmark-only switch)."""
+    if "enabled" not in AuthSettings.model_fields:
+        return {"skipped": "the gateway cannot switch authorisation off (no setting `auth.enabled`)"}
+    bench.set_latency(0)
+    with bench.gateway() as on, bench.gateway(auth={"enabled": False}) as off:
+        pairs = [cpu_per_request(bench, {"on": on, "off": off}, fresh) for fresh in (True, False)]
+    return {"first": bench.options.cpu_first, "requests": bench.options.cpu_requests,
+            "on": {"runs": [pair["on"] for pair in pairs]}, "off": {"runs": [pair["off"] for pair in pairs]},
+            "cpu_ms_per_request": [round(pair["on"]["cpu_ms_per_request"] - pair["off"]["cpu_ms_per_request"], 2)
+                                   for pair in pairs]}
+
+
+def cpu_per_request(bench: Bench, gateways: dict[str, GatewayProcess], fresh: bool) -> dict[str, dict[str, Any]]:
+    """CPU time of each gateway's processes over `cpu_requests` sequential 360 pages.
+
+    Gateways compared are measured in turns of a few requests each, so a busy
+    neighbour on a shared machine weighs on all of them alike.
+    """
+    options, variables = bench.options, {"first": bench.options.cpu_first}
+    fields, pids = {}, {}
+    for name, gateway in gateways.items():
+        for _ in range(max(options.warmup, 3)):
+            _, body = bench.post(gateway, PAGE, variables, fresh=fresh)
+        if body.get("errors"):
+            raise RuntimeError(f"the 360 page answered errors: {body['errors'][:2]}")
+        fields[name], pids[name] = count_fields(body["data"]), process_tree(gateway.process.pid)
+    cpu_s, wall_s = dict.fromkeys(gateways, 0.0), dict.fromkeys(gateways, 0.0)
+    for done in range(0, options.cpu_requests, CPU_TURN):
+        for name, gateway in gateways.items():
+            before, started = cpu_seconds(pids[name]), time.perf_counter()
+            for _ in range(min(CPU_TURN, options.cpu_requests - done)):
+                bench.post(gateway, PAGE, variables, fresh=fresh)
+            wall_s[name] += time.perf_counter() - started
+            cpu_s[name] += cpu_seconds(pids[name]) - before
+    n = options.cpu_requests
+    return {name: {"cache": "bypassed" if fresh else "used", "fields": fields[name],
+                   "cpu_ms_per_request": round(cpu_s[name] * 1000 / n, 2),
+                   "wall_ms_per_request": round(wall_s[name] * 1000 / n, 2),
+                   "cpu_us_per_field": round(cpu_s[name] * 1e6 / n / fields[name], 3)}
+            for name in gateways}
+
+
+def backend_items(bench: Bench, system: str, path: str, **params: Any) -> list[dict[str, Any]]:
+    response = bench.http.get(f"{bench.systems.urls[system]}{path}", params=params)
+    response.raise_for_status()
+    return response.json()["items"]
+
+
+RUNNERS = {"page": page, "nobatch": nobatch, "quote": quote, "throughput": throughput,
+           "cpu": cpu, "auth": authorisation}

@@ -1,0 +1,460 @@
+"""Persisted documents: automatic persisted queries, trusted documents, safelisting, GET caching.
+
+- **APQ** (the Apollo protocol): a request may carry
+  `extensions.persistedQuery = {"version": 1, "sha256Hash": "<hex>"}`. Without `query`
+  the document is looked up by its hash (`PERSISTED_QUERY_NOT_FOUND` when unknown:
+  the client then sends it again with the text); with `query` the hash must be the
+  text's SHA-256 (`PERSISTED_QUERY_HASH_MISMATCH` otherwise) and a valid document is
+  registered. The store is bounded and in-process, or Redis (`apq.redis_url`) for
+  several replicas. Documents are content-addressed: a stored text is checked against
+  its hash before use, so nothing in the store can make a hash run another document.
+- **Trusted documents**: the `.graphql` operations of the repository's `persisted/`
+  folder, loaded at start-up into a manifest (SHA-256 of the file's text -> text,
+  operation name). Callable by `documentId: "sha256:<hex>"` (POST body or GET query
+  string), by APQ hash, by their exact text, or by name on the BI endpoint.
+- **Safelisting**: the policy pins a role to `documents:trusted` or `documents:any`;
+  other roles follow `persisted.trusted_only`. A caller limited to trusted documents
+  who sends another gets `DOCUMENT_NOT_TRUSTED` (403).
+- **GET caching**: a query answered over GET carries a weak `ETag` (a hash of its
+  `data` and `errors`, not of the volatile `extensions`), `Cache-Control: private,
+  max-age=N` (see `max_age_of`) and `Vary` on the credentials; `If-None-Match`
+  with the current ETag gets 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from cachetools import LRUCache
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, parse, validate
+
+from resolvers.context import Principal
+from server.gateway import BadRequest, error_body
+from server.settings import ApqSettings, Settings
+
+log = logging.getLogger("isthmus.persisted")
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = ROOT / "persisted"
+HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+MANIFEST_PATH = "/persisted/manifest"
+# Errors that say something about the data, the same on every ask: such answers may be cached.
+CACHEABLE_ERROR_CODES = frozenset({"FORBIDDEN", "NOT_FOUND"})
+NO_CACHE = {"Cache-Control": "private, no-cache, must-revalidate"}
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class DocumentRefused(BadRequest):
+    """A coded refusal about the document itself (unknown hash, not trusted, ...)."""
+
+
+# ---------------------------------------------------------------------------
+# Trusted documents
+# ---------------------------------------------------------------------------
+
+
+class ManifestError(Exception):
+    """A file of persisted/ is not a valid trusted operation (the gateway does not start)."""
+
+
+@dataclass(frozen=True)
+class TrustedDocument:
+    hash: str  # hex SHA-256 of `body`
+    name: str  # the operation's name, unique in the manifest
+    body: str  # the file's text, exactly
+    kind: str  # "query" (the only kind allowed)
+    file: str  # the file's name, for messages
+
+    @property
+    def document_id(self) -> str:
+        return f"sha256:{self.hash}"
+
+
+class Manifest:
+    """The trusted documents, by hash and by operation name."""
+
+    def __init__(self, documents: list[TrustedDocument], folder: Path | None = None) -> None:
+        self.folder = folder
+        self.by_hash = {document.hash: document for document in documents}
+        self.by_name = {document.name: document for document in documents}
+
+    def __len__(self) -> int:
+        return len(self.by_hash)
+
+    def get(self, sha256: str) -> TrustedDocument | None:
+        return self.by_hash.get(sha256.lower())
+
+    @classmethod
+    def load(cls, folder: str | Path | None, schema: GraphQLSchema) -> "Manifest":
+        """Every `*.graphql` of the folder: one named query each (fragments allowed), valid against the schema."""
+        folder = Path(folder) if folder else DEFAULT_DIR
+        if not folder.is_dir():
+            log.warning("no persisted documents: %s is not a folder", folder)
+            return cls([], folder)
+        documents: list[TrustedDocument] = []
+        names: dict[str, str] = {}
+        for path in sorted(folder.glob("*.graphql")):
+            body = path.read_bytes().decode("utf-8")  # exactly as stored: the hash is of these bytes
+            try:
+                document = parse(body)
+            except GraphQLError as exc:
+                raise ManifestError(f"{path.name}: not valid GraphQL: {exc.message}") from None
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) != 1 or operations[0].name is None:
+                raise ManifestError(f"{path.name}: a trusted document holds exactly one named operation")
+            operation = operations[0]
+            if operation.operation is not OperationType.QUERY:
+                raise ManifestError(f"{path.name}: only queries may be trusted documents")
+            errors = validate(schema, document)
+            if errors:
+                raise ManifestError(f"{path.name}: does not validate against the schema: {errors[0].message}")
+            name = operation.name.value
+            if name in names:
+                raise ManifestError(f"{path.name}: operation {name} is already defined in {names[name]}")
+            names[name] = path.name
+            documents.append(TrustedDocument(sha256_hex(body), name, body, "query", path.name))
+        return cls(documents, folder)
+
+    def as_json(self) -> dict[str, Any]:
+        """Apollo's persisted query manifest format, which client build tools read."""
+        return {
+            "format": "apollo-persisted-query-manifest",
+            "version": 1,
+            "operations": [
+                {"id": d.hash, "name": d.name, "type": d.kind, "body": d.body}
+                for d in sorted(self.by_hash.values(), key=lambda d: d.name)
+            ],
+        }
+
+
+# ---------------------------------------------------------------------------
+# APQ stores
+# ---------------------------------------------------------------------------
+
+
+class ApqStore(Protocol):
+    async def get(self, sha256: str) -> str | None: ...
+
+    async def put(self, sha256: str, document: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryStore:
+    """In-process, bounded by the total size of the documents; least recently used go first."""
+
+    def __init__(self, max_chars: int) -> None:
+        self._documents: LRUCache[str, str] = LRUCache(maxsize=max_chars, getsizeof=len)
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    @property
+    def size(self) -> int:
+        return int(self._documents.currsize)
+
+    async def get(self, sha256: str) -> str | None:
+        return self._documents.get(sha256)
+
+    async def put(self, sha256: str, document: str) -> None:
+        try:
+            self._documents[sha256] = document
+        except ValueError:  # larger than the whole store: not kept
+            pass
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RedisStore:
+    """Shared by every replica; a small in-process store in front saves a round trip per hit.
+
+    Documents are content-addressed, so the local copy can never be stale, and a text
+    read from Redis is used only if it hashes to its key. Redis failing degrades to a
+    miss (the client sends the text again) and a logged warning, never to an error.
+    """
+
+    def __init__(self, url: str, ttl: float, *, local_chars: int = 2_000_000, prefix: str = "isthmus:apq:",
+                 client: Any = None) -> None:
+        if client is None:
+            try:
+                import redis.asyncio as redis_asyncio
+            except ImportError:  # pragma: no cover - redis is a dependency; kept for slim installs
+                raise RuntimeError("apq.redis_url is set but the `redis` package is not installed") from None
+            client = redis_asyncio.from_url(url)
+        self._redis = client
+        self._ttl = int(ttl) if ttl and ttl > 0 else None
+        self._prefix = prefix
+        self._local = MemoryStore(local_chars)
+
+    async def get(self, sha256: str) -> str | None:
+        found = await self._local.get(sha256)
+        if found is not None:
+            return found
+        try:
+            value = await self._redis.get(self._prefix + sha256)
+        except Exception as exc:  # noqa: BLE001 - any Redis failure is a miss
+            log.warning("APQ store (Redis) not readable: %s", exc)
+            return None
+        if value is None:
+            return None
+        document = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        if sha256_hex(document) != sha256:
+            log.error("APQ store (Redis) holds a document that does not match its hash %s; ignored", sha256)
+            return None
+        await self._local.put(sha256, document)
+        return document
+
+    async def put(self, sha256: str, document: str) -> None:
+        await self._local.put(sha256, document)
+        try:
+            await self._redis.set(self._prefix + sha256, document, ex=self._ttl)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("APQ store (Redis) not writable: %s", exc)
+
+    async def aclose(self) -> None:
+        close = getattr(self._redis, "aclose", None) or getattr(self._redis, "close", None)
+        if close is not None:
+            await close()
+
+
+def make_store(settings: ApqSettings) -> ApqStore:
+    if settings.redis_url:
+        return RedisStore(settings.redis_url, settings.redis_ttl)
+    return MemoryStore(settings.max_bytes)
+
+
+# ---------------------------------------------------------------------------
+# Resolving a request's document
+# ---------------------------------------------------------------------------
+
+
+class PersistedDocuments:
+    """Turns a request (query, documentId, or APQ hash) into the document to run, or refuses it."""
+
+    def __init__(self, settings: Settings, gateway: Any, schema: GraphQLSchema | None = None) -> None:
+        self.settings = settings
+        self.gateway = gateway
+        self.manifest = Manifest.load(settings.persisted.dir, schema or gateway.executor.schema)
+        self.store = make_store(settings.apq)
+        self._kinds: LRUCache[str, dict[str | None, OperationType]] = LRUCache(maxsize=256)
+        log.info("trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)})
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+    def level(self, principal: Principal) -> str:
+        """"any" or "trusted": which documents this caller may send."""
+        default = "trusted" if self.settings.persisted.trusted_only else "any"
+        if not self.settings.auth.enabled:
+            return default
+        authorizer = self.gateway.authorizer
+        authorizer.reload_if_changed()
+        return authorizer.documents(principal.roles, default)
+
+    async def resolve(
+        self, payload: Any, principal: Principal, method: str
+    ) -> tuple[Any, TrustedDocument | None]:
+        """The payload to run (with `query` filled in) and the trusted document it is, if it is one."""
+        if not isinstance(payload, dict):
+            return payload, None
+        query = payload.get("query")
+        query = query if isinstance(query, str) and query.strip() else None
+        document_id = payload.get("documentId")
+        extensions = payload.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise BadRequest("`extensions` must be a JSON object.")
+        apq = (extensions or {}).get("persistedQuery")
+        trusted: TrustedDocument | None = None
+        register: str | None = None
+
+        if document_id is not None:
+            if query is not None:
+                raise BadRequest("Send either `documentId` or `query`, not both.")
+            trusted = self._by_document_id(document_id)
+            query = trusted.body
+        elif apq is not None:
+            sha256 = self._apq_hash(apq)
+            if query is not None:
+                if sha256_hex(query) != sha256:
+                    raise DocumentRefused(
+                        "The persistedQuery sha256Hash is not the SHA-256 of the query text (hex of its UTF-8 bytes).",
+                        status=400,
+                        code="PERSISTED_QUERY_HASH_MISMATCH",
+                    )
+                trusted = self.manifest.get(sha256)
+                register = sha256 if trusted is None else None
+            else:
+                trusted = self.manifest.get(sha256)
+                if trusted is not None:
+                    query = trusted.body
+                elif self.settings.apq.enabled:
+                    query = await self.store.get(sha256)
+                    if query is None:
+                        raise DocumentRefused("PersistedQueryNotFound", status=200, code="PERSISTED_QUERY_NOT_FOUND",
+                                              headers=NO_CACHE)
+                else:
+                    raise DocumentRefused("PersistedQueryNotSupported", status=200,
+                                          code="PERSISTED_QUERY_NOT_SUPPORTED", headers=NO_CACHE)
+        elif query is not None:
+            trusted = self.manifest.get(sha256_hex(query))
+
+        if query is None:
+            return payload, None  # parse_payload says what is missing
+        operation_name = payload.get("operationName")
+        if method == "GET" and self._is_mutation(query, operation_name if isinstance(operation_name, str) else None):
+            raise DocumentRefused(
+                "Only queries may be sent with GET; send mutations with POST.",
+                status=405, code="METHOD_NOT_ALLOWED", headers={"Allow": "POST"},
+            )
+        if trusted is None and self.level(principal) == "trusted":
+            raise DocumentRefused(
+                "Your role may only run trusted documents: send `documentId: \"sha256:<hash>\"` of an operation "
+                f"listed by GET {MANIFEST_PATH} (or export it from /bi/<operationName>.csv); "
+                "ad-hoc documents are not accepted.",
+                status=403, code="DOCUMENT_NOT_TRUSTED",
+            )
+        if register is not None and self.settings.apq.enabled:
+            # Only documents that parse and validate are kept (the check is cached for the run).
+            if not self.gateway.executor.prepare(query).errors:
+                await self.store.put(register, query)
+        resolved = {key: value for key, value in payload.items() if key not in ("documentId", "extensions")}
+        resolved["query"] = query
+        if trusted is not None and not isinstance(resolved.get("operationName"), str):
+            resolved["operationName"] = trusted.name
+        return resolved, trusted
+
+    def _by_document_id(self, document_id: Any) -> TrustedDocument:
+        if not isinstance(document_id, str) or not document_id.startswith("sha256:") or not HEX64.match(document_id[7:]):
+            raise BadRequest('`documentId` must be "sha256:" followed by the 64 hex digits of a trusted document\'s hash.')
+        trusted = self.manifest.get(document_id[7:])
+        if trusted is None:
+            raise DocumentRefused(
+                f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them.",
+                status=404, code="PERSISTED_DOCUMENT_NOT_FOUND",
+            )
+        return trusted
+
+    @staticmethod
+    def _apq_hash(apq: Any) -> str:
+        if not isinstance(apq, dict):
+            raise BadRequest("`extensions.persistedQuery` must be a JSON object.")
+        if apq.get("version") != 1:
+            raise DocumentRefused("PersistedQueryNotSupported: only persistedQuery version 1 is supported.",
+                                  status=400, code="PERSISTED_QUERY_NOT_SUPPORTED")
+        sha256 = apq.get("sha256Hash")
+        if not isinstance(sha256, str) or not HEX64.match(sha256):
+            raise BadRequest("`extensions.persistedQuery.sha256Hash` must be 64 hex digits.")
+        return sha256.lower()
+
+    def _is_mutation(self, query: str, operation_name: str | None) -> bool:
+        """Whether the operation to run is not a query (checked before validation: the schema has no mutations)."""
+        kinds = self._kinds.get(query)
+        if kinds is None:
+            try:
+                document = parse(query)
+            except GraphQLError:
+                return False  # the run reports the parse error
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            kinds = {o.name.value if o.name else None: o.operation for o in operations}
+            if len(operations) == 1:
+                kinds[None] = operations[0].operation
+            self._kinds[query] = kinds
+        kind = kinds.get(operation_name)
+        return kind is not None and kind is not OperationType.QUERY
+
+
+# ---------------------------------------------------------------------------
+# HTTP caching of GET answers
+# ---------------------------------------------------------------------------
+
+
+def etag_of(result: dict[str, Any]) -> str:
+    """A weak ETag of what the answer says (data and errors), not of its volatile extensions."""
+    content = orjson.dumps({"data": result.get("data"), "errors": result.get("errors")}, option=orjson.OPT_SORT_KEYS)
+    return f'W/"{hashlib.sha256(content).hexdigest()[:40]}"'
+
+
+def max_age_of(result: dict[str, Any], gateway: Any) -> int:
+    """How long a client may reuse this answer: what is left of the gateway's own cache lifetime.
+
+    For each source in `extensions.freshness`: the shortest TTL among that source's
+    cached methods minus the age of the oldest data it served; the smallest of these,
+    in whole seconds, at least 0. 0 when the cache is off, any kind of data is not
+    cached (TTL 0: live data is not in the freshness report) or any data was stale.
+    An answer that used no backend gets the shortest configured TTL.
+    """
+    cache = gateway.settings.cache
+    ttls = [float(ttl) for ttl in cache.ttl.values()]
+    if not cache.enabled or not ttls or min(ttls) <= 0:
+        return 0
+    sources = {source.name: source for source in gateway.backends.all()}
+    remaining: list[float] = []
+    for name, seen in ((result.get("extensions") or {}).get("freshness") or {}).items():
+        if seen.get("stale"):
+            return 0
+        source = sources.get(name)
+        methods = [c.ttl for c in source.caches.values()] if source is not None else []
+        remaining.append((min(methods) if methods else min(ttls)) - float(seen.get("age", 0.0)))
+    return max(0, int(min(remaining) if remaining else min(ttls)))
+
+
+def cacheable(result: dict[str, Any]) -> bool:
+    errors = result.get("errors") or []
+    return all((e.get("extensions") or {}).get("code") in CACHEABLE_ERROR_CODES for e in errors) and "data" in result
+
+
+def if_none_match(header: str | None, etag: str) -> bool:
+    """Weak comparison, as RFC 9110 asks for If-None-Match."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
+
+
+def conditional_get(request: Request, response: Response, result: dict[str, Any], gateway: Any) -> Response:
+    """Add ETag and Cache-Control to a GET answer; 304 when the client's copy is current."""
+    vary = {"Vary": "Authorization, X-API-Key"}
+    if not cacheable(result):
+        response.headers.update({"Cache-Control": "private, no-store", **vary})
+        return response
+    etag = etag_of(result)
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age_of(result, gateway)}", **vary}
+    if if_none_match(request.headers.get("if-none-match"), etag):
+        keep = {k: v for k, v in response.headers.items() if k.lower() == "x-request-id"}
+        return Response(status_code=304, headers={**keep, **headers})
+    response.headers.update(headers)
+    return response
+
+
+# ---------------------------------------------------------------------------
+# Routes
+# ---------------------------------------------------------------------------
+
+
+def add_manifest_route(app: FastAPI) -> None:
+    @app.get(MANIFEST_PATH, summary="The trusted documents (Apollo persisted query manifest format)")
+    async def manifest(request: Request) -> Response:
+        from server.auth import Unauthenticated
+
+        gateway = request.app.state.gateway
+        try:
+            gateway.authenticator.authenticate(request.headers)
+        except Unauthenticated as exc:
+            return Response(error_body(str(exc), "UNAUTHENTICATED"), 401, media_type="application/json",
+                            headers={"WWW-Authenticate": 'Bearer realm="isthmus"'})
+        documents: PersistedDocuments = request.app.state.documents
+        return Response(orjson.dumps(documents.manifest.as_json()), media_type="application/json")

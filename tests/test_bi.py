@@ -1,0 +1,377 @@
+"""BI exports: /bi/<operationName>.csv and .json as flat rows, authorised like GraphQL, streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from bench.harness import GatewayProcess
+from conftest import LIVE, bearer
+from test_persisted import BI, BI_AUTH, sha256, trusted
+
+OPEN = ("CONFIRMED", "PROCESSING")
+
+
+@pytest.fixture(scope="module")
+def gw(systems):
+    """A gateway of its own (its own cost budgets), live data, with a bi_reader service account."""
+    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
+        with httpx.Client(base_url=process.url, timeout=120) as client:
+            yield client
+
+
+def graphql_nodes(client: httpx.Client, name: str, headers: dict, **variables) -> tuple[list[dict], list[dict]]:
+    """Every customer node of a trusted operation, paging by hand over GraphQL; and the errors."""
+    document_id = f"sha256:{sha256(trusted(name))}"
+    nodes, errors, after = [], [], None
+    while True:
+        body = client.post("/graphql", json={"documentId": document_id, "variables": {**variables, "after": after}},
+                           headers=headers).json()
+        errors += body.get("errors", [])
+        connection = body["data"]["customers"]
+        nodes += [edge["node"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            return nodes, errors
+        after = connection["pageInfo"]["endCursor"]
+
+
+def flat(value: dict, prefix: str = "") -> dict:
+    """Nested objects as dotted keys (no lists here: the callers explode those themselves)."""
+    out = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            out.update(flat(item, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = item
+    return out
+
+
+def aging_rows(nodes: list[dict]) -> list[dict]:
+    columns = ["id", "name", "tier", "region", "owner.id", "owner.name", "owner.team", "receivables.currency",
+               "receivables.openBalance", "receivables.overdueBalance", "receivables.creditLimit",
+               *(f"receivables.aging.{b}" for b in ("current", "d1to30", "d31to60", "d61to90", "over90"))]
+    rows = []
+    for node in nodes:
+        cells = flat(node)
+        rows.append({column: cells.get(column) for column in columns})
+    return rows
+
+
+def open_order_rows(nodes: list[dict]) -> list[dict]:
+    """One row per line of every CONFIRMED or PROCESSING order, as the README describes."""
+    rows = []
+    for node in nodes:
+        for order in node["orders"] or []:
+            if order["status"] not in OPEN:
+                continue
+            head = {"id": node["id"], "name": node["name"], **{f"orders.{k}": v for k, v in order.items() if k != "lines"}}
+            for line in order["lines"] or [{}]:
+                cells = flat(line, "orders.lines.")
+                rows.append({**head, **{k: cells.get(k) for k in (
+                    "orders.lines.sku", "orders.lines.product.name", "orders.lines.product.uom", "orders.lines.quantity",
+                    "orders.lines.shippedQuantity", "orders.lines.unitPrice", "orders.lines.amount")}})
+    return rows
+
+
+def cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def csv_rows(response: httpx.Response) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def as_csv(rows: list[dict]) -> list[dict]:
+    return [{key: cell(value) for key, value in row.items()} for row in rows]
+
+
+# --- the rows ----------------------------------------------------------------------------------
+
+
+def test_csv_and_json_exports_equal_the_graphql_rows(gw):
+    nodes, errors = graphql_nodes(gw, "ReceivablesAgingByCustomer", BI, tier="KEY")
+    assert not errors and len(nodes) > 100  # several pages
+    expected = aging_rows(nodes)
+
+    exported = gw.get("/bi/ReceivablesAgingByCustomer.json", params={"tier": "KEY"}, headers=BI)
+    assert exported.status_code == 200 and exported.headers["content-type"] == "application/json"
+    assert exported.json() == expected
+    assert list(exported.json()[0]) == list(expected[0])  # columns in document order
+
+    as_text = gw.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "KEY"}, headers=BI)
+    assert as_text.headers["content-type"] == "text/csv; charset=utf-8"
+    assert not as_text.content.startswith(b"\xef\xbb\xbf")
+    assert csv_rows(as_text) == as_csv(expected)
+    assert "X-Isthmus-Denied-Columns" not in as_text.headers
+
+
+def test_nested_lists_are_exploded_into_rows_and_filtered(gw, systems):
+    owner = systems.get("crm", "/customers/search", limit=1)[0]["owner_id"]
+    nodes, errors = graphql_nodes(gw, "OpenOrdersByProduct", BI, ownerId=owner)
+    assert not errors
+    expected = open_order_rows(nodes)
+    assert expected and {row["orders.status"] for row in expected} <= set(OPEN)
+    exported = gw.get("/bi/OpenOrdersByProduct.json", params={"ownerId": owner}, headers=BI).json()
+    assert exported == expected
+    as_text = gw.get("/bi/OpenOrdersByProduct.csv", params={"ownerId": owner}, headers=BI)
+    assert csv_rows(as_text) == as_csv(expected)
+
+
+def test_bom_for_excel(gw):
+    with_bom = gw.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "KEY", "bom": "1"}, headers=BI)
+    assert with_bom.content.startswith(b"\xef\xbb\xbfid,name,tier")
+    assert with_bom.content.count(b"\xef\xbb\xbf") == 1
+    assert with_bom.content.endswith(b"\r\n")
+
+
+def test_every_shipped_operation_exports_for_a_bi_reader(gw):
+    checks = {
+        "ReceivablesAgingByCustomer": ({"tier": "STRATEGIC"}, lambda r: r["id"]),
+        "OpenOrdersByProduct": ({"tier": "STRATEGIC"}, lambda r: r["orders.status"] in OPEN and r["orders.lines.sku"]),
+        "ContractFulfilmentStatus": ({}, lambda r: r["contracts.number"] and r["contracts.fulfilment.orderedAmount"] is not None),
+        "TicketsBreachingSla": ({}, lambda r: r["tickets.slaBreached"] is True and r["tickets.status"] in ("OPEN", "IN_PROGRESS")),
+        "CustomersOverCreditLimit": ({}, lambda r: Decimal(r["receivables.creditAvailable"]) < 0),
+    }
+    for name, (params, holds) in checks.items():
+        response = gw.get(f"/bi/{name}.json", params=params, headers=BI)
+        assert response.status_code == 200, (name, response.text[:500])
+        rows = response.json()
+        assert rows and all(holds(row) for row in rows), name
+        assert "X-Isthmus-Denied-Columns" not in response.headers, name  # bi_reader may read all they select
+
+
+# --- who sees what --------------------------------------------------------------------------
+
+
+def test_a_denied_field_is_an_empty_cell_and_its_column_is_listed(gw):
+    params = {"tier": "KEY"}
+    full = gw.get("/bi/ContractFulfilmentStatus.csv", params=params, headers=bearer("finance"))
+    agent = gw.get("/bi/ContractFulfilmentStatus.csv", params=params, headers=bearer("service_agent"))
+    assert full.status_code == agent.status_code == 200
+    assert "X-Isthmus-Denied-Columns" not in full.headers
+    assert agent.headers["X-Isthmus-Denied-Columns"] == "contracts.amount"
+    full_rows, agent_rows = csv_rows(full), csv_rows(agent)
+    assert len(full_rows) == len(agent_rows) > 50
+    assert any(row["contracts.amount"] for row in full_rows)
+    assert all(row["contracts.amount"] == "" for row in agent_rows)
+    assert [{**row, "contracts.amount": ""} for row in full_rows] == agent_rows
+    # The same as GraphQL says to the same caller: null and FORBIDDEN.
+    nodes, errors = graphql_nodes(gw, "ContractFulfilmentStatus", bearer("service_agent"), **params)
+    assert all(c["amount"] is None for n in nodes for c in n["contracts"] or [])
+    assert errors and {e["extensions"]["code"] for e in errors} == {"FORBIDDEN"}
+    json_rows = gw.get("/bi/ContractFulfilmentStatus.json", params=params, headers=bearer("service_agent"))
+    assert json_rows.headers["X-Isthmus-Denied-Columns"] == "contracts.amount"
+    assert all(row["contracts.amount"] is None for row in json_rows.json())
+
+
+def test_a_whole_denied_object_empties_all_its_columns(gw):
+    response = gw.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "KEY"}, headers=bearer("service_agent"))
+    denied = response.headers["X-Isthmus-Denied-Columns"].split(",")
+    assert denied == [c for c in csv_rows(response)[0] if c.startswith("receivables.")]
+    assert all(row[c] == "" for row in csv_rows(response) for c in denied)
+
+
+def test_a_filter_on_a_denied_column_reveals_no_rows(gw):
+    """Filters see what the caller sees: a denied value is null, so it cannot select rows."""
+    finance = gw.get("/bi/CustomersOverCreditLimit.json", headers=bearer("finance"))
+    agent = gw.get("/bi/CustomersOverCreditLimit.json", headers=bearer("service_agent"))
+    assert finance.status_code == agent.status_code == 200
+    assert finance.json() and agent.json() == []
+    assert "receivables.creditAvailable" in agent.headers["X-Isthmus-Denied-Columns"].split(",")
+
+
+def test_row_level_rules_apply_to_exports(gw, systems):
+    customers = systems.get("crm", "/customers/search", limit=50)
+    rep = customers[0]["owner_id"]
+    rows = gw.get("/bi/ReceivablesAgingByCustomer.json", headers=bearer("sales_rep", user=rep)).json()
+    assert rows and {row["owner.id"] for row in rows} == {rep}
+    own = {c["id"] for c in systems.get("crm", "/customers/search", owner=rep, limit=500)}
+    assert {row["id"] for row in rows} == own
+
+
+# --- refusals ---------------------------------------------------------------------------------------
+
+
+def test_exports_need_credentials_and_a_known_operation(gw):
+    assert gw.get("/bi/ReceivablesAgingByCustomer.csv").status_code == 401
+    unknown = gw.get("/bi/NoSuchReport.csv", headers=BI)
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_DOCUMENT_NOT_FOUND"
+    assert gw.get("/bi/ReceivablesAgingByCustomer.xlsx", headers=BI).status_code == 404
+    roles = gw.get("/bi/WhoAmI.json", headers=BI)  # its first list is `me.roles`: one row per role
+    assert roles.json() == [{"roles": "bi_reader"}]  # only what is below the list is a column
+
+
+@pytest.mark.parametrize(
+    "params, says",
+    [
+        ({"tier": "HUGE"}, "STRATEGIC"),  # an enum value: lists the allowed ones
+        ({"nope": "1"}, "search, ownerId, tier"),  # not a parameter: lists the accepted ones
+        ({"after": "abc"}, "set by the exporter"),
+        ({"first": "5"}, "set by the exporter"),
+        ({"tier": ["KEY", "SMALL"]}, "given 2 times"),
+    ],
+)
+def test_a_bad_parameter_is_a_coded_400(gw, params, says):
+    response = gw.get("/bi/ReceivablesAgingByCustomer.csv", params=params, headers=BI)
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and says in error["message"]
+
+
+def test_a_backend_down_on_the_first_page_is_an_http_error_not_an_empty_file(gw, systems):
+    with systems.faults("erp", down=True):
+        response = gw.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "KEY"}, headers=BI)
+    assert response.status_code == 503
+    assert {e["extensions"]["code"] for e in response.json()["errors"]} == {"SOURCE_UNAVAILABLE"}
+
+
+def test_a_backend_failing_mid_export_cuts_the_stream_off(gw, systems):
+    received = b""
+    with pytest.raises(httpx.HTTPError):
+        with gw.stream("GET", "/bi/ReceivablesAgingByCustomer.csv", headers=BI) as response:
+            assert response.status_code == 200
+            try:
+                for chunk in response.iter_bytes():
+                    if not received:
+                        systems.http.put(f"{systems.urls['erp']}/_faults", json={"down": True}).raise_for_status()
+                    received += chunk
+            finally:
+                systems.http.put(f"{systems.urls['erp']}/_faults", json={"down": False}).raise_for_status()
+    assert 0 < received.count(b"\n") < 2401
+
+
+# --- streaming ----------------------------------------------------------------------------------------
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def export_with_rss(client: httpx.Client, pid: int, path: str, params: dict) -> dict:
+    """Stream an export while sampling the gateway's RSS; what it cost in memory, and when rows came."""
+    samples: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(rss_kib(pid))
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    before = rss_kib(pid)
+    sampler.start()
+    rows, first_rows_at, after_first_page, started = 0, None, None, time.perf_counter()
+    try:
+        with client.stream("GET", path, params=params) as response:
+            assert response.status_code == 200
+            assert response.headers.get("transfer-encoding") == "chunked"
+            for chunk in response.iter_bytes():
+                rows += chunk.count(b"\n")
+                if first_rows_at is None and rows > 1:
+                    first_rows_at = time.perf_counter() - started
+                if after_first_page is None and rows > 150:
+                    after_first_page = rss_kib(pid)
+    finally:
+        done.set()
+        sampler.join()
+    return {
+        "rows": rows - 1,
+        "before": before,
+        "peak": max(samples + [before]),
+        "after_first_page": after_first_page,
+        "end": rss_kib(pid),
+        "first_rows_at": first_rows_at,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def test_a_large_export_streams_in_flat_memory(systems):
+    """2,400 rows over 24 pages: memory after the first page stays flat to the end."""
+    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
+        pid = process.process.pid
+        with httpx.Client(base_url=process.url, timeout=300, headers=BI) as client:
+            small_params = {"search": systems.get("crm", "/customers/search", limit=1)[0]["id"]}
+            for _ in range(2):  # warm-up: code paths, pools
+                export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", small_params)
+            small = export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", small_params)
+            large = export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", {})
+    print(f"\nRSS small export ({small['rows']} rows): {small['before']} -> peak {small['peak']} KiB "
+          f"(+{small['peak'] - small['before']} KiB)")
+    print(f"RSS large export ({large['rows']} rows): {large['before']} -> after first page {large['after_first_page']} "
+          f"-> peak {large['peak']} -> end {large['end']} KiB (+{large['peak'] - large['before']} KiB; "
+          f"+{large['peak'] - large['after_first_page']} KiB after the first page); first rows after "
+          f"{large['first_rows_at']:.2f} s of {large['seconds']:.2f} s")
+    assert small["rows"] == 1 and large["rows"] >= 2000
+    # Rows arrive as pages come, not at the end.
+    assert large["first_rows_at"] < large["seconds"] / 3
+    # Constant memory: 23 more pages after the first add (next to) nothing ...
+    assert large["peak"] - large["after_first_page"] < 16 * 1024
+    # ... and the whole large export costs at most a page's working set more than a one-row export.
+    assert (large["peak"] - large["before"]) - (small["peak"] - small["before"]) < 48 * 1024
+
+
+# --- flattening, without HTTP -----------------------------------------------------------------
+
+
+def plan_of(text: str):
+    from schema import schema
+    from server.bi import build_plan
+    from server.persisted import TrustedDocument
+
+    return build_plan(TrustedDocument(sha256(text), "T", text, "query", "t.graphql"), schema._schema)
+
+
+def test_a_document_without_a_list_is_not_exportable():
+    from server.bi import NotExportable
+
+    with pytest.raises(NotExportable):
+        plan_of('query T { customer(id: "C1") { id name } }')
+
+
+def test_side_by_side_lists_are_stacked_not_multiplied_and_empty_lists_keep_the_parent():
+    from server.bi import rows_of
+
+    plan = plan_of("query T($after: String) { customers(first: 2, after: $after) { pageInfo { hasNextPage endCursor } "
+                   "edges { node { id c: contacts { name } tickets { id } } } } }")
+    assert [c.name for c in plan.columns] == ["id", "c.name", "tickets.id"]
+    assert plan.paging is not None and plan.paging.page_size == 2 and plan.paging.first is None
+    data = {"customers": {"edges": [
+        {"node": {"id": "C1", "c": [{"name": "Ann"}, {"name": "Bo"}], "tickets": [{"id": "T1"}]}},
+        {"node": {"id": "C2", "c": [], "tickets": None}},
+    ]}}
+    assert list(rows_of(plan, data)) == [
+        {"id": "C1", "c.name": "Ann", "tickets.id": None},
+        {"id": "C1", "c.name": "Bo", "tickets.id": None},
+        {"id": "C1", "c.name": None, "tickets.id": "T1"},
+        {"id": "C2", "c.name": None, "tickets.id": None},
+    ]
+
+
+def test_filters_compare_decimals_as_numbers_and_null_matches_only_null():
+    from server.bi import Filter
+
+    assert Filter("x", "<", 0).matches("-0.01") and not Filter("x", "<", 0).matches("0.00")
+    assert not Filter("x", "<", 0).matches(None)
+    assert Filter("x", "==", None).matches(None) and not Filter("x", "!=", None).matches(None)
+    assert Filter("x", "in", ["A", "B"]).matches("B") and Filter("x", "not in", ["A"]).matches(None)
+    assert Filter("x", "==", 10).matches("10.00")
+
+
+def test_csv_cells_never_carry_a_formula():
+    from server.bi import csv_cell
+
+    assert csv_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("+49 30 1234") == "'+49 30 1234"
+    assert csv_cell("-12.50") == "-12.50" and csv_cell(None) == "" and csv_cell(False) == "false"

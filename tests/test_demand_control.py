@@ -1,0 +1,81 @@
+"""Abusive documents are refused cheaply, with a coded error, before any backend call."""
+
+import pytest
+
+from conftest import bearer, gateway_with
+
+
+def refused(systems, gateway, query, code, variables=None, headers=None):
+    systems.reset_stats()
+    response = gateway.post(query, variables, headers=headers)
+    body = response.json()
+    assert code in {e["extensions"]["code"] for e in body["errors"]}, body["errors"]
+    assert sum(systems.calls().values()) == 0
+    return response
+
+
+def test_deep_nesting(systems, gateway):
+    inner = "id"
+    for _ in range(8):
+        inner = f"orders(first: 1) {{ customer {{ {inner} }} }}"
+    refused(systems, gateway, f'{{ customer(id: "C00001") {{ {inner} }} }}', "QUERY_TOO_DEEP")
+
+
+def test_an_alias_flood(systems, gateway):
+    query = "{ me { " + " ".join(f"a{i}: id" for i in range(200)) + " } }"
+    refused(systems, gateway, query, "TOO_MANY_ALIASES")
+
+
+def test_too_many_root_fields(systems, gateway):
+    query = "{ " + " ".join(f'c{i}: customer(id: "C{i:05d}") {{ id }}' for i in range(45)) + " }"
+    refused(systems, gateway, query, "TOO_MANY_ROOT_FIELDS")
+
+
+def test_a_duplicate_field_flood(systems, gateway):
+    refused(systems, gateway, "{ me { " + "id " * 3000 + "} }", "TOO_MANY_FIELDS")
+
+
+def test_huge_first_arguments_multiply_into_a_refused_cost(systems, gateway):
+    query = """{ customers(first: 100) { edges { node {
+        orders(first: 100) { lines { product { name availability { available } } } }
+    } } } }"""
+    response = refused(systems, gateway, query, "QUERY_TOO_COMPLEX")
+    assert "first" in response.json()["errors"][0]["message"]
+
+
+def test_too_many_tokens(systems, gateway):
+    query = "{ me { id } }" + " # padding\n" + " ".join("{ me { id } }" for _ in range(4000))
+    response = refused(systems, gateway, query, "GRAPHQL_PARSE_FAILED")
+    assert "tokens" in response.json()["errors"][0]["message"]
+
+
+def test_a_batch_of_operations_is_refused(systems, gateway):
+    systems.reset_stats()
+    response = gateway.http.post(f"{gateway.url}/graphql", json=[{"query": "{ me { id } }"}] * 50)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert sum(systems.calls().values()) == 0
+
+
+def test_a_spent_cost_budget_gives_429_with_retry_after(systems, page_query):
+    with gateway_with(systems, limits={"budget_per_window": 30_000, "budget_window": 60}) as gateway:
+        assert gateway.post(page_query, {"first": 5}).status_code == 200
+        assert gateway.post(page_query, {"first": 5}).status_code == 200
+        systems.reset_stats()
+        third = gateway.post(page_query, {"first": 5})
+        assert third.status_code == 429
+        assert int(third.headers["Retry-After"]) > 0
+        assert third.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert sum(systems.calls().values()) == 0
+        # The budget is per principal: someone else still gets through.
+        assert gateway.post(page_query, {"first": 5}, headers=bearer("finance", user="other")).status_code == 200
+
+
+@pytest.mark.parametrize("role,allowed", [("admin", True), ("finance", False)])
+def test_introspection_can_be_kept_to_some_roles(systems, role, allowed):
+    with gateway_with(systems, limits={"introspection_roles": ["admin"]}) as gateway:
+        body = gateway.post("{ __schema { queryType { name } } }", headers=bearer(role)).json()
+    if allowed:
+        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    else:
+        assert body["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
