@@ -44,7 +44,10 @@ SCHEDULE = [
     ("desk", {"malformed_rate": 1.0}, "DESK malformed JSON"),
 ]
 CLEAR = {"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "down": False, "malformed_rate": 0.0}
-SETTLE = 1.5  # seconds after a change during which answers are not judged (requests in flight straddle it)
+BREAKER_COOLDOWN = 3.0
+# Seconds after a change during which answers are not judged: requests in flight straddle
+# it, and after a recovery an open breaker waits its cool-down before it probes again.
+SETTLE = BREAKER_COOLDOWN + 1.5
 
 
 class Faults:
@@ -75,7 +78,7 @@ async def schedule(urls: dict[str, str], faults: Faults, seconds: float, log: li
 
 
 async def load(url: str, bodies: list[bytes], headers: dict[str, str], concurrency: int, seconds: float, faults: Faults) -> dict[str, Any]:
-    stats = {"requests": 0, "server_errors": 0, "past_deadline": 0, "judged": 0, "intact": 0, "latencies": []}
+    stats = {"requests": 0, "server_errors": 0, "past_deadline": 0, "judged": 0, "intact": 0, "latencies": [], "violations": []}
     until = time.monotonic() + seconds
     async with aiohttp.ClientSession(headers={**headers, "Content-Type": "application/json"}) as session:
 
@@ -97,7 +100,13 @@ async def load(url: str, bodies: list[bytes], headers: dict[str, str], concurren
                     stats["judged"] += 1
                     errors = json.loads(payload).get("errors") or []
                     failed = {e.get("extensions", {}).get("source") for e in errors} - {None}
-                    stats["intact"] += failed <= {faulted}
+                    if failed <= {faulted}:
+                        stats["intact"] += 1
+                    elif len(stats["violations"]) < 50:
+                        codes = sorted({e["extensions"]["code"] for e in errors if e.get("extensions", {}).get("source") in failed - {faulted}})
+                        stats["violations"].append(
+                            {"faulted": faulted, "failed": sorted(failed), "codes": codes, "since_change_s": round(sent - changed, 1)}
+                        )
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return stats
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             # Short TTLs, so the backends keep being called and the faults are felt (and
             # stale-if-error serves what it can while they last).
             "cache": {"ttl": {kind: 2 for kind in ("master", "activity", "lists", "orders", "balances", "stock")}, "grace": 20},
-            "resilience": {"breaker_cooldown": 3.0},
+            "resilience": {"breaker_cooldown": BREAKER_COOLDOWN},
             **{name: {"timeout": BACKEND_TIMEOUT} for name in ("crm", "erp", "clm", "desk")},
         }
         with GatewayProcess(systems.urls, **settings) as gateway:
