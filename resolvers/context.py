@@ -28,6 +28,9 @@ class Context:
     # Failures that cost part of a field but not all of it (a derived list built from
     # several systems while one of them is down): (path, error), reported beside the data.
     partial_failures: list[tuple[Any, Exception]] = field(default_factory=list)
+    # Figures derived from loaded records, computed once per request however many fields
+    # need them (a customer's receivables feed `receivables`, `risk` and `alerts`).
+    derived: dict[Any, Any] = field(default_factory=dict)
     # Authorisation, decided by the policy (policies/) and handed in by the gateway:
     # may the caller read a restricted `Type.field`, which fields are restricted, and
     # which customers the caller sees ("all", "team", "own", or None for none).

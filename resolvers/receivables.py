@@ -110,7 +110,11 @@ async def receivables_of_party(ctx: Context, party_code: str) -> Receivables | N
     )
     if party is None:
         return None
-    return summarise(invoices, orders, party.credit_limit, party.currency, ctx.today)
+    key = ("receivables", party_code)
+    summary = ctx.derived.get(key)
+    if summary is None:
+        summary = ctx.derived[key] = summarise(invoices, orders, party.credit_limit, party.currency, ctx.today)
+    return summary
 
 
 async def receivables_of_customer(ctx: Context, customer: Customer) -> Receivables | None:

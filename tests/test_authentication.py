@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import TEST_SECRET, gateway_with, token
+from conftest import TEST_SECRET, token
 
 ME = "{ me { id name roles } }"
 SERVICE_KEY = "bi-key-0123456789abcdef"
