@@ -3,7 +3,7 @@
     isthmus demo                 start the demo systems and the gateway on them
     isthmus demo --erp tryton    the same with a local Tryton 8.2 as the ERP
     isthmus serve --config FILE  the gateway alone, backends from settings
-    isthmus schema               print the GraphQL SDL
+    isthmus schema [--subgraph]  print the GraphQL SDL (--subgraph: the Federation v2 subgraph's)
     isthmus manifest             print the trusted documents (persisted/) as JSON
     isthmus token --user ID --role ROLE [--team T] [--ttl 8h]   mint a token
     isthmus bench                run the benchmarks
@@ -17,7 +17,7 @@ import sys
 
 from fastapi import FastAPI
 
-from schema import schema as graphql_schema
+import schema
 from server import logs
 from server.http import create_app
 from server.settings import BackendSettings, Settings
@@ -167,7 +167,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
     settings = Settings.load(args.config)
     try:
-        manifest = Manifest.load(settings.persisted.dir, graphql_schema._schema)
+        manifest = Manifest.load(settings.persisted.dir, schema.public)
     except ManifestError as exc:
         print(f"persisted documents: {exc}", file=sys.stderr)
         return 2
@@ -175,8 +175,8 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_schema(_: argparse.Namespace) -> int:
-    sys.stdout.write(graphql_schema.as_str() + "\n")
+def cmd_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write((schema.subgraph_sdl() if args.subgraph else schema.public_sdl()) + "\n")
     return 0
 
 
@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--port", type=int)
     srv.add_argument("--workers", type=int, default=1)
     srv.set_defaults(run=cmd_serve)
-    commands.add_parser("schema", help="print the GraphQL SDL").set_defaults(run=cmd_schema)
+    printing = commands.add_parser("schema", help="print the GraphQL SDL")
+    printing.add_argument("--subgraph", action="store_true", help="the Federation v2 subgraph SDL (with @key, @link)")
+    printing.set_defaults(run=cmd_schema)
     manifest = commands.add_parser("manifest", help="print the trusted documents (persisted/) as a JSON manifest")
     manifest.add_argument("--config", help="a TOML settings file (persisted.dir)")
     manifest.set_defaults(run=cmd_manifest)

@@ -12,11 +12,13 @@ changes: authorisation costs a dictionary look-up per restricted field.
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import casbin
 
@@ -33,6 +35,7 @@ class Policy:
     enforcer: casbin.Enforcer
     restricted: frozenset[str]  # every `Type.field` the policy names
     version: int
+    digest: str  # SHA-256 of model and policy text: equal on replicas that read the same files
 
 
 class Authorizer:
@@ -43,6 +46,7 @@ class Authorizer:
         self._stamp = self._mtimes()
         self._checked = time.monotonic()
         self.policy = self._load(version=1)
+        self.on_reload: list[Callable[[Policy], None]] = []  # told after every successful reload
         self._decisions: dict[tuple[tuple[str, ...], str], bool] = {}
         self._scopes: dict[tuple[str, ...], str | None] = {}
         self._documents: dict[tuple[tuple[str, ...], str], str] = {}
@@ -94,12 +98,12 @@ class Authorizer:
 
     # --- reloading -----------------------------------------------------------
 
-    def reload_if_changed(self) -> bool:
-        """Cheap enough to call on every request; looks at the files at most once a second."""
-        now = time.monotonic()
-        if now - self._checked < CHECK_EVERY:
+    def reload_if_changed(self, now: bool = False) -> bool:
+        """Cheap enough to call on every request; looks at the files at most once a second (`now`: at once)."""
+        moment = time.monotonic()
+        if not now and moment - self._checked < CHECK_EVERY:
             return False
-        self._checked = now
+        self._checked = moment
         stamp = self._mtimes()
         if stamp == self._stamp:
             return False
@@ -118,8 +122,10 @@ class Authorizer:
             self._decisions = {}
             self._scopes = {}
             self._documents = {}
-            log.info("policy reloaded", extra={"policy_version": policy.version})
-            return True
+            log.info("policy reloaded", extra={"policy_version": policy.version, "policy_digest": policy.digest})
+        for listener in self.on_reload:
+            listener(policy)
+        return True
 
     def _mtimes(self) -> tuple[float, float]:
         return (self.model_path.stat().st_mtime, self.policy_path.stat().st_mtime)
@@ -128,7 +134,8 @@ class Authorizer:
         rules = _read_rules(self.policy_path)
         enforcer = casbin.Enforcer(str(self.model_path), str(self.policy_path))
         restricted = frozenset(obj for kind, _, obj, *_ in rules if kind == "p" and "." in obj)
-        return Policy(enforcer, restricted, version)
+        digest = hashlib.sha256(self.model_path.read_bytes() + b"\0" + self.policy_path.read_bytes()).hexdigest()
+        return Policy(enforcer, restricted, version, digest)
 
 
 def _read_rules(path: Path) -> list[list[str]]:

@@ -66,8 +66,8 @@ async def visible_customer_of_contract(ctx: Context, contract: Contract, what: s
     )
 
 
-async def visible_customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:
-    return await access.visible(ctx, await customer_of_ticket(ctx, ticket), f"the customer of ticket {ticket.id}")
+async def visible_customer_of_ticket(ctx: Context, ticket: Ticket, what: str | None = None) -> Customer | None:
+    return await access.visible(ctx, await customer_of_ticket(ctx, ticket), what or f"the customer of ticket {ticket.id}")
 
 
 async def orders_of_contract(ctx: Context, contract: Contract) -> list[Order]:

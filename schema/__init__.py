@@ -1,12 +1,60 @@
-"""The GraphQL schema: thin strawberry types over the records, one module per domain."""
+"""The GraphQL schema: thin strawberry types over the records, one module per domain.
 
-import strawberry
+One build, two views of it. `public` is the API of the contract; `subgraph` adds
+Federation v2's `_service` and `_entities` for a router (setting
+`federation.enabled`). They share every type and resolver, so the field plans,
+the policy and the limits apply to both alike.
+"""
+
+from graphql import GraphQLObjectType, GraphQLSchema, print_schema, specified_directives
 
 from schema.directives import fresh
 from schema.fast_path import install_direct_resolvers
+from schema.federation import ENTITIES, SubgraphSchema, entity_type_name
+from schema.contract import Contract
+from schema.customer import Customer
+from schema.order import SalesOrder
+from schema.product import Product
 from schema.query import Query
+from schema.ticket import ServiceTicket
 
-schema = strawberry.Schema(query=Query, directives=[fresh])
-install_direct_resolvers(schema._schema)
+ENTITY_TYPES = [Customer, Product, SalesOrder, Contract, ServiceTicket]
 
-__all__ = ["schema"]
+# 2.9: the newest version today's composition libraries (GraphQL Mesh, Hive Gateway) accept
+_built = SubgraphSchema(query=Query, directives=[fresh], types=ENTITY_TYPES, federation_version="2.9")
+subgraph: GraphQLSchema = _built._schema
+subgraph.get_type("_Entity").resolve_type = entity_type_name
+install_direct_resolvers(subgraph)
+if {t.__name__ for t in ENTITY_TYPES} != set(ENTITIES) or set(ENTITIES) != {t.name for t in subgraph.get_type("_Entity").types}:
+    raise RuntimeError("every @key type needs its look-up in schema.federation.ENTITIES")
+
+
+def _without_federation(schema: GraphQLSchema) -> GraphQLSchema:
+    query = schema.query_type
+    public_query = GraphQLObjectType(
+        name=query.name,
+        fields={name: field for name, field in query.fields.items() if name not in ("_service", "_entities")},
+        description=query.description,
+        extensions=query.extensions,
+    )
+    # graphql's own directives and ours; federation's (@key, @link) are for routers only
+    directives = [*specified_directives, schema.get_directive("fresh")]
+    built = GraphQLSchema(query=public_query, directives=directives, extensions=schema.extensions)
+    built._strawberry_schema = schema._strawberry_schema  # what strawberry's `Info.schema` reads
+    return built
+
+
+public: GraphQLSchema = _without_federation(subgraph)
+
+
+def public_sdl() -> str:
+    """The public API as SDL (what the contract is checked against)."""
+    return print_schema(public)
+
+
+def subgraph_sdl() -> str:
+    """The subgraph's SDL with its federation directives, as `_service { sdl }` gives it to a router."""
+    return _built.as_str()
+
+
+__all__ = ["public", "subgraph", "public_sdl", "subgraph_sdl"]

@@ -44,7 +44,7 @@ class Fulfilment:
     progress: float | None
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class Contract:
     id: strawberry.ID
     number: str

@@ -94,7 +94,7 @@ class TimelineEvent:
     ref_id: strawberry.ID | None
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class Customer:
     id: strawberry.ID
     name: str

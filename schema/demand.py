@@ -33,6 +33,8 @@ from graphql import (
 )
 
 DEFAULT_LIST_SIZE = 10
+# Federation's `_service { sdl }` shows the whole schema too: it follows the introspection rule.
+INTROSPECTION = ("__schema", "__type", "_service")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def measure(document: Any, operation: OperationDefinitionNode) -> Shape:
             if isinstance(selection, FieldNode):
                 counts["fields"] += 1
                 counts["aliases"] += selection.alias is not None
-                if selection.name.value in ("__schema", "__type"):
+                if selection.name.value in INTROSPECTION:
                     counts["introspection"] = True
                 deepest = max(deepest, walk(selection.selection_set, depth + 1))
             elif isinstance(selection, InlineFragmentNode):
@@ -100,12 +102,14 @@ def cost(schema: GraphQLSchema, document: Any, operation: OperationDefinitionNod
         return DEFAULT_LIST_SIZE
 
     def walk(selection_set: SelectionSetNode | None, parent: Any) -> int:
-        if selection_set is None or not isinstance(parent, GraphQLObjectType):
+        if selection_set is None:
             return 0
+        # a union (federation's `_Entity`) has no fields but __typename; its fragments count
+        fields = parent.fields if isinstance(parent, GraphQLObjectType) else {}
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                field = parent.fields.get(selection.name.value)
+                field = fields.get(selection.name.value)
                 if field is None:
                     total += 1
                     continue

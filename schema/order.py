@@ -41,7 +41,7 @@ class OrderLine:
         return money(self.amount - self.unit_cost * self.quantity)
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class SalesOrder:
     id: strawberry.ID
     number: str

@@ -35,7 +35,7 @@ class BomLine:
         return await info.context.loaders.product_by_sku.load(self.component_sku)
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["sku"])
 class Product:
     sku: strawberry.ID
     name: str

@@ -8,8 +8,7 @@ from decimal import Decimal
 import strawberry
 from strawberry import Info
 
-from resolvers import access, availability, customers as find, relations
-from resolvers.errors import NotFound
+from resolvers import availability, customers as find, lookups
 from schema.contract import Contract
 from schema.customer import Customer, CustomerConnection
 from schema.enums import CustomerTier
@@ -34,7 +33,7 @@ class Query:
 
     @strawberry.field
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        return await find.customer_by_id(info.context, id)
+        return await lookups.customer_by_id(info.context, id)
 
     @strawberry.field(description="Customers visible to the caller (row-level rules apply), newest activity first.")
     async def customers(
@@ -57,10 +56,7 @@ class Query:
 
     @strawberry.field
     async def product(self, info: Info, sku: strawberry.ID) -> Product | None:
-        product = await info.context.loaders.product_by_sku.load(sku)
-        if product is None:
-            raise NotFound(f"No product with SKU {sku!r}.")
-        return product
+        return await lookups.product_by_sku(info.context, sku)
 
     @strawberry.field
     async def products(self, info: Info, skus: list[strawberry.ID]) -> list[Product | None]:
@@ -69,23 +65,11 @@ class Query:
 
     @strawberry.field
     async def contract(self, info: Info, id: strawberry.ID) -> Contract | None:
-        contract = await info.context.loaders.contract_by_id.load(id)
-        if contract is None:
-            if info.context.scope != "all":
-                raise access.not_visible(f"contract {id!r}")
-            raise NotFound(f"No contract with id {id!r}.")
-        await relations.visible_customer_of_contract(info.context, contract, f"contract {id!r}")
-        return contract
+        return await lookups.contract_by_id(info.context, id)
 
     @strawberry.field
     async def order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:
-        order = await info.context.loaders.order_by_id.load(id)
-        if order is None:
-            if info.context.scope != "all":
-                raise access.not_visible(f"order {id!r}")
-            raise NotFound(f"No order with id {id!r}.")
-        await relations.visible_customer_of_order(info.context, order, f"order {id!r}")
-        return (await prefetched(info, [order]))[0]
+        return (await prefetched(info, [await lookups.order_by_id(info.context, id)]))[0]
 
     @strawberry.field(description="Available-to-promise for one SKU: can `quantity` be promised by `date`?")
     async def atp(

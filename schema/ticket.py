@@ -17,7 +17,7 @@ ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class ServiceTicket:
     id: strawberry.ID
     subject: str

@@ -14,27 +14,37 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
-from resolvers.context import Context, Principal
-from policies import Authorizer
-from resolvers.loaders import Loaders
-from schema import schema as graphql_schema
-from schema.executor import Executor, Prepared
 from cachetools import LRUCache
 
+import schema
+from policies import Authorizer
+from resolvers.context import Context, Principal
+from resolvers.loaders import Loaders
 from schema import demand
+from schema.executor import Executor, Prepared
 from server.auth import Authenticator
 from server.budget import CostBudget
+from server.policy_sync import PolicySync
 from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, freshness, trace
 from sources.breaker import CircuitBreaker
 from sources.cache import CachePolicy
+from sources.redis_link import RedisLink
+from sources.shared_cache import SharedCache
 
 
-def build_backends(settings: Settings) -> Backends:
+def build_redis(settings: Settings) -> RedisLink | None:
+    conf = settings.redis
+    if not conf.url:
+        return None
+    return RedisLink(conf.url, prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
+
+
+def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backends:
     resilience = settings.resilience
+    shared = SharedCache(redis) if redis is not None and settings.redis.source_cache else None
     policy = (
-        CachePolicy(ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries)
+        CachePolicy(ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries, shared=shared)
         if settings.cache.enabled
         else None
     )
@@ -118,19 +128,23 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.backends = build_backends(settings)
+        self.redis = build_redis(settings)
+        self.backends = build_backends(settings, self.redis)
+        self.schema = schema.subgraph if settings.federation.enabled else schema.public
         self.executor = Executor(
-            graphql_schema._schema, document_cache_size=settings.document_cache_size,
+            self.schema, document_cache_size=settings.document_cache_size,
             max_tokens=settings.limits.max_tokens,
             max_fields=settings.limits.max_fields,
         )
         self.authenticator = Authenticator(settings.auth)
-        self.budget = CostBudget(settings.limits.budget_per_window, settings.limits.budget_window)
+        self.budget = CostBudget(settings.limits.budget_per_window, settings.limits.budget_window, shared=self.redis)
         self._shapes: LRUCache[tuple[int, str | None], tuple[Prepared, demand.Shape]] = LRUCache(maxsize=settings.document_cache_size)
         policy_dir = Path(settings.policy_dir) if settings.policy_dir else None
         self.authorizer = (
             Authorizer(policy_dir / "model.conf", policy_dir / "policy.csv") if policy_dir else Authorizer()
         )
+        self.policy_sync = PolicySync(self.redis, self.authorizer, settings.redis.timeout) if self.redis else None
+        self._listening: asyncio.Task[None] | None = None
         if not settings.auth.enabled:
             log.warning("authorisation is OFF (auth.enabled = false): every caller sees every field and customer")
 
@@ -151,10 +165,22 @@ class Gateway:
             scope=authorizer.scope(roles),
         )
 
-    async def aclose(self) -> None:
-        await self.backends.aclose()
+    async def start(self) -> None:
+        """Background work of a running gateway: listening for other replicas' policy reloads."""
+        if self.policy_sync is not None:
+            self._listening = asyncio.create_task(self.policy_sync.listen())
 
-    def check_demand(
+    async def aclose(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+            await asyncio.gather(self._listening, return_exceptions=True)
+        if self.policy_sync is not None:
+            await self.policy_sync.aclose()
+        await self.backends.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def check_demand(
         self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal
     ) -> None:
         """Refuse what is too deep, wide or expensive, and charge the caller's budget: all before any backend call."""
@@ -176,14 +202,14 @@ class Gateway:
         if shape.introspection and limits.introspection_roles is not None:
             if not set(principal.roles) & set(limits.introspection_roles):
                 raise Refused("Introspection is not enabled for your role.", "INTROSPECTION_DISABLED")
-        estimated = demand.cost(graphql_schema._schema, prepared.document, operation, variables)
+        estimated = demand.cost(self.schema, prepared.document, operation, variables)
         if estimated > limits.max_cost:
             raise Refused(
                 f"The operation's estimated cost is {estimated}, above the limit of {limits.max_cost}. "
                 "Ask for fewer items (smaller `first`) or fewer nested lists.",
                 "QUERY_TOO_COMPLEX",
             )
-        wait = self.budget.charge(principal.id, estimated)
+        wait = await self.budget.charge(principal.id, estimated)
         if wait is not None:
             raise BadRequest(
                 f"Your cost budget of {limits.budget_per_window} per {limits.budget_window:g} s is spent; "
@@ -228,7 +254,7 @@ class Gateway:
         if method == "GET" and not prepared.is_query(operation_name):
             raise BadRequest("Only queries may be sent with GET; use POST for mutations.", status=405)
         try:
-            self.check_demand(prepared, operation_name, variables, principal)
+            await self.check_demand(prepared, operation_name, variables, principal)
         except Refused as refused:
             return {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}, set()
         context = self.context_for(principal, request_id)

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.gateway = Gateway(settings)
+        await app.state.gateway.start()
         # Trusted documents, the APQ store and the BI exports (server/persisted.py, server/bi.py).
         app.state.documents = PersistedDocuments(settings, app.state.gateway)
         app.state.exports = Exports(app.state.documents, app.state.gateway.executor.schema, settings.persisted.bi_page_size)
@@ -144,16 +145,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Whether the backends can be reached, per source")
+    @app.get("/readyz", summary="Whether the backends (and Redis) can be reached")
     async def readyz(request: Request) -> JSONResponse:
-        """Each source with its circuit state. An open circuit makes the gateway `degraded`
-        (it still answers, with that system's fields null); only when every circuit is open
-        is it not ready (503), since a replica that can answer nothing should leave rotation."""
+        """Each source with its circuit state, Redis if configured, and the policy in force.
+
+        An open circuit or an unreachable Redis makes the gateway `degraded` (it still
+        answers: that system's fields null, or in-process caches and budgets instead of the
+        shared ones); only when every circuit is open is it not ready (503), since a replica
+        that can answer nothing should leave rotation. Redis alone never takes a replica out:
+        all of them would lose it at once.
+        """
         gateway: Gateway = request.app.state.gateway
         sources = {source.name: {"circuit": source.http.breaker.state} for source in gateway.backends.all()}
         open_count = sum(1 for s in sources.values() if s["circuit"] == "open")
         status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
-        return JSONResponse({"status": status, "sources": sources}, status_code=503 if status == "unavailable" else 200)
+        policy = gateway.authorizer.policy
+        body: dict[str, Any] = {"status": status, "sources": sources, "policy": {"version": policy.version, "digest": policy.digest}}
+        if gateway.redis is not None:
+            await gateway.redis.run("ping", lambda client: client.ping(), None)
+            body["redis"] = gateway.redis.status()
+            if body["redis"]["state"] != "up" and status == "ready":
+                body["status"] = "degraded"
+        return JSONResponse(body, status_code=503 if status == "unavailable" else 200)
 
     @app.post("/admin/policy/reload", summary="Reload the authorisation policy now (admin only)")
     async def reload_policy(request: Request) -> JSONResponse:

@@ -5,7 +5,7 @@
   the document is looked up by its hash (`PERSISTED_QUERY_NOT_FOUND` when unknown:
   the client then sends it again with the text); with `query` the hash must be the
   text's SHA-256 (`PERSISTED_QUERY_HASH_MISMATCH` otherwise) and a valid document is
-  registered. The store is bounded and in-process, or Redis (`apq.redis_url`) for
+  registered. The store is bounded and in-process, or Redis (`redis.url`) for
   several replicas. Documents are content-addressed: a stored text is checked against
   its hash before use, so nothing in the store can make a hash run another document.
 - **Trusted documents**: the `.graphql` operations of the repository's `persisted/`
@@ -39,6 +39,7 @@ from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, Operat
 from resolvers.context import Principal
 from server.gateway import BadRequest, error_body
 from server.settings import ApqSettings, Settings
+from sources.redis_link import RedisLink
 
 log = logging.getLogger("isthmus.persisted")
 
@@ -182,31 +183,19 @@ class RedisStore:
 
     Documents are content-addressed, so the local copy can never be stale, and a text
     read from Redis is used only if it hashes to its key. Redis failing degrades to a
-    miss (the client sends the text again) and a logged warning, never to an error.
+    miss (the client sends the text again), never to an error.
     """
 
-    def __init__(self, url: str, ttl: float, *, local_chars: int = 2_000_000, prefix: str = "isthmus:apq:",
-                 client: Any = None) -> None:
-        if client is None:
-            try:
-                import redis.asyncio as redis_asyncio
-            except ImportError:  # pragma: no cover - redis is a dependency; kept for slim installs
-                raise RuntimeError("apq.redis_url is set but the `redis` package is not installed") from None
-            client = redis_asyncio.from_url(url)
-        self._redis = client
+    def __init__(self, link: RedisLink, ttl: float, *, local_chars: int = 2_000_000) -> None:
+        self._link = link
         self._ttl = int(ttl) if ttl and ttl > 0 else None
-        self._prefix = prefix
         self._local = MemoryStore(local_chars)
 
     async def get(self, sha256: str) -> str | None:
         found = await self._local.get(sha256)
         if found is not None:
             return found
-        try:
-            value = await self._redis.get(self._prefix + sha256)
-        except Exception as exc:  # noqa: BLE001 - any Redis failure is a miss
-            log.warning("APQ store (Redis) not readable: %s", exc)
-            return None
+        value = await self._link.run("APQ read", lambda client: client.get(self._link.key("apq", sha256)), None)
         if value is None:
             return None
         document = value.decode("utf-8") if isinstance(value, bytes) else str(value)
@@ -218,20 +207,15 @@ class RedisStore:
 
     async def put(self, sha256: str, document: str) -> None:
         await self._local.put(sha256, document)
-        try:
-            await self._redis.set(self._prefix + sha256, document, ex=self._ttl)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("APQ store (Redis) not writable: %s", exc)
+        await self._link.run("APQ write", lambda client: client.set(self._link.key("apq", sha256), document, ex=self._ttl), None)
 
     async def aclose(self) -> None:
-        close = getattr(self._redis, "aclose", None) or getattr(self._redis, "close", None)
-        if close is not None:
-            await close()
+        return None  # the link belongs to the gateway
 
 
-def make_store(settings: ApqSettings) -> ApqStore:
-    if settings.redis_url:
-        return RedisStore(settings.redis_url, settings.redis_ttl)
+def make_store(settings: ApqSettings, link: RedisLink | None) -> ApqStore:
+    if link is not None:
+        return RedisStore(link, settings.redis_ttl)
     return MemoryStore(settings.max_bytes)
 
 
@@ -247,7 +231,7 @@ class PersistedDocuments:
         self.settings = settings
         self.gateway = gateway
         self.manifest = Manifest.load(settings.persisted.dir, schema or gateway.executor.schema)
-        self.store = make_store(settings.apq)
+        self.store = make_store(settings.apq, gateway.redis)
         self._kinds: LRUCache[str, dict[str | None, OperationType]] = LRUCache(maxsize=256)
         log.info("trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)})
 

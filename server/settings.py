@@ -99,7 +99,6 @@ class ApqSettings(BaseModel):
 
     enabled: bool = True
     max_bytes: int = Field(16_000_000, description="Bound of the in-process store: total characters of the documents kept (least recently used go first).")
-    redis_url: str | None = Field(None, description="redis://host:6379/0: one store shared by several replicas (in-process otherwise).")
     redis_ttl: float = Field(7 * 86400, description="Seconds a registered document stays in Redis (0: until Redis evicts it).")
 
 
@@ -111,6 +110,24 @@ class PersistedSettings(BaseModel):
         False, description="Production: only trusted documents, except for roles the policy grants `documents:any`."
     )
     bi_page_size: int = Field(100, description="Items per page when an export pages through a connection whose $first has no default.")
+
+
+class RedisSettings(BaseModel):
+    """State shared by replicas: APQ documents, the second-level source cache, cost budgets,
+    policy-reload notices. Unset: everything stays in-process. Redis down: the gateway keeps
+    answering from in-process state and says so in /readyz."""
+
+    url: str | None = Field(None, description="redis://host:6379/0 (rediss:// for TLS); the same for every replica.")
+    prefix: str = Field("isthmus:", description="Key prefix; replicas of one deployment must share it.")
+    timeout: float = Field(0.1, description="Seconds to wait for Redis before going without it.")
+    retry_after: float = Field(2.0, description="After a Redis failure, seconds before trying it again.")
+    source_cache: bool = Field(True, description="Share backend answers through Redis (the in-process cache stays in front).")
+
+
+class FederationSettings(BaseModel):
+    """Apollo Federation v2: serve `_service` and `_entities` so a router can compose this subgraph."""
+
+    enabled: bool = Field(False, description="Add the federation fields (a router needs them); the same limits, policy and safelisting apply.")
 
 
 class Settings(BaseSettings):
@@ -140,6 +157,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     apq: ApqSettings = ApqSettings()
     persisted: PersistedSettings = PersistedSettings()
+    federation: FederationSettings = FederationSettings()
+    redis: RedisSettings = RedisSettings()
     policy_dir: str | None = Field(None, description="Folder with model.conf and policy.csv (default: the shipped ones).")
 
     @classmethod

@@ -54,7 +54,7 @@ class Source:
         if cache is None:
             policy = self.cache_policy
             cache = self.caches[method] = MethodCache(
-                self.name, method, ttl=ttl, grace=policy.grace, maxsize=policy.max_entries
+                self.name, method, ttl=ttl, grace=policy.grace, maxsize=policy.max_entries, shared=policy.shared
             )
         return await cache.get_many(keys, fetch)
 

@@ -10,6 +10,8 @@ above the sources and never depends on what is cached.
 - When the backend fails, an entry up to `grace` seconds past its TTL is served
   instead, and the response is marked stale.
 - At most `maxsize` entries; the least recently used go first.
+- With Redis configured, misses look in the shared second level first, and what
+  is fetched is shared with the other replicas (sources/shared_cache.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cachetools import TTLCache
 
 from sources import events, freshness, trace
 from sources.errors import SourceError
+from sources.shared_cache import SharedCache
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,10 @@ Fetch = Callable[[list[Hashable]], Awaitable[list[Any]]]
 
 
 class MethodCache:
-    def __init__(self, source: str, method: str, *, ttl: float, grace: float, maxsize: int) -> None:
+    def __init__(self, source: str, method: str, *, ttl: float, grace: float, maxsize: int,
+                 shared: SharedCache | None = None) -> None:
         self.source = source
+        self.shared = shared
         self.method = method
         self.ttl = ttl
         self.grace = grace
@@ -102,22 +107,40 @@ class MethodCache:
         self.counters.misses += len(missing)
         keys = list(missing)
         try:
-            try:
-                values = await fetch(keys)
-            except SourceError as exc:
-                values = [exc] * len(keys)
-            fetched_at = time.monotonic()
+            shared = await self.shared.get_many(self.source, self.method, keys) if self.shared else {}
             report = freshness.report()
-            for key, value in zip(keys, values):
-                if isinstance(value, SourceError):
-                    value = self._stale_or(key, value, fetched_at)
-                else:
-                    self._entries[key] = Entry(value, fetched_at)
+            answers: dict[Hashable, Any] = {}
+            for key, (value, age) in shared.items():
+                if age <= freshness.limit(self.ttl, key):
+                    answers[key] = value
+                    self._entries[key] = Entry(value, time.monotonic() - age)
                     if report is not None:
-                        report.note(self.source, 0.0)
+                        report.note(self.source, age)
+            if answers:
+                events.cache_event(self.source, self.method, "shared_hit", len(answers))
+            to_fetch = [key for key in keys if key not in answers]
+            fetched: dict[Hashable, Any] = {}
+            if to_fetch:
+                try:
+                    values = await fetch(to_fetch)
+                except SourceError as exc:
+                    values = [exc] * len(to_fetch)
+                fetched_at = time.monotonic()
+                for key, value in zip(to_fetch, values):
+                    if isinstance(value, SourceError):
+                        value = self._stale_or(key, value, fetched_at, shared.get(key))
+                    else:
+                        fetched[key] = value
+                        self._entries[key] = Entry(value, fetched_at)
+                        if report is not None:
+                            report.note(self.source, 0.0)
+                    answers[key] = value
+            for key in keys:
                 for index in missing[key]:
-                    results[index] = value
-                futures[key].set_result(value)
+                    results[index] = answers[key]
+                futures[key].set_result(answers[key])
+            if fetched and self.shared:
+                await self.shared.put_many(self.source, self.method, fetched, self.ttl + self.grace)
         finally:
             for key, future in futures.items():
                 if self._inflight.get(key) is future:
@@ -126,8 +149,11 @@ class MethodCache:
                     future.set_exception(asyncio.CancelledError())
                     future.exception()  # retrieved: the fetching request was cancelled
 
-    def _stale_or(self, key: Hashable, error: SourceError, now: float) -> Any:
+    def _stale_or(self, key: Hashable, error: SourceError, now: float, shared: tuple[Any, float] | None = None) -> Any:
+        """The backend failed: serve what we had within the grace period (ours, else the shared one)."""
         entry = self._entries.get(key)
+        if entry is None and shared is not None and shared[1] <= self.ttl + self.grace:
+            entry = Entry(shared[0], now - shared[1])
         if entry is None:
             return error
         self.counters.stale += 1
@@ -148,6 +174,7 @@ class CachePolicy:
     ttl: dict[str, float]
     grace: float = 300.0
     max_entries: int = 10_000
+    shared: SharedCache | None = None  # the second level in Redis, when configured
 
     def ttl_of(self, kind: str) -> float:
         return self.ttl.get(kind, 0.0)

@@ -325,11 +325,11 @@ def test_a_large_export_streams_in_flat_memory(systems):
 
 
 def plan_of(text: str):
-    from schema import schema
+    from schema import public
     from server.bi import build_plan
     from server.persisted import TrustedDocument
 
-    return build_plan(TrustedDocument(sha256(text), "T", text, "query", "t.graphql"), schema._schema)
+    return build_plan(TrustedDocument(sha256(text), "T", text, "query", "t.graphql"), public)
 
 
 def test_a_document_without_a_list_is_not_exportable():

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import bearer
 from policies import ROLES, Authorizer, matrix
-from schema import schema
+from schema import public
 
 POLICY = Authorizer()
 MATRIX = matrix(POLICY, ROLES)
@@ -25,7 +25,7 @@ SUBSELECTION = {
     "SalesOrder.invoices": "{ number }",
     "QuoteEvaluation.credit": "{ ok }",
 }
-TYPES = schema._schema.type_map
+TYPES = public.type_map
 CASES = [
     (field, role, allowed)
     for field, roles in MATRIX.items()

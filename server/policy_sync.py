@@ -1,0 +1,98 @@
+"""Replicas reload the policy together: a reload on one is announced to all through Redis.
+
+Like a Casbin watcher: the notice says "the policy changed" and carries the new
+policy's digest; every other replica reloads its own files at once (the
+deployment gives them the same files: an image, a ConfigMap, a shared volume)
+and warns when its digest differs from the announcer's. `/readyz` shows each
+replica's digest, so drift is visible. A replica that was cut off from Redis
+looks at its files again when it reconnects, in case it missed a notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from policies import Authorizer
+from policies.enforcement import Policy
+from sources.redis_link import RedisLink
+
+log = logging.getLogger("isthmus.policy")
+
+
+class PolicySync:
+    def __init__(self, link: RedisLink, authorizer: Authorizer, timeout: float) -> None:
+        self.link = link
+        self.authorizer = authorizer
+        self.replica = uuid.uuid4().hex[:12]
+        self.channel = link.key("policy")
+        # a subscription waits for messages: no socket timeout on its connection
+        self._listener = redis.from_url(link.url, socket_connect_timeout=timeout)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._applying = False
+        authorizer.on_reload.append(self._reloaded)
+
+    def _reloaded(self, policy: Policy) -> None:
+        if self._applying:
+            return  # a reload we were told about: not announced again
+        try:
+            task = asyncio.get_running_loop().create_task(self.announce(policy))
+        except RuntimeError:  # no event loop (a reload from a thread): nothing to announce with
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def announce(self, policy: Policy) -> None:
+        notice = orjson.dumps({"replica": self.replica, "digest": policy.digest})
+        await self.link.run("policy notice", lambda client: client.publish(self.channel, notice), None)
+
+    def apply(self, notice: dict[str, Any]) -> None:
+        if notice.get("replica") == self.replica:
+            return
+        self._applying = True
+        try:
+            self.authorizer.reload()
+        finally:
+            self._applying = False
+        if self.authorizer.policy.digest != notice.get("digest"):
+            log.warning(
+                "policy files differ from another replica's",
+                extra={"policy_digest": self.authorizer.policy.digest, "announced": notice.get("digest")},
+            )
+
+    async def listen(self) -> None:
+        """Runs for the life of the process; Redis failures only pause it."""
+        connected_before = False
+        while True:
+            try:
+                async with self._listener.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    if connected_before:  # a notice may have been missed while cut off
+                        self._applying = True
+                        try:
+                            self.authorizer.reload_if_changed(now=True)
+                        finally:
+                            self._applying = False
+                    connected_before = True
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            try:
+                                self.apply(orjson.loads(message["data"]))
+                            except (ValueError, TypeError, AttributeError):
+                                log.warning("ignored a malformed policy notice")
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.link.failed("policy notices", exc)
+                await asyncio.sleep(self.link.retry_after)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self._listener.aclose()

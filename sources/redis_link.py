@@ -1,0 +1,68 @@
+"""Redis: the state replicas share. Optional, and never in the way of an answer.
+
+Every use of Redis goes through `RedisLink.run`, which turns any Redis failure
+into the caller's fallback (a miss, the in-process budget, no notification).
+After a failure the link stays away for `retry_after` seconds, so a dead Redis
+costs one short timeout per interval, not one per request; `/readyz` reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Awaitable, Callable, TypeVar
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("isthmus.redis")
+
+T = TypeVar("T")
+
+
+class RedisLink:
+    def __init__(self, url: str, *, prefix: str = "isthmus:", timeout: float = 0.1, retry_after: float = 2.0,
+                 client: Any = None) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.retry_after = retry_after
+        self.client = client or redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._away_until = 0.0
+        self.last_error: str | None = None
+        self.failures = 0
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    @property
+    def up(self) -> bool:
+        """False while the link stays away after a failure."""
+        return time.monotonic() >= self._away_until
+
+    async def run(self, what: str, operation: Callable[[Any], Awaitable[T]], fallback: T) -> T:
+        """`operation(client)`, or `fallback` when Redis is away or fails."""
+        if not self.up:
+            return fallback
+        try:
+            result = await operation(self.client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.failed(what, exc)
+            return fallback
+        if self.last_error is not None:
+            log.info("Redis reachable again", extra={"redis": self.url})
+            self.last_error = None
+        return result
+
+    def failed(self, what: str, exc: BaseException) -> None:
+        self.failures += 1
+        self._away_until = time.monotonic() + self.retry_after
+        if self.last_error is None:
+            log.warning("Redis unreachable; serving from in-process state", extra={"redis": self.url, "during": what, "error": str(exc)})
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def status(self) -> dict[str, Any]:
+        state = "up" if self.last_error is None else "down"
+        return {"state": state, "error": self.last_error} if self.last_error else {"state": state}
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,104 @@
+"""The second-level source cache in Redis: one replica's backend fetch serves the others.
+
+Same TTLs and freshness rules as the in-process cache: an entry carries the wall
+time it was fetched, a request takes it only when it is as fresh as that request
+needs (`@fresh(maxAge: 0)` never does), and an entry past its TTL is kept for the
+grace period only to stand in when the backend fails. Values are records, stored
+as JSON tagged with their record class and validated again when read: nothing
+from Redis is trusted to be code.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Hashable, Sequence
+
+import orjson
+
+from sources.records import Record
+from sources.redis_link import RedisLink
+
+
+def _record_classes(base: type[Record]) -> dict[str, type[Record]]:
+    found: dict[str, type[Record]] = {}
+    for cls in base.__subclasses__():
+        found[cls.__name__] = cls
+        found.update(_record_classes(cls))
+    return found
+
+
+class NotStorable(Exception):
+    """A value that is not records (left to the in-process cache alone)."""
+
+
+def encode(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Record):
+        return {"$": type(value).__name__, "v": value.model_dump(mode="json")}
+    if isinstance(value, (list, tuple)):
+        return [encode(item) for item in value]
+    raise NotStorable(type(value).__name__)
+
+
+def decode(data: Any, classes: dict[str, type[Record]]) -> Any:
+    if data is None:
+        return None
+    if isinstance(data, list):
+        return [decode(item, classes) for item in data]
+    return classes[data["$"]].model_validate(data["v"])
+
+
+class SharedCache:
+    def __init__(self, link: RedisLink) -> None:
+        self.link = link
+        self._classes: dict[str, type[Record]] | None = None
+
+    @property
+    def classes(self) -> dict[str, type[Record]]:
+        if self._classes is None:  # after every source module has defined its records
+            self._classes = _record_classes(Record)
+        return self._classes
+
+    def _key(self, source: str, method: str, key: Hashable) -> str:
+        text = key if isinstance(key, str) else orjson.dumps(key).decode()
+        return self.link.key("cache", source, method, text)
+
+    async def get_many(self, source: str, method: str, keys: Sequence[Hashable]) -> dict[Hashable, tuple[Any, float]]:
+        """The entries Redis holds for `keys`: key -> (value, age in seconds)."""
+        names = [self._key(source, method, key) for key in keys]
+        raw = await self.link.run("cache read", lambda client: client.mget(names), None)
+        if not raw:
+            return {}
+        now = time.time()
+        found: dict[Hashable, tuple[Any, float]] = {}
+        for key, blob in zip(keys, raw):
+            if blob is None:
+                continue
+            try:
+                entry = orjson.loads(blob)
+                found[key] = (decode(entry["v"], self.classes), max(0.0, now - float(entry["at"])))
+            except (ValueError, KeyError, TypeError):  # a foreign or corrupt entry is a miss
+                continue
+        return found
+
+    async def put_many(self, source: str, method: str, values: dict[Hashable, Any], keep: float) -> None:
+        """Store fetched values for `keep` seconds (TTL + grace)."""
+        now = time.time()
+        blobs = {}
+        for key, value in values.items():
+            try:
+                blobs[self._key(source, method, key)] = orjson.dumps({"at": now, "v": encode(value)})
+            except NotStorable:
+                continue
+        if not blobs:
+            return
+
+        async def write(client: Any) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                for name, blob in blobs.items():
+                    pipe.set(name, blob, ex=max(1, math.ceil(keep)))
+                await pipe.execute()
+
+        await self.link.run("cache write", write, None)

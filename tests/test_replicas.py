@@ -1,0 +1,147 @@
+"""Two gateway replicas sharing a real Redis: APQ, source cache, cost budgets, policy reloads.
+
+Redis is optional and never in the way: when it dies, both replicas keep
+answering from their in-process state and say so in /readyz.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.harness import GatewayProcess
+from bench.redis_server import RedisServer, redis_binary
+from conftest import AUTH, Gateway, bearer
+
+pytestmark = pytest.mark.skipif(
+    redis_binary() is None, reason="redis-server is not installed (apt-get install redis-server; .ci/run does)"
+)
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+CUSTOMER = "query($id: ID!) { customer(id: $id) { id name owner { name } orders(first: 5) { id total } receivables { openBalance } } }"
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def policy_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("policy")
+    for name in ("model.conf", "policy.csv"):
+        shutil.copy(POLICIES / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def replicas(systems, redis_server, policy_dir):
+    """Two replicas as a deployment runs them: same settings, same Redis, same policy files."""
+    settings = {
+        "auth": AUTH,
+        "redis": {"url": redis_server.url},
+        "resilience": {"breaker": False},
+        "policy_dir": str(policy_dir),
+        "limits": {"budget_per_window": 2_000, "budget_window": 600},
+    }
+    with ExitStack() as stack:
+        yield [Gateway(stack.enter_context(GatewayProcess(systems.urls, **settings)).url) for _ in range(2)]
+
+
+@pytest.fixture(scope="module")
+def customer_ids(systems):
+    return [c["id"] for c in systems.get("crm", "/customers/search", limit=20)]
+
+
+def apq(text):
+    return {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(text.encode()).hexdigest()}}
+
+
+def test_a_query_registered_through_one_replica_is_served_by_the_other(replicas):
+    one, two = replicas
+    text = "query RegisteredOnOne { me { id roles } }"
+    assert two.http.post(f"{two.url}/graphql", json={"extensions": apq(text)}).json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert one.http.post(f"{one.url}/graphql", json={"query": text, "extensions": apq(text)}).json()["data"]["me"]["id"] == "test-admin"
+    served = two.http.post(f"{two.url}/graphql", json={"extensions": apq(text)}).json()
+    assert served["data"]["me"]["id"] == "test-admin"
+
+
+def test_a_source_cache_fill_by_one_replica_serves_the_other(replicas, systems, customer_ids):
+    one, two = replicas
+    variables = {"id": customer_ids[3]}
+    systems.reset_stats()
+    first = one.query(CUSTOMER, variables)
+    assert "errors" not in first
+    assert sum(systems.calls().values()) > 0
+    systems.reset_stats()
+    second = two.query(CUSTOMER, variables)
+    assert second["data"] == first["data"]
+    assert systems.calls() == {"crm": 0, "erp": 0, "clm": 0, "desk": 0}
+    # the same freshness rules: no-cache goes to the systems of record, whatever Redis holds
+    systems.reset_stats()
+    two.query(CUSTOMER, variables, headers={"Cache-Control": "no-cache"})
+    assert systems.calls()["crm"] > 0
+
+
+def test_a_principal_has_one_cost_budget_across_replicas(replicas):
+    one, two = replicas
+    headers = bearer("finance", user="budget-tester")
+    query = "{ customers(first: 50) { edges { node { id name tier } } } }"  # estimated cost: 300
+    answers = [replica.post(query, headers=headers).status_code for replica in (one, two) * 4]
+    # 2,000 units per 600 s: six queries fit, whichever replica takes them; then the caller waits
+    assert answers == [200] * 6 + [429] * 2
+
+
+def test_a_policy_reload_on_one_replica_reloads_both_within_a_second(replicas, policy_dir):
+    one, two = replicas
+    before = two.http.get(f"{two.url}/readyz").json()["policy"]
+    rules = policy_dir / "policy.csv"
+    rules.write_text(rules.read_text() + "p, sales_rep, Product.standardCost, read, allow\n")
+    started = time.monotonic()
+    reloaded = one.http.post(f"{one.url}/admin/policy/reload").json()
+    assert reloaded["reloaded"] is True
+    while True:  # only /readyz is asked of the second replica: no request of its own looks at the files
+        now = two.http.get(f"{two.url}/readyz").json()["policy"]
+        if now["digest"] != before["digest"] or time.monotonic() - started > 1.0:
+            break
+        time.sleep(0.02)
+    took = time.monotonic() - started
+    assert now["digest"] == one.http.get(f"{one.url}/readyz").json()["policy"]["digest"] != before["digest"]
+    assert took < 1.0
+    as_rep = two.query('{ product(sku: "SKU-0001") { standardCost } }', headers=bearer("sales_rep", user="R001"))
+    assert "errors" not in as_rep and as_rep["data"]["product"]["standardCost"] is not None
+
+
+def test_when_redis_dies_both_replicas_keep_answering_and_say_so(replicas, redis_server, customer_ids):
+    one, two = replicas
+    text = "query StillServed { me { id } }"
+    one.http.post(f"{one.url}/graphql", json={"query": text, "extensions": apq(text)})
+    assert two.http.post(f"{two.url}/graphql", json={"extensions": apq(text)}).status_code == 200
+    redis_server.stop()
+    try:
+        for replica in (one, two):
+            for customer_id in customer_ids[:5]:
+                started = time.monotonic()
+                body = replica.query(CUSTOMER, {"id": customer_id})
+                assert "errors" not in body and body["data"]["customer"]["id"] == customer_id
+                assert time.monotonic() - started < 2.0
+            # what each replica already had stays in-process: the APQ document, the policy
+            assert replica.http.post(f"{replica.url}/graphql", json={"extensions": apq(text)}).json()["data"]["me"]["id"] == "test-admin"
+            ready = replica.http.get(f"{replica.url}/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["status"] == "degraded" and ready.json()["redis"]["state"] == "down"
+    finally:
+        redis_server.start()
+    until = time.monotonic() + 10
+    while time.monotonic() < until and any(
+        r.http.get(f"{r.url}/readyz").json()["redis"]["state"] != "up" for r in replicas
+    ):
+        time.sleep(0.2)
+    assert all(r.http.get(f"{r.url}/readyz").json()["status"] == "ready" for r in replicas)
