@@ -34,15 +34,17 @@ class LoadResult:
         return self.requests / self.elapsed_s
 
 
-async def run_load(url: str, bodies: list[bytes], concurrency: int, duration_s: float,
+async def run_load(url: str | list[str], bodies: list[bytes], concurrency: int, duration_s: float,
                    headers: dict[str, str] | None = None, max_requests: int | None = None) -> LoadResult:
     """POST `bodies` round-robin to `url` until `duration_s` passed or `max_requests` were sent;
-    an answer other than 200 without `errors` is an error.
+    an answer other than 200 without `errors` is an error. Several urls (replicas) take
+    turns, as behind a round-robin load balancer.
 
     Requests in flight at the end are awaited and counted, and `elapsed_s`
     runs until the last one returned, so the rate is not inflated.
     """
     headers = {**HEADERS, **(headers or {})}
+    urls = [url] if isinstance(url, str) else url
     turn = itertools.count()
     cpu_started, started = time.process_time(), time.perf_counter()
     deadline = started + duration_s
@@ -58,7 +60,7 @@ async def run_load(url: str, bodies: list[bytes], concurrency: int, duration_s: 
                 body = bodies[n % len(bodies)]
                 sent = time.perf_counter()
                 try:
-                    async with session.post(url, data=body, headers=headers) as response:
+                    async with session.post(urls[n % len(urls)], data=body, headers=headers) as response:
                         answer = await response.read()
                         ok = response.status == 200 and b'"errors"' not in answer
                 except (aiohttp.ClientError, asyncio.TimeoutError):

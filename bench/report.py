@@ -161,6 +161,15 @@ def throughput_section(result: dict[str, Any], _: dict[str, Any]) -> str:
                   "backend calls per request", "gateway peak RSS MB", "CPU cores: gateway / backends / load generator"], rows)
 
 
+def replicas_section(result: dict[str, Any], _: dict[str, Any]) -> str:
+    rows = [[run["replicas"], run["cache"], f"**{run['per_second']:,.1f}**", ms(run["latency_ms"]["p50"]),
+             ms(run["latency_ms"]["p95"]), f"{run['errors']} / {run['requests']}", f"{run['backend_calls_per_request']:g}",
+             f"{run['memory']['peak_rss_mb']:g}", " / ".join(f"{cores:.2f}" for cores in run["cpu_cores"].values())]
+            for run in result["runs"]]
+    return table(["replicas", "caches", "req/s", "p50 ms", "p95 ms", "errors / requests", "backend calls per request",
+                  "gateways' peak RSS MB", "CPU cores: gateways / backends / load generator"], rows)
+
+
 def cpu_section(result: dict[str, Any], _: dict[str, Any]) -> str:
     return table(["first", "gateway cache", "requests", "fields per answer", "CPU ms per request",
                   "wall ms per request", "CPU µs per field"],
@@ -203,12 +212,13 @@ def markdown(results: dict[str, Any]) -> str:
         ("throughput", "4. Throughput", throughput_section),
         ("cpu", "5. Gateway CPU per resolved field (backends at 0 ms)", cpu_section),
         ("auth", "6. Authorisation cost", auth_section),
+        ("replicas", "7. Replicas sharing Redis: the 360 page (first: 20)", replicas_section),
     ]
     for key, title, render in sections:
         if key not in scenarios:
             continue
         result = scenarios[key]
-        if key == "throughput" and "runs" in result:
+        if key in ("throughput", "replicas") and "runs" in result:
             title += (f" (concurrency {result['concurrency']}, {result['duration_s']:g} s, "
                       f"backends at {result['backend_latency_ms']:g} ms)")
         out += ["", f"## {title}", "", special(result) or render(result, scenarios)]

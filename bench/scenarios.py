@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -21,6 +22,7 @@ import orjson
 
 from bench.harness import ROOT, GatewayProcess
 from bench.load import run_load
+from bench.redis_server import RedisServer, redis_binary
 from bench.measure import (
     count_fields,
     cpu_seconds,
@@ -188,35 +190,60 @@ def throughput(bench: Bench) -> dict[str, Any]:
             with bench.gateway() as gateway:
                 headers = {**CALLER, "Cache-Control": "no-cache"} if fresh else CALLER
                 runs.append({"query": name, "cache": "bypassed" if fresh else "used",
-                             **loaded(bench, gateway, bodies, headers)})
+                             **loaded(bench, [gateway], bodies, headers)})
     return {"backend_latency_ms": options.throughput_latency_ms, "concurrency": options.concurrency,
             "duration_s": options.duration, "workers": options.workers, "runs": runs}
 
 
-def loaded(bench: Bench, gateway: GatewayProcess, bodies: list[bytes], headers: dict[str, str]) -> dict[str, Any]:
-    """One load run after a warm-up that sends every body at least once, with the CPU each party used."""
-    options, url = bench.options, f"{gateway.url}/graphql"
-    warm_up = max(len(bodies), options.concurrency)
-    asyncio.run(run_load(url, bodies, options.concurrency, 60, headers, max_requests=warm_up))
-    gateway_pids = process_tree(gateway.process.pid)
+def loaded(bench: Bench, gateways: list[GatewayProcess], bodies: list[bytes], headers: dict[str, str]) -> dict[str, Any]:
+    """One load run after a warm-up that sends every body at least once, with the CPU each party used.
+
+    Several gateways (replicas) share the load round-robin; their CPU and memory are summed.
+    """
+    options, urls = bench.options, [f"{gateway.url}/graphql" for gateway in gateways]
+    warm_up = max(len(bodies), options.concurrency) * len(urls)
+    asyncio.run(run_load(urls, bodies, options.concurrency, 60, headers, max_requests=warm_up))
+    gateway_pids = [pid for gateway in gateways for pid in process_tree(gateway.process.pid)]
     backend_pids = [pid for p in bench.systems.processes.values() for pid in process_tree(p.pid)]
     bench.each_system("POST", "/_stats/reset")
     gateway_cpu, backend_cpu = cpu_seconds(gateway_pids), cpu_seconds(backend_pids)
-    load = asyncio.run(run_load(url, bodies, options.concurrency, options.duration, headers))
+    load = asyncio.run(run_load(urls, bodies, options.concurrency, options.duration, headers))
     gateway_cpu, backend_cpu = cpu_seconds(gateway_pids) - gateway_cpu, cpu_seconds(backend_pids) - backend_cpu
     backend_calls = sum(s["calls"] for s in bench.each_system("GET", "/_stats").values())
     return {
         "requests": load.requests,
         "backend_calls_per_request": round(backend_calls / max(load.requests, 1), 2),
         "per_second": round(load.per_second, 1),
-        "per_second_per_worker": round(load.per_second / options.workers, 1),
+        "per_second_per_worker": round(load.per_second / (options.workers * len(gateways)), 1),
         "latency_ms": summary(load.latencies_ms),
         "errors": load.errors,
-        "memory": memory_mb(process_tree(gateway.process.pid)),
+        "memory": memory_mb(gateway_pids),
         # CPU used over the run, in cores (1.0 = one core busy all the time)
         "cpu_cores": {name: round(seconds / load.elapsed_s, 2) for name, seconds in
                       (("gateway", gateway_cpu), ("backends", backend_cpu), ("load generator", load.client_cpu_s))},
     }
+
+
+def replicas(bench: Bench) -> dict[str, Any]:
+    """Scenario 7: the 360 page (first: 20) through 1 and 2 gateway replicas sharing one Redis,
+    the load split round-robin across their ports, with the caches warm and bypassed."""
+    options = bench.options
+    bench.set_latency(options.throughput_latency_ms)
+    bodies = [orjson.dumps({"query": PAGE, "variables": {"first": 20}})]
+    if redis_binary() is None:
+        return {"skipped": "redis-server is not installed (apt-get install redis-server)"}
+    runs = []
+    with RedisServer() as redis:
+        for count in (1, 2):
+            for fresh in (False, True):
+                redis.client().flushall()
+                with ExitStack() as stack:
+                    gateways = [stack.enter_context(bench.gateway(redis={"url": redis.url})) for _ in range(count)]
+                    headers = {**CALLER, "Cache-Control": "no-cache"} if fresh else CALLER
+                    runs.append({"replicas": count, "cache": "bypassed" if fresh else "used",
+                                 **loaded(bench, gateways, bodies, headers)})
+    return {"backend_latency_ms": options.throughput_latency_ms, "concurrency": options.concurrency,
+            "duration_s": options.duration, "workers": options.workers, "runs": runs}
 
 
 def cpu(bench: Bench) -> dict[str, Any]:
@@ -278,4 +305,4 @@ def backend_items(bench: Bench, system: str, path: str, **params: Any) -> list[d
 
 
 RUNNERS = {"page": page, "nobatch": nobatch, "quote": quote, "throughput": throughput,
-           "cpu": cpu, "auth": authorisation}
+           "cpu": cpu, "auth": authorisation, "replicas": replicas}

@@ -271,11 +271,15 @@ class FakeRedis:
 
 def test_the_redis_store_shares_documents_checks_hashes_and_degrades_to_a_miss():
     from server.persisted import RedisStore
+    from sources.redis_link import RedisLink
+
+    def store(client, ttl):
+        return RedisStore(RedisLink("redis://unused", client=client), ttl)
 
     async def scenario():
         shared = FakeRedis()
-        one = RedisStore("redis://unused", ttl=3600, client=shared)
-        two = RedisStore("redis://unused", ttl=3600, client=shared)
+        one = store(shared, 3600)
+        two = store(shared, 3600)
         text = "{ me { id } }"
         await one.put(sha256(text), text)
         assert await two.get(sha256(text)) == text  # another replica sees it
@@ -283,7 +287,7 @@ def test_the_redis_store_shares_documents_checks_hashes_and_degrades_to_a_miss()
         planted = "{ me { roles } }"
         shared.data[f"isthmus:apq:{sha256('x')}"] = planted.encode()
         assert await two.get(sha256("x")) is None  # a text that is not its key's is never used
-        down = RedisStore("redis://unused", ttl=0, client=FakeRedis(fail=True))
+        down = store(FakeRedis(fail=True), 0)
         await down.put(sha256(text), text)  # logged, not raised
         assert await down.get(sha256(text)) == text  # the local copy
         assert await down.get(sha256("other")) is None
