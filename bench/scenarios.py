@@ -70,9 +70,13 @@ class Bench:
         self.each_system("PUT", "/_faults", json={"latency_ms": latency_ms, "jitter_ms": jitter})
 
     def gateway(self, auth: dict[str, Any] | None = None, **settings: Any) -> GatewayProcess:
+        """A gateway process for one measurement. The per-principal cost budget is off: every
+        request comes from one admin, and the budget (shared by replicas through Redis) would
+        otherwise measure the rate limiter, not the gateway."""
         auth = {"jwt_secret": SECRET, **(auth or {})}
+        limits = {"budget_per_window": 0, **settings.pop("limits", {})}
         return GatewayProcess(self.systems.urls, workers=self.options.workers, output=self.gateway_log, auth=auth,
-                              **settings)
+                              limits=limits, **settings)
 
     def post(self, gateway: GatewayProcess, query: str, variables: dict[str, Any], trace: bool = False,
              fresh: bool = True) -> tuple[float, dict]:

@@ -25,7 +25,7 @@ from cachetools import TTLCache
 
 from sources import events, freshness, trace
 from sources.errors import SourceError
-from sources.shared_cache import SharedCache
+from sources.shared_cache import Shared, SharedCache
 
 
 @dataclass(frozen=True)
@@ -107,15 +107,17 @@ class MethodCache:
         self.counters.misses += len(missing)
         keys = list(missing)
         try:
-            shared = await self.shared.get_many(self.source, self.method, keys) if self.shared else {}
+            # `no-cache` and `@fresh(maxAge: 0)` want nothing Redis could have: not asked
+            wanted = self.shared is not None and any(freshness.limit(self.ttl, key) > 0 for key in keys)
+            shared = await self.shared.get_many(self.source, self.method, keys) if wanted else {}
             report = freshness.report()
             answers: dict[Hashable, Any] = {}
-            for key, (value, age) in shared.items():
-                if age <= freshness.limit(self.ttl, key):
-                    answers[key] = value
-                    self._entries[key] = Entry(value, time.monotonic() - age)
+            for key, entry in shared.items():
+                if entry.age <= freshness.limit(self.ttl, key):
+                    answers[key] = value = entry.value()
+                    self._entries[key] = Entry(value, time.monotonic() - entry.age)
                     if report is not None:
-                        report.note(self.source, age)
+                        report.note(self.source, entry.age)
             if answers:
                 events.cache_event(self.source, self.method, "shared_hit", len(answers))
             to_fetch = [key for key in keys if key not in answers]
@@ -149,11 +151,11 @@ class MethodCache:
                     future.set_exception(asyncio.CancelledError())
                     future.exception()  # retrieved: the fetching request was cancelled
 
-    def _stale_or(self, key: Hashable, error: SourceError, now: float, shared: tuple[Any, float] | None = None) -> Any:
+    def _stale_or(self, key: Hashable, error: SourceError, now: float, shared: Shared | None = None) -> Any:
         """The backend failed: serve what we had within the grace period (ours, else the shared one)."""
         entry = self._entries.get(key)
-        if entry is None and shared is not None and shared[1] <= self.ttl + self.grace:
-            entry = Entry(shared[0], now - shared[1])
+        if entry is None and shared is not None and shared.age <= self.ttl + self.grace:
+            entry = Entry(shared.value(), now - shared.age)
         if entry is None:
             return error
         self.counters.stale += 1

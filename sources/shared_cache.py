@@ -3,16 +3,16 @@
 Same TTLs and freshness rules as the in-process cache: an entry carries the wall
 time it was fetched, a request takes it only when it is as fresh as that request
 needs (`@fresh(maxAge: 0)` never does), and an entry past its TTL is kept for the
-grace period only to stand in when the backend fails. Values are records, stored
-as JSON tagged with their record class and validated again when read: nothing
-from Redis is trusted to be code.
+grace period only to stand in when the backend fails. An entry is the fetch time
+then JSON of records tagged with their record class, decoded only when used and
+validated again: nothing from Redis is trusted to be code.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Hashable, Sequence
+from typing import Any, Hashable, NamedTuple, Sequence
 
 import orjson
 
@@ -32,13 +32,14 @@ class NotStorable(Exception):
     """A value that is not records (left to the in-process cache alone)."""
 
 
-def encode(value: Any) -> Any:
+def encode(value: Any) -> bytes:
+    """JSON of a record, None, or a list of them; records tagged with their class."""
     if value is None:
-        return None
+        return b"null"
     if isinstance(value, Record):
-        return {"$": type(value).__name__, "v": value.model_dump(mode="json")}
+        return b'{"$":"%s","v":%s}' % (type(value).__name__.encode(), value.model_dump_json().encode())
     if isinstance(value, (list, tuple)):
-        return [encode(item) for item in value]
+        return b"[" + b",".join(encode(item) for item in value) + b"]"
     raise NotStorable(type(value).__name__)
 
 
@@ -48,6 +49,17 @@ def decode(data: Any, classes: dict[str, type[Record]]) -> Any:
     if isinstance(data, list):
         return [decode(item, classes) for item in data]
     return classes[data["$"]].model_validate(data["v"])
+
+
+class Shared(NamedTuple):
+    """An entry read from Redis: its age, and its value decoded only when it is used."""
+
+    age: float
+    blob: bytes
+    classes: dict[str, type[Record]]
+
+    def value(self) -> Any:
+        return decode(orjson.loads(self.blob), self.classes)
 
 
 class SharedCache:
@@ -65,31 +77,31 @@ class SharedCache:
         text = key if isinstance(key, str) else orjson.dumps(key).decode()
         return self.link.key("cache", source, method, text)
 
-    async def get_many(self, source: str, method: str, keys: Sequence[Hashable]) -> dict[Hashable, tuple[Any, float]]:
-        """The entries Redis holds for `keys`: key -> (value, age in seconds)."""
+    async def get_many(self, source: str, method: str, keys: Sequence[Hashable]) -> dict[Hashable, Shared]:
+        """The entries Redis holds for `keys`, with their ages (values not decoded yet)."""
         names = [self._key(source, method, key) for key in keys]
         raw = await self.link.run("cache read", lambda client: client.mget(names), None)
-        if not raw:
+        if not isinstance(raw, list):
             return {}
         now = time.time()
-        found: dict[Hashable, tuple[Any, float]] = {}
+        found: dict[Hashable, Shared] = {}
         for key, blob in zip(keys, raw):
-            if blob is None:
+            if not isinstance(blob, bytes):
                 continue
+            stamp, _, body = blob.partition(b" ")
             try:
-                entry = orjson.loads(blob)
-                found[key] = (decode(entry["v"], self.classes), max(0.0, now - float(entry["at"])))
-            except (ValueError, KeyError, TypeError):  # a foreign or corrupt entry is a miss
+                found[key] = Shared(max(0.0, now - float(stamp)), body, self.classes)
+            except ValueError:  # a foreign entry is a miss
                 continue
         return found
 
     async def put_many(self, source: str, method: str, values: dict[Hashable, Any], keep: float) -> None:
         """Store fetched values for `keep` seconds (TTL + grace)."""
-        now = time.time()
+        stamp = b"%.3f " % time.time()
         blobs = {}
         for key, value in values.items():
             try:
-                blobs[self._key(source, method, key)] = orjson.dumps({"at": now, "v": encode(value)})
+                blobs[self._key(source, method, key)] = stamp + encode(value)
             except NotStorable:
                 continue
         if not blobs:
