@@ -36,6 +36,17 @@ def settings_env(settings: dict[str, Any], prefix: str = "ISTHMUS_") -> dict[str
     return env
 
 
+def stop(process: subprocess.Popen[bytes], grace: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `grace` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class GatewayProcess:
     """`isthmus serve` in a child process; `with GatewayProcess(...) as gw: gw.url`."""
 
@@ -80,13 +91,7 @@ class GatewayProcess:
         raise RuntimeError("the gateway did not become ready")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
     def __enter__(self) -> "GatewayProcess":
         return self

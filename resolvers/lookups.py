@@ -7,6 +7,8 @@ not see are refused alike (when the caller's scope is restricted).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sources.records import Contract, Order, Product, Ticket
 
 from resolvers import access, relations
@@ -31,25 +33,21 @@ def _missing(ctx: Context, kind: str, key: str) -> Exception:
     return NotFound(f"No {kind} with id {key!r}.")
 
 
+async def _by_id(ctx: Context, kind: str, key: str, loader: Any, visible_customer: Any) -> Any:
+    record = await loader.load(key)
+    if record is None:
+        raise _missing(ctx, kind, key)
+    await visible_customer(ctx, record, f"{kind} {key!r}")
+    return record
+
+
 async def order_by_id(ctx: Context, order_id: str) -> Order:
-    order = await ctx.loaders.order_by_id.load(order_id)
-    if order is None:
-        raise _missing(ctx, "order", order_id)
-    await relations.visible_customer_of_order(ctx, order, f"order {order_id!r}")
-    return order
+    return await _by_id(ctx, "order", order_id, ctx.loaders.order_by_id, relations.visible_customer_of_order)
 
 
 async def contract_by_id(ctx: Context, contract_id: str) -> Contract:
-    contract = await ctx.loaders.contract_by_id.load(contract_id)
-    if contract is None:
-        raise _missing(ctx, "contract", contract_id)
-    await relations.visible_customer_of_contract(ctx, contract, f"contract {contract_id!r}")
-    return contract
+    return await _by_id(ctx, "contract", contract_id, ctx.loaders.contract_by_id, relations.visible_customer_of_contract)
 
 
 async def ticket_by_id(ctx: Context, ticket_id: str) -> Ticket:
-    ticket = await ctx.loaders.ticket_by_id.load(ticket_id)
-    if ticket is None:
-        raise _missing(ctx, "ticket", ticket_id)
-    await relations.visible_customer_of_ticket(ctx, ticket, f"ticket {ticket_id!r}")
-    return ticket
+    return await _by_id(ctx, "ticket", ticket_id, ctx.loaders.ticket_by_id, relations.visible_customer_of_ticket)

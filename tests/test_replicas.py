@@ -90,6 +90,21 @@ def test_a_source_cache_fill_by_one_replica_serves_the_other(replicas, systems, 
     assert systems.calls()["crm"] > 0
 
 
+def test_shared_entries_obey_each_requests_freshness_and_the_ttl(replicas, systems):
+    one, two = replicas
+    plain = '{ product(sku: "SKU-0002") { name availability { available } } }'
+    fresh = '{ product(sku: "SKU-0002") { name availability @fresh(maxAge: 0) { available } } }'
+    one.query(plain)
+    systems.reset_stats()
+    assert two.query(fresh)["data"]["product"]["name"]
+    # the product comes from Redis; stock must be live, so only stock is fetched
+    assert systems.by_route()["erp"] == {"/stock": 1}
+    time.sleep(5.3)  # past stock's 5 s TTL, well within the product's 300 s
+    systems.reset_stats()
+    two.query(plain)
+    assert systems.by_route()["erp"] == {"/stock": 1}
+
+
 def test_a_principal_has_one_cost_budget_across_replicas(replicas):
     one, two = replicas
     headers = bearer("finance", user="budget-tester")

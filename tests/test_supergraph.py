@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.harness import GatewayProcess, free_port
+from bench.harness import GatewayProcess, free_port, stop
 from conftest import AUTH, LIVE, bearer, token
 
 HERE = Path(__file__).resolve().parent / "federation"
@@ -69,12 +69,7 @@ class Process:
         raise RuntimeError(f"{command[0]} did not answer: {log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
 
 
 @pytest.fixture(scope="module")
