@@ -119,7 +119,7 @@ class MethodCache:
                     if report is not None:
                         report.note(self.source, entry.age)
             if answers:
-                events.cache_event(self.source, self.method, "shared_hit", len(answers))
+                events.cache_event(self.source, self.method, "redis_hit", len(answers))
             to_fetch = [key for key in keys if key not in answers]
             fetched: dict[Hashable, Any] = {}
             if to_fetch:
