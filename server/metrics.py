@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, backend calls, batches, caches and breakers.
+"""Prometheus metrics: requests, backend calls, batches, caches, breakers and Redis.
 
 The sources report through `sources.events`; this module turns those reports
 into series. One registry per app, so several apps in one process (tests) do
@@ -45,6 +45,8 @@ class Metrics:
         self.breaker_transitions = Counter(
             "isthmus_breaker_transitions_total", "Circuit state changes", ["source", "to"], registry=r
         )
+        self.redis_up = Gauge("isthmus_redis_up", "1 while Redis answers, 0 while replicas go without it", registry=r)
+        self.redis_failures = Counter("isthmus_redis_failures_total", "Redis operations that failed (served without Redis)", registry=r)
         self._operations: set[str] = set()
         events.listen(self)
 
@@ -64,6 +66,11 @@ class Metrics:
     def breaker_state(self, source: str, state: str) -> None:
         self.breaker.labels(source).set(BREAKER_STATES[state])
         self.breaker_transitions.labels(source, state).inc()
+
+    def redis_state(self, up: bool) -> None:
+        self.redis_up.set(1 if up else 0)
+        if not up:
+            self.redis_failures.inc()
 
     # --- requests ------------------------------------------------------------
 

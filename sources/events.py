@@ -18,6 +18,8 @@ class Listener(Protocol):
 
     def breaker_state(self, source: str, state: str) -> None: ...
 
+    def redis_state(self, up: bool) -> None: ...
+
 
 _listeners: list[Listener] = []
 
@@ -44,3 +46,8 @@ def cache_size(source: str, method: str, entries: int) -> None:
 def breaker_state(source: str, state: str) -> None:
     for listener in _listeners:
         listener.breaker_state(source, state)
+
+
+def redis_state(up: bool) -> None:
+    for listener in _listeners:
+        listener.redis_state(up)

@@ -15,6 +15,8 @@ from typing import Any, Awaitable, Callable, TypeVar
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from sources import events
+
 log = logging.getLogger("isthmus.redis")
 
 T = TypeVar("T")
@@ -30,6 +32,7 @@ class RedisLink:
         self._away_until = 0.0
         self.last_error: str | None = None
         self.failures = 0
+        self._reported_up = False  # a success is reported once, then again only after a failure
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -51,10 +54,15 @@ class RedisLink:
         if self.last_error is not None:
             log.info("Redis reachable again", extra={"redis": self.url})
             self.last_error = None
+        if not self._reported_up:
+            self._reported_up = True
+            events.redis_state(True)
         return result
 
     def failed(self, what: str, exc: BaseException) -> None:
         self.failures += 1
+        self._reported_up = False
+        events.redis_state(False)
         self._away_until = time.monotonic() + self.retry_after
         if self.last_error is None:
             log.warning("Redis unreachable; serving from in-process state", extra={"redis": self.url, "during": what, "error": str(exc)})

@@ -152,6 +152,7 @@ def test_when_redis_dies_both_replicas_keep_answering_and_say_so(replicas, redis
             ready = replica.http.get(f"{replica.url}/readyz")
             assert ready.status_code == 200
             assert ready.json()["status"] == "degraded" and ready.json()["redis"]["state"] == "down"
+            assert "isthmus_redis_up 0.0" in replica.http.get(f"{replica.url}/metrics").text
     finally:
         redis_server.start()
     until = time.monotonic() + 10
@@ -160,3 +161,4 @@ def test_when_redis_dies_both_replicas_keep_answering_and_say_so(replicas, redis
     ):
         time.sleep(0.2)
     assert all(r.http.get(f"{r.url}/readyz").json()["status"] == "ready" for r in replicas)
+    assert all("isthmus_redis_up 1.0" in r.http.get(f"{r.url}/metrics").text for r in replicas)
