@@ -33,7 +33,7 @@ class PolicySync:
         self.replica = uuid.uuid4().hex[:12]
         self.channel = link.key("policy")
         # a subscription waits for messages: no socket timeout on its connection
-        self._listener = redis.from_url(link.url, socket_connect_timeout=timeout)
+        self._listener = redis.from_url(link.url, socket_connect_timeout=timeout, health_check_interval=15)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._applying = False
         authorizer.on_reload.append(self._reloaded)
