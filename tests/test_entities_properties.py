@@ -1,0 +1,86 @@
+"""A router's `_entities` shows each caller exactly what the root fields show it: a differential test.
+
+Hypothesis draws an entity type, one to three keys (in and out of the caller's
+scope, unknown ones), and a selection on that type, with the same generator as
+test_authorisation_properties.py (restricted fields, aliases, fragments,
+variables, directives). The selection is asked twice as the same principal:
+through the root field (`customer(id:)`, `order(id:)`, `contract(id:)`,
+`product(sku:)`) once per key, and through one `_entities` call. Item by item,
+the data must be equal and the errors the same (path, code, message).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings, strategies as st
+
+from conftest import LIVE, gateway_with
+from test_authorisation_properties import PHASES, PRINCIPALS, UNKNOWN, Writer, render, world  # noqa: F401 (fixture)
+
+EXAMPLES_PER_PRINCIPAL = 30
+ROOTS = {  # entity type -> (root field, key argument and field, the world's sample keys)
+    "Customer": ("customer", "id", lambda w: w.customer_ids),
+    "SalesOrder": ("order", "id", lambda w: w.order_ids),
+    "Contract": ("contract", "id", lambda w: w.contract_ids),
+    "Product": ("product", "sku", lambda w: w.skus + w.kit_skus + [UNKNOWN["sku"]]),
+}
+
+
+@pytest.fixture(scope="module")
+def subgraph(systems):
+    with gateway_with(systems, federation={"enabled": True}, **LIVE) as gateway:
+        yield gateway
+
+
+@st.composite
+def pairs(draw, world):
+    """(root-field document, `_entities` document, variables, keys) asking one selection both ways."""
+    type_name = draw(st.sampled_from(sorted(ROOTS)))
+    root, key, samples = ROOTS[type_name]
+    keys = draw(st.lists(st.sampled_from(samples(world)), min_size=1, max_size=3))
+    writer = Writer(draw, world)
+    selection = render(writer.selection(type_name, 1)[0])
+    declared = [f"${name}: {gql_type}" for name, (gql_type, _) in writer.variables.items()]
+    fragments = "".join(f"\nfragment {f.name} on {f.type} {render(f.children)}" for f in writer.fragments)
+    variables = {name: value for name, (_, value) in writer.variables.items()}
+    asked = " ".join(f"k{i}: {root}({key}: {json.dumps(k)}) {selection}" for i, k in enumerate(keys))
+    direct = "query Direct" + (f"({', '.join(declared)})" if declared else "") + " { " + asked + " }" + fragments
+    via = ("query Via(" + ", ".join(["$representations: [_Any!]!", *declared]) + ") "
+           f"{{ _entities(representations: $representations) {{ ... on {type_name} {selection} }} }}" + fragments)
+    representations = [{"__typename": type_name, key: k} for k in keys]
+    return direct, via, variables, representations, keys
+
+
+def errors_by_item(body: dict, item_of) -> list[tuple]:
+    """(item, rest of the path, code, message) of every error, sorted."""
+    return sorted(
+        (item_of(e["path"]), tuple(map(str, e["path"][2 if e["path"][0] == "_entities" else 1:])),
+         e["extensions"]["code"], e["message"])
+        for e in body.get("errors", [])
+    )
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+@settings(
+    max_examples=EXAMPLES_PER_PRINCIPAL,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    phases=PHASES,
+    report_multiple_bugs=False,
+)
+@given(data=st.data())
+def test_entities_answer_as_the_root_fields_do(subgraph, world, who, data):
+    principal = world.principals[who]
+    direct, via, variables, representations, keys = data.draw(pairs(world), label="pair")
+    by_root = subgraph.post(direct, variables, headers=principal.headers)
+    by_entities = subgraph.post(via, {**variables, "representations": representations}, headers=principal.headers)
+    note(f"root: {by_root.text}\nentities: {by_entities.text}")
+    assert by_root.status_code == by_entities.status_code
+    if by_root.status_code != 200:  # a role pinned to trusted documents: both refused alike
+        assert by_root.json()["errors"][0]["extensions"]["code"] == by_entities.json()["errors"][0]["extensions"]["code"]
+        return
+    root_body, entities_body = by_root.json(), by_entities.json()
+    assert [root_body["data"][f"k{i}"] for i in range(len(keys))] == entities_body["data"]["_entities"]
+    assert errors_by_item(root_body, lambda path: int(path[0][1:])) == errors_by_item(entities_body, lambda path: path[1])
