@@ -752,15 +752,19 @@ def assert_only_customers_in_scope(principal: Principal, doc: Document, admin: d
     assert not leaked, f"{principal.name} gets data of customers outside its scope: {leaked} in {json.dumps(body)}"
 
 
+def live_property(examples: int):
+    """Hypothesis settings for a property checked over live HTTP: no deadline, slow draws allowed."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+        phases=PHASES,
+        report_multiple_bugs=False,
+    )
+
+
 @pytest.mark.parametrize("who", PRINCIPALS)
-@settings(
-    max_examples=EXAMPLES_PER_PRINCIPAL,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-    derandomize=False,
-    phases=PHASES,
-    report_multiple_bugs=False,
-)
+@live_property(EXAMPLES_PER_PRINCIPAL)
 @given(data=st.data())
 def test_no_query_shows_a_principal_what_it_may_not_see(gateway, world, who, data):
     """For any query: denied fields are null and FORBIDDEN and their values appear nowhere; no customer

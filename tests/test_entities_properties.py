@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings, strategies as st
+from hypothesis import given, note, strategies as st
 
 from conftest import LIVE, gateway_with
-from test_authorisation_properties import PHASES, PRINCIPALS, UNKNOWN, Writer, render, world  # noqa: F401 (fixture)
+from test_authorisation_properties import PRINCIPALS, UNKNOWN, Writer, live_property, render, world  # noqa: F401 (fixture)
 
 EXAMPLES_PER_PRINCIPAL = 30
 ROOTS = {  # entity type -> (root field, key argument and field, the world's sample keys)
@@ -63,13 +63,7 @@ def errors_by_item(body: dict, item_of) -> list[tuple]:
 
 
 @pytest.mark.parametrize("who", PRINCIPALS)
-@settings(
-    max_examples=EXAMPLES_PER_PRINCIPAL,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-    phases=PHASES,
-    report_multiple_bugs=False,
-)
+@live_property(EXAMPLES_PER_PRINCIPAL)
 @given(data=st.data())
 def test_entities_answer_as_the_root_fields_do(subgraph, world, who, data):
     principal = world.principals[who]
