@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import orjson
 import redis.asyncio as redis
@@ -38,9 +39,18 @@ class PolicySync:
         self._applying = False
         authorizer.on_reload.append(self._reloaded)
 
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Reloads in here follow other replicas' notices: they are not announced again."""
+        self._applying = True
+        try:
+            yield
+        finally:
+            self._applying = False
+
     def _reloaded(self, policy: Policy) -> None:
         if self._applying:
-            return  # a reload we were told about: not announced again
+            return
         try:
             task = asyncio.get_running_loop().create_task(self.announce(policy))
         except RuntimeError:  # no event loop (a reload from a thread): nothing to announce with
@@ -55,11 +65,8 @@ class PolicySync:
     def apply(self, notice: dict[str, Any]) -> None:
         if notice.get("replica") == self.replica:
             return
-        self._applying = True
-        try:
+        with self._quietly():
             self.authorizer.reload()
-        finally:
-            self._applying = False
         if self.authorizer.policy.digest != notice.get("digest"):
             log.warning(
                 "policy files differ from another replica's",
@@ -74,11 +81,8 @@ class PolicySync:
                 async with self._listener.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     if connected_before:  # a notice may have been missed while cut off
-                        self._applying = True
-                        try:
+                        with self._quietly():
                             self.authorizer.reload_if_changed(now=True)
-                        finally:
-                            self._applying = False
                     connected_before = True
                     async for message in pubsub.listen():
                         if message.get("type") == "message":

@@ -69,8 +69,9 @@ class RedisLink:
         self.last_error = f"{type(exc).__name__}: {exc}"
 
     def status(self) -> dict[str, Any]:
-        state = "up" if self.last_error is None else "down"
-        return {"state": state, "error": self.last_error} if self.last_error else {"state": state}
+        if self.last_error is None:
+            return {"state": "up"}
+        return {"state": "down", "error": self.last_error}
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -11,6 +11,7 @@ import pytest
 
 from bench.harness import GatewayProcess
 from demo.launcher import start_systems
+from expected import Catalogue, stock_by_sku
 from server.auth import mint_token
 
 QUERIES = Path(__file__).resolve().parent / "queries"
@@ -110,6 +111,17 @@ def gateway_with(systems: Systems, **settings: Any) -> Iterator[Gateway]:
     """A gateway process of its own (cold caches, fresh breakers) with these settings."""
     with GatewayProcess(systems.urls, auth=AUTH, **settings) as process:
         yield Gateway(process.url)
+
+
+@pytest.fixture(scope="module")
+def catalogue(systems) -> Catalogue:
+    """Products, BOMs and costs from the ERP's REST data: what ATP, costing and quote tests recompute from."""
+    return Catalogue(systems)
+
+
+@pytest.fixture(scope="module")
+def stock(systems) -> dict:
+    return stock_by_sku(systems.get("erp", "/stock"))
 
 
 @pytest.fixture(scope="session")

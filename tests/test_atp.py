@@ -10,16 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
-
-from expected import TODAY, ZERO, assert_availability, atp, d, day, stock_by_sku
+from expected import TODAY, ZERO, assert_availability, atp, d, day
 
 FIELDS = "onHand allocated incoming available canPromise promiseDate"
-
-
-@pytest.fixture(scope="module")
-def stock(systems):
-    return stock_by_sku(systems.get("erp", "/stock"))
 
 
 def free(row) -> Decimal:

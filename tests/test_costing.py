@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from expected import Catalogue, d
+from expected import d
 from resolvers import quote as quoting
 from resolvers.context import Context, Principal
 from resolvers.costing import MAX_BOM_DEPTH, BomCycle, explode_many, roll_up, rolled_up_cost
@@ -15,11 +15,6 @@ from resolvers.loaders import Loaders
 from sources.records import BomLine, Customer, Product
 
 COSTS = "query($skus: [ID!]!) { products(skus: $skus) { sku standardCost rolledUpCost } }"
-
-
-@pytest.fixture(scope="module")
-def catalogue(systems):
-    return Catalogue(systems)
 
 
 def test_the_erp_has_boms_up_to_three_levels(catalogue):

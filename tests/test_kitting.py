@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from expected import TODAY, Catalogue, d, day, kitting, stock_by_sku
+from expected import TODAY, d, day, kitting
 
 KITTING = """query($sku: ID!, $q: Decimal!, $w: ID, $date: Date) { buildable(sku: $sku, quantity: $q, warehouse: $w, date: $date) {
   sku quantity warehouse date buildableQuantity complete product { sku name }
@@ -18,19 +18,8 @@ KITTING = """query($sku: ID!, $q: Decimal!, $w: ID, $date: Date) { buildable(sku
 WAREHOUSES = (None, "WH-EU", "WH-US", "WH-SG", "WH-BR")
 
 
-@pytest.fixture(scope="module")
-def catalogue(systems):
-    return Catalogue(systems)
-
-
-@pytest.fixture(scope="module")
-def stock(systems):
-    return stock_by_sku(systems.get("erp", "/stock"))
-
-
 def analyse(gateway, sku, quantity, warehouse=None, on=None):
-    body = gateway.query(KITTING, {"sku": sku, "q": str(quantity), "w": warehouse, "date": on.isoformat() if on else None})
-    return body
+    return gateway.query(KITTING, {"sku": sku, "q": str(quantity), "w": warehouse, "date": on.isoformat() if on else None})
 
 
 def assert_analysis(got, expected, catalogue, sku):

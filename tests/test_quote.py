@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LIVE, QUERIES, gateway_with
-from expected import TODAY, ZERO, Catalogue, assert_availability, atp, cents, credit, d, day, risk, stock_by_sku
+from expected import TODAY, ZERO, assert_availability, atp, cents, credit, d, day, risk
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "policies" / "approvals.toml"
@@ -30,16 +30,6 @@ FIGURES = """query($input: QuoteInput!) { quote(input: $input) {
 
 
 # --- the data the tests choose from --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def catalogue(systems):
-    return Catalogue(systems)
-
-
-@pytest.fixture(scope="module")
-def stock(systems):
-    return stock_by_sku(systems.get("erp", "/stock"))
 
 
 @pytest.fixture(scope="module")

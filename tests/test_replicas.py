@@ -12,7 +12,6 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bench.harness import GatewayProcess
