@@ -70,6 +70,8 @@ class Database:
     def __init__(self, path: Path, documents: dict[str, str]):
         self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self.con.execute("PRAGMA mmap_size = 268435456")
+        # Unicode-aware lower-casing for searches SQLite's ASCII-only lower() would miss.
+        self.con.create_function("casefold", 1, lambda text: text.casefold() if text else text, deterministic=True)
         self.meta = read_meta(path)
         self.documents = {name: dict(self.con.execute(sql)) for name, sql in documents.items()}
 

@@ -11,7 +11,7 @@ from demo.common import IN_KEYS, key_param, keys, money, system_app
 DOCUMENTS = {
     "customers": """SELECT rowid, json_object(
         'id', id, 'name', name, 'name_local', name_local, 'tax_id', tax_id, 'tier', tier,
-        'industry', industry, 'region', region, 'credit_rating', credit_rating, 'owner_id', owner_id,
+        'industry', industry, 'region', region, 'credit_rating', credit_rating, 'owner_id', owner_id, 'team', team,
         'created_at', created_at, 'last_activity_at', last_activity_at,
         'refs', json_object('erp', erp_ref, 'clm', clm_ref, 'desk', desk_ref)) FROM customers""",
     "reps": "SELECT rowid, json_object('id', id, 'name', name, 'email', email, 'team', team) FROM reps",
@@ -36,13 +36,18 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
 
     @app.get("/customers/search")
     async def search(q: str = "", owner: str | None = None, team: str | None = None, tier: str | None = None,
+                     match: Literal["all", "names"] = "all",
                      limit: int = Query(20, ge=0, le=1000), offset: int = Query(0, ge=0)):
-        """Newest activity first; `q` is a case-insensitive substring of id, name, name_local or tax_id.
+        """Newest activity first; `q` is a case-insensitive substring of id, name, name_local or tax_id
+        (`match=names`: of id, name or name_local only, for callers who may not see tax ids).
         `owner`, `team` and `tier` take comma-separated lists. `owner` and `team` are row-level
         filters and fail closed: given but empty, they match no customer. Empty `q` or `tier`: no filter."""
         where, params = ["1"], []
         if q:
-            where.append("instr(search_text, ?)")
+            if match == "names":
+                where.append("instr(casefold(id || ' ' || name || ' ' || coalesce(name_local, '')), ?)")
+            else:
+                where.append("instr(search_text, ?)")
             params.append(q.casefold())
         for column, raw in (("owner_id", owner), ("team", team), ("tier", tier or None)):
             if raw is not None:

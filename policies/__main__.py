@@ -1,5 +1,23 @@
-"""`python -m policies`: print the shipped policy as the README's Markdown table."""
+"""`python -m policies`: the shipped policy as the README's tables, and the derivation check.
 
-from policies.enforcement import Authorizer, markdown_matrix
+Prints the table of restricted fields by role and the table of derived fields, then
+every `read` line of the policy that the derivation rule overrides (a role allowed a
+derived field but not what it is computed from). Exits 1 when there is one: the policy
+says something the gateway will not do.
+"""
 
-print(markdown_matrix(Authorizer()))
+import sys
+
+from policies.enforcement import derivation_findings, markdown_derivations, markdown_matrix
+from server.gateway import build_authorizer
+
+authorizer = build_authorizer()
+print(markdown_matrix(authorizer))
+print()
+print(markdown_derivations(authorizer))
+overridden = [finding for finding in derivation_findings(authorizer) if finding.kind == "overridden"]
+if overridden:
+    print("\nThe policy breaks the derivation rule for these roles (the gateway denies the field):", file=sys.stderr)
+    for finding in overridden:
+        print(f"- {finding}", file=sys.stderr)
+    sys.exit(1)

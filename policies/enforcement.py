@@ -4,6 +4,10 @@ The policy is files an administrator edits (`model.conf`, `policy.csv`). They ar
 re-read when they change (checked at most once a second); a file that does not
 load is refused, the previous policy stays in force, and the error is logged.
 
+A derived field is decided with the fields it is computed from (`derivations`):
+denied unless the caller may read all of them, or the policy accepts the derivation
+for one of the caller's roles with a `derive` line.
+
 Decisions depend only on the caller's roles and the policy, so each
 (roles, `Type.field`) is asked of Casbin once and remembered until the policy
 changes: authorisation costs a dictionary look-up per restricted field.
@@ -18,30 +22,41 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import casbin
+
+from policies.derivations import Derivation, Finding, report, restricted_by_derivation
 
 log = logging.getLogger("isthmus.policy")
 
 HERE = Path(__file__).resolve().parent
 SCOPES = ("all", "team", "own")  # widest first
 DOCUMENTS = ("any", "trusted")  # widest first: `documents:any` / `documents:trusted`, action `execute`
+ACTIONS = ("read", "derive", "scope", "execute")
 CHECK_EVERY = 1.0  # seconds between looks at the files' modification times
 
 
 @dataclass(frozen=True)
 class Policy:
     enforcer: casbin.Enforcer
-    restricted: frozenset[str]  # every `Type.field` the policy names
+    named: frozenset[str]  # every `Type.field` a `read` line names
+    restricted: frozenset[str]  # those, and every derived field computed from one of them
     version: int
     digest: str  # SHA-256 of model and policy text: equal on replicas that read the same files
 
 
 class Authorizer:
-    def __init__(self, model: Path = HERE / "model.conf", policy: Path = HERE / "policy.csv") -> None:
+    def __init__(
+        self,
+        model: Path = HERE / "model.conf",
+        policy: Path = HERE / "policy.csv",
+        derivations: Mapping[str, Derivation] | None = None,
+    ) -> None:
         self.model_path = Path(model)
         self.policy_path = Path(policy)
+        self.derivations = dict(derivations or {})
+        _refuse_cycles(self.derivations)
         self._lock = threading.Lock()
         self._stamp = self._mtimes()
         self._checked = time.monotonic()
@@ -64,9 +79,28 @@ class Authorizer:
         key = (roles, field)
         decision = self._decisions.get(key)
         if decision is None:
-            enforcer = self.policy.enforcer
-            decision = self._decisions[key] = any(enforcer.enforce(role, field, "read") for role in roles)
+            decision = self._decisions[key] = self.allowed_by_policy(roles, field) and self._derivable(roles, field)
         return decision
+
+    def allowed_by_policy(self, roles: tuple[str, ...], field: str) -> bool:
+        """The policy's own lines for the field, before the derivation rule."""
+        if field not in self.policy.named:
+            return True
+        enforcer = self.policy.enforcer
+        return any(enforcer.enforce(role, field, "read") for role in roles)
+
+    def accepts_derivation(self, roles: tuple[str, ...], field: str) -> bool:
+        """Does a `derive` line let these roles read `field` without reading what it comes from?"""
+        enforcer = self.policy.enforcer
+        return any(enforcer.enforce(role, field, "derive") for role in roles)
+
+    def _derivable(self, roles: tuple[str, ...], field: str) -> bool:
+        derivation = self.derivations.get(field)
+        if derivation is None or derivation.coarse is not None:
+            return True
+        if all(self.can_read(roles, source) for source in derivation.sources):
+            return True
+        return self.accepts_derivation(roles, field)
 
     def scope(self, roles: tuple[str, ...]) -> str | None:
         """The widest customer scope the roles allow: "all", "team", "own", or None (no customers)."""
@@ -133,9 +167,23 @@ class Authorizer:
     def _load(self, version: int) -> Policy:
         rules = _read_rules(self.policy_path)
         enforcer = casbin.Enforcer(str(self.model_path), str(self.policy_path))
-        restricted = frozenset(obj for kind, _, obj, *_ in rules if kind == "p" and "." in obj)
+        named = frozenset(rule[2] for rule in rules if rule[0] == "p" and rule[3] == "read")
+        restricted = restricted_by_derivation(named, self.derivations)
         digest = hashlib.sha256(self.model_path.read_bytes() + b"\0" + self.policy_path.read_bytes()).hexdigest()
-        return Policy(enforcer, restricted, version, digest)
+        return Policy(enforcer, named, restricted, version, digest)
+
+
+def _refuse_cycles(derivations: Mapping[str, Derivation]) -> None:
+    """A field computed (through others) from itself is a mistake in the declarations."""
+
+    def visit(field: str, path: tuple[str, ...]) -> None:
+        if field in path:
+            raise ValueError(f"derivation cycle: {' <- '.join((*path, field))}")
+        for source in derivations.get(field, Derivation(())).sources:
+            visit(source, (*path, field))
+
+    for field in derivations:
+        visit(field, ())
 
 
 def _read_rules(path: Path) -> list[list[str]]:
@@ -146,11 +194,13 @@ def _read_rules(path: Path) -> list[list[str]]:
             if not row or row[0].lstrip().startswith("#"):
                 continue
             row = [cell.strip() for cell in row]
-            if row[0] == "p" and len(row) == 5 and row[4] in ("allow", "deny") and row[3] in ("read", "scope", "execute"):
+            if row[0] == "p" and len(row) == 5 and row[4] in ("allow", "deny") and row[3] in ACTIONS:
                 if row[3] == "scope" and row[2] not in {f"rows:{scope}" for scope in SCOPES}:
                     raise ValueError(f"{path.name} line {number}: unknown scope {row[2]!r}")
                 if row[3] == "execute" and row[2] not in {f"documents:{level}" for level in DOCUMENTS}:
                     raise ValueError(f"{path.name} line {number}: unknown documents object {row[2]!r}")
+                if row[3] in ("read", "derive") and "." not in row[2]:
+                    raise ValueError(f"{path.name} line {number}: {row[3]} needs a Type.field object, got {row[2]!r}")
                 rules.append(row)
             elif row[0] == "g" and len(row) == 3:
                 rules.append(row)
@@ -189,3 +239,34 @@ def _documents_label(authorizer: Authorizer, role: str) -> str:
     """`any` or `trusted` when the policy pins the role; `mode` when it follows persisted.trusted_only."""
     normally, trusted_only = authorizer.documents((role,), "any"), authorizer.documents((role,), "trusted")
     return normally if normally == trusted_only else "mode"
+
+
+def derivation_findings(authorizer: Authorizer, roles: list[str] = ROLES) -> list[Finding]:
+    """Per role: policy lines the derivation rule overrides, and derivations the policy accepts."""
+    return report(
+        roles,
+        authorizer.derivations,
+        allowed_by_policy=lambda role, field: authorizer.allowed_by_policy((role,), field),
+        can_read=lambda role, field: authorizer.can_read((role,), field),
+        accepted=lambda role, field: authorizer.accepts_derivation((role,), field),
+        explicitly_named=authorizer.policy.named,
+    )
+
+
+def markdown_derivations(authorizer: Authorizer, roles: list[str] = ROLES) -> str:
+    """The README's list of derived fields: what each comes from, and what the policy accepts."""
+    lines = ["| derived field | computed from | answered to |", "|---|---|---|"]
+    for field, derivation in sorted(authorizer.derivations.items()):
+        sources = ", ".join(f"`{source}`" for source in derivation.sources)
+        if derivation.coarse is not None:
+            answered = f"everyone, coarse: {derivation.coarse}"
+        else:
+            answered = ", ".join(role for role in roles if authorizer.can_read((role,), field)) or "nobody"
+        lines.append(f"| `{field}` | {sources} | {answered} |")
+    accepted = [finding for finding in derivation_findings(authorizer, roles) if finding.kind == "accepted"]
+    if accepted:
+        lines.append("")
+        lines.append("Derivations the policy accepts (see the comments in `policies/policy.csv`):")
+        lines.append("")
+        lines += [f"- {finding}" for finding in accepted]
+    return "\n".join(lines)

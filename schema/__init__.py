@@ -8,6 +8,7 @@ the policy and the limits apply to both alike.
 
 from graphql import GraphQLObjectType, GraphQLSchema, print_schema, specified_directives
 
+from schema.derived import derivations as _declared_derivations
 from schema.directives import fresh
 from schema.fast_path import install_direct_resolvers
 from schema.federation import ENTITIES, SubgraphSchema, entity_type_name
@@ -47,6 +48,11 @@ def _without_federation(schema: GraphQLSchema) -> GraphQLSchema:
 public: GraphQLSchema = _without_federation(subgraph)
 
 
+def derivations() -> dict[str, tuple[tuple[str, ...], str | None]]:
+    """Every derived field's declared sources (see `schema.derived`), for the policy's derivation rule."""
+    return _declared_derivations(subgraph)
+
+
 def public_sdl() -> str:
     """The public API as SDL (what the contract is checked against)."""
     return print_schema(public)
@@ -57,4 +63,4 @@ def subgraph_sdl() -> str:
     return _built.as_str()
 
 
-__all__ = ["public", "subgraph", "public_sdl", "subgraph_sdl"]
+__all__ = ["public", "subgraph", "derivations", "public_sdl", "subgraph_sdl"]

@@ -11,6 +11,7 @@ from strawberry import Info
 
 from resolvers import relations
 from resolvers.fulfilment import fulfilment_of_contract
+from schema.derived import derived_from
 from schema.enums import ContractKind, ContractStatus
 from schema.order import prefetched
 
@@ -35,13 +36,25 @@ class Milestone:
         return self.status
 
 
-@strawberry.type
+@strawberry.type(
+    description="How far a contract is fulfilled. Figures computed from restricted ones are denied to callers "
+    "who may not read those (invoiced and paid from the invoices, progress from the contract amount)."
+)
 class Fulfilment:
     ordered_amount: Decimal | None
     shipped_amount: Decimal | None
-    invoiced_amount: Decimal | None
-    paid_amount: Decimal | None
-    progress: float | None
+    invoiced_amount: Decimal | None = strawberry.field(
+        description="Sum of the contract's orders' invoices.",
+        metadata=derived_from("Contract.invoices", "SalesOrder.invoices"),
+    )
+    paid_amount: Decimal | None = strawberry.field(
+        description="Sum paid on the contract's orders' invoices.",
+        metadata=derived_from("Contract.invoices", "SalesOrder.invoices"),
+    )
+    progress: float | None = strawberry.field(
+        description="shippedAmount / the contract's amount (/ orderedAmount when it has none), at most 1.",
+        metadata=derived_from("Contract.amount"),
+    )
 
 
 @strawberry.federation.type(keys=["id"])

@@ -15,6 +15,7 @@ from resolvers.receivables import receivables_of_customer
 from resolvers.risk import risk_of_customer
 from resolvers.timeline import timeline_of_customer
 from schema.order import prefetched
+from schema.derived import derived_from
 from schema.enums import AlertKind, ContractStatus, CustomerTier, OrderStatus, RiskLevel, SourceName, TicketStatus
 
 
@@ -104,7 +105,14 @@ class Customer:
     region: str | None
     credit_rating: str | None
 
-    @strawberry.field(description="Derived live from credit rating, overdue receivables and open complaints.")
+    @strawberry.field(
+        description="Derived live from credit rating, overdue receivables and open complaints.",
+        metadata=derived_from(
+            "Customer.receivables",
+            coarse="three levels from the rating, the age of overdue invoices and complaints; no balance can be "
+            "recomputed from it, and no caller input moves it",
+        ),
+    )
     async def risk(self, info: Info) -> RiskLevel | None:
         return await risk_of_customer(info.context, self)
 
@@ -153,14 +161,25 @@ class Customer:
         tickets = await relations.tickets_of_customer(info.context, self)
         return [t for t in tickets if status is None or t.status is status]
 
-    @strawberry.field
+    @strawberry.field(
+        metadata=derived_from(
+            "Customer.receivables",
+            coarse="overdue-receivable and credit-limit alerts are left out for callers who may not read receivables",
+        )
+    )
     async def alerts(self, info: Info) -> list[Alert] | None:
         alerts, failures = await alerts_of_customer(info.context, self)
         for failure in failures:
             info.context.report_partial(info.path, failure)
         return alerts
 
-    @strawberry.field(description="Events from every system about this customer, newest first.")
+    @strawberry.field(
+        description="Events from every system about this customer, newest first.",
+        metadata=derived_from(
+            "Customer.receivables",
+            coarse="invoice events are left out for callers who may not read receivables",
+        ),
+    )
     async def timeline(self, info: Info, first: int | None = 20) -> list[TimelineEvent] | None:
         first = 20 if first is None else first
         find.check_page_size(first, MAX_TIMELINE)

@@ -117,7 +117,9 @@ class Executor:
         errors = format_errors(result.errors or [], context)
         if errors:
             response["errors"] = errors
-        if result.data is not None or not errors:
+        # `data` is null, not absent, once execution started: a non-null field's error nulled it
+        # (errors with a path). Request errors (variables, operation) come without data.
+        if result.data is not None or not errors or any(error.path for error in result.errors or ()):
             response["data"] = result.data
         return response
 

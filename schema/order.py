@@ -11,6 +11,7 @@ from strawberry import Info
 
 from resolvers import relations
 from resolvers.money import money
+from schema.derived import derived_from
 from schema.enums import OrderStatus
 from schema.lookahead import selects
 
@@ -28,13 +29,15 @@ class OrderLine:
     shipped_quantity: Decimal | None
     unit_price: Decimal | None
     amount: Decimal | None
-    unit_cost: Decimal | None
+    unit_cost: Decimal | None = strawberry.field(
+        description="The product's cost when the order was placed.", metadata=derived_from("Product.standardCost")
+    )
 
     @strawberry.field
     def product(self, info: Info) -> ProductRef | None:
         return info.context.loaders.product_by_sku.load_now(self.sku)
 
-    @strawberry.field(description="amount - unit cost x quantity.")
+    @strawberry.field(description="amount - unit cost x quantity.", metadata=derived_from("OrderLine.unitCost"))
     def margin(self) -> Decimal | None:
         if self.amount is None or self.unit_cost is None:
             return None

@@ -10,6 +10,7 @@ from strawberry import Info
 
 from resolvers.availability import availability_now
 from resolvers.costing import rolled_up_cost
+from schema.derived import derived_from
 
 
 @strawberry.type
@@ -43,7 +44,7 @@ class Product:
     list_price: Decimal | None
     standard_cost: Decimal | None
 
-    @strawberry.field(description="Multi-level BOM cost roll-up.")
+    @strawberry.field(description="Multi-level BOM cost roll-up.", metadata=derived_from("Product.standardCost"))
     async def rolled_up_cost(self, info: Info) -> Decimal | None:
         return await rolled_up_cost(info.context, self.sku)
 

@@ -11,6 +11,7 @@ from strawberry import Info
 from resolvers import availability, customers as find, lookups
 from schema.contract import Contract
 from schema.customer import Customer, CustomerConnection
+from schema.derived import derived_from
 from schema.enums import CustomerTier
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
@@ -35,7 +36,11 @@ class Query:
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         return await lookups.customer_by_id(info.context, id)
 
-    @strawberry.field(description="Customers visible to the caller (row-level rules apply), newest activity first.")
+    @strawberry.field(
+        description="Customers visible to the caller (row-level rules apply), newest activity first. `search` matches "
+        "ids and names, and tax ids for callers who may read them.",
+        metadata=derived_from("Customer.taxId", coarse="`search` matches tax ids only for callers who may read them"),
+    )
     async def customers(
         self,
         info: Info,

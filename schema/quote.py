@@ -17,6 +17,7 @@ from strawberry import Info
 
 from resolvers import kitting, quote as quoting
 from schema.customer import Customer
+from schema.derived import derived_from
 from schema.lookahead import selects
 from schema.product import Availability, Product
 
@@ -82,12 +83,19 @@ class QuoteLineEvaluation:
         _line_known(self)
         return unwrap(self.product)
 
-    @strawberry.field(description="Rolled-up BOM cost where the product has a BOM, else its standard cost.")
+    @strawberry.field(
+        description="Rolled-up BOM cost where the product has a BOM, else its standard cost.",
+        metadata=derived_from("Product.rolledUpCost", "Product.standardCost"),
+    )
     def unit_cost(self) -> Decimal | None:
         _line_cost(self)
         return self.unit_cost
 
-    @strawberry.field(description="(amount - unitCost x quantity) / amount x 100.")
+    @strawberry.field(
+        description="(amount - unitCost x quantity) / amount x 100. With a price the caller chooses it is the cost, "
+        "so it is answered only to callers who may read unitCost.",
+        metadata=derived_from("QuoteLineEvaluation.unitCost"),
+    )
     def margin_pct(self) -> float | None:
         _line_cost(self)
         return self.margin_pct
@@ -113,13 +121,23 @@ class CreditCheck:
     ok: bool = strawberry.field(description="This quote fits within the credit limit.")
 
 
+# Whether a quote needs approval moves with its price across the margin and credit
+# thresholds: a caller who can vary the price can search for the cost and the credit
+# available. So the approval is answered only to callers who may read both, or whose role
+# the policy lets learn them this way (a `derive` line: a rep learns the price floor).
+APPROVAL_SOURCES = derived_from("QuoteEvaluation.cost", "QuoteEvaluation.credit")
+
+
 @strawberry.type
 class Approval:
-    required: bool
+    required: bool = strawberry.field(metadata=APPROVAL_SOURCES)
     level: str | None = strawberry.field(
-        description="The highest level any applying rule asks for (levels as in policies/approvals.toml), null when none."
+        description="The highest level any applying rule asks for (levels as in policies/approvals.toml), null when none.",
+        metadata=APPROVAL_SOURCES,
     )
-    reasons: list[str] = strawberry.field(description="Every applying rule, in words, with its numbers.")
+    reasons: list[str] = strawberry.field(
+        description="Every applying rule, in words, with the numbers the caller may read.", metadata=APPROVAL_SOURCES
+    )
 
 
 @strawberry.type(description="A draft quote priced live. Totals, cost, margin, credit check and complete date cover the valid lines (see invalidLines).")
@@ -137,22 +155,28 @@ class QuoteEvaluation:
     def customer(self) -> Customer | None:
         return unwrap(self.customer)
 
-    @strawberry.field(description="Sum of the valid lines' costs; null when one of them is unknown.")
+    @strawberry.field(
+        description="Sum of the valid lines' costs; null when one of them is unknown.",
+        metadata=derived_from("QuoteLineEvaluation.unitCost"),
+    )
     def cost(self) -> Decimal | None:
         unwrap(self.cost_error)
         return self.cost
 
-    @strawberry.field(description="total - cost.")
+    @strawberry.field(description="total - cost.", metadata=derived_from("QuoteEvaluation.cost"))
     def margin(self) -> Decimal | None:
         unwrap(self.cost_error)
         return self.margin
 
-    @strawberry.field(description="margin / total x 100.")
+    @strawberry.field(
+        description="margin / total x 100; answered only to callers who may read the cost (see lines.marginPct).",
+        metadata=derived_from("QuoteEvaluation.cost"),
+    )
     def margin_pct(self) -> float | None:
         unwrap(self.cost_error)
         return self.margin_pct
 
-    @strawberry.field
+    @strawberry.field(metadata=derived_from("Customer.receivables"))
     def credit(self) -> CreditCheck | None:
         return unwrap(self.credit)
 

@@ -18,6 +18,7 @@ from cachetools import LRUCache
 
 import schema
 from policies import Authorizer
+from policies.derivations import Derivation
 from resolvers.context import Context, Principal
 from resolvers.loaders import Loaders
 from schema import demand
@@ -123,6 +124,14 @@ class Refused(Exception):
         self.code = code
 
 
+def build_authorizer(policy_dir: Path | None = None) -> Authorizer:
+    """The policy files (the shipped ones by default) with the schema's declared derivations."""
+    derivations = {field: Derivation(*spec) for field, spec in schema.derivations().items()}
+    if policy_dir is None:
+        return Authorizer(derivations=derivations)
+    return Authorizer(policy_dir / "model.conf", policy_dir / "policy.csv", derivations=derivations)
+
+
 class Gateway:
     """Everything a request needs that outlives it: settings, sources, cached documents."""
 
@@ -139,10 +148,7 @@ class Gateway:
         self.authenticator = Authenticator(settings.auth)
         self.budget = CostBudget(settings.limits.budget_per_window, settings.limits.budget_window, shared=self.redis)
         self._shapes: LRUCache[tuple[int, str | None], tuple[Prepared, demand.Shape]] = LRUCache(maxsize=settings.document_cache_size)
-        policy_dir = Path(settings.policy_dir) if settings.policy_dir else None
-        self.authorizer = (
-            Authorizer(policy_dir / "model.conf", policy_dir / "policy.csv") if policy_dir else Authorizer()
-        )
+        self.authorizer = build_authorizer(Path(settings.policy_dir) if settings.policy_dir else None)
         self.policy_sync = PolicySync(self.redis, self.authorizer, settings.redis.timeout) if self.redis else None
         self._listening: asyncio.Task[None] | None = None
         if not settings.auth.enabled:

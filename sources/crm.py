@@ -36,11 +36,15 @@ class CrmSource(Source):
         tier: str | None,
         limit: int,
         offset: int,
+        search_tax_ids: bool = True,
     ) -> CustomerPage:
-        """One page of customers, newest activity first; row-level filters are pushed down."""
+        """One page of customers, newest activity first; row-level filters are pushed down.
+        `search_tax_ids=False`: the search text matches names and ids only, not tax ids."""
         params = {"limit": str(limit), "offset": str(offset)}
         if search:
             params["q"] = search
+            if not search_tax_ids:
+                params["match"] = "names"
         if owners is not None:
             params["owner"] = ",".join(owners)
         if team:

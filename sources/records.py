@@ -89,6 +89,7 @@ class Customer(Record):
     region: str | None = None
     credit_rating: str | None = None
     owner_id: str | None = None
+    team: str | None = None  # the owner's team, as the CRM files the customer
     last_activity_at: dt.datetime | None = None
     refs: Refs = Refs()
 

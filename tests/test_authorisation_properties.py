@@ -39,10 +39,11 @@ from graphql.pyutils import Undefined
 from hypothesis import HealthCheck, Phase, given, note, settings, strategies as st
 
 from conftest import bearer
-from policies import ROLES, Authorizer
+from policies import ROLES
+from server.gateway import build_authorizer
 from schema import public
 
-POLICY = Authorizer()
+POLICY = build_authorizer()
 GRAPH = public  # graphql-core's GraphQLSchema: what the generator walks
 PRINCIPALS = [*ROLES, "nobody"]  # "nobody": authenticated, no roles: no customers, no restricted field
 EXAMPLES_PER_PRINCIPAL = 225  # x 9 principals = 2,025 generated documents per run

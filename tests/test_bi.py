@@ -153,24 +153,33 @@ def test_every_shipped_operation_exports_for_a_bi_reader(gw):
 # --- who sees what --------------------------------------------------------------------------
 
 
+# The service desk may not read contract amounts nor invoices, so neither the fulfilment
+# figures computed from them (the derivation rule).
+AGENT_DENIED = [
+    "contracts.amount", "contracts.fulfilment.invoicedAmount", "contracts.fulfilment.paidAmount",
+    "contracts.fulfilment.progress",
+]
+
+
 def test_a_denied_field_is_an_empty_cell_and_its_column_is_listed(gw):
     params = {"tier": "KEY"}
     full = gw.get("/bi/ContractFulfilmentStatus.csv", params=params, headers=bearer("finance"))
     agent = gw.get("/bi/ContractFulfilmentStatus.csv", params=params, headers=bearer("service_agent"))
     assert full.status_code == agent.status_code == 200
     assert "X-Isthmus-Denied-Columns" not in full.headers
-    assert agent.headers["X-Isthmus-Denied-Columns"] == "contracts.amount"
+    assert agent.headers["X-Isthmus-Denied-Columns"].split(",") == AGENT_DENIED
     full_rows, agent_rows = csv_rows(full), csv_rows(agent)
     assert len(full_rows) == len(agent_rows) > 50
-    assert any(row["contracts.amount"] for row in full_rows)
-    assert all(row["contracts.amount"] == "" for row in agent_rows)
-    assert [{**row, "contracts.amount": ""} for row in full_rows] == agent_rows
+    assert any(row["contracts.amount"] and row["contracts.fulfilment.progress"] for row in full_rows)
+    assert all(row[column] == "" for row in agent_rows for column in AGENT_DENIED)
+    assert [{**row, **{column: "" for column in AGENT_DENIED}} for row in full_rows] == agent_rows
     # The same as GraphQL says to the same caller: null and FORBIDDEN.
     nodes, errors = graphql_nodes(gw, "ContractFulfilmentStatus", bearer("service_agent"), **params)
     assert all(c["amount"] is None for n in nodes for c in n["contracts"] or [])
+    assert all(c["fulfilment"]["progress"] is None for n in nodes for c in n["contracts"] or [] if c["fulfilment"])
     assert errors and {e["extensions"]["code"] for e in errors} == {"FORBIDDEN"}
     json_rows = gw.get("/bi/ContractFulfilmentStatus.json", params=params, headers=bearer("service_agent"))
-    assert json_rows.headers["X-Isthmus-Denied-Columns"] == "contracts.amount"
+    assert json_rows.headers["X-Isthmus-Denied-Columns"].split(",") == AGENT_DENIED
     assert all(row["contracts.amount"] is None for row in json_rows.json())
 
 
