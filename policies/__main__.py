@@ -1,17 +1,21 @@
-"""`python -m policies`: the shipped policy as the README's tables, and the derivation check.
+"""`python -m policies [--policy-dir DIR]`: the policy as the README's tables, and the derivation check.
 
 Prints the table of restricted fields by role and the table of derived fields, then
 every `read` line of the policy that the derivation rule overrides (a role allowed a
 derived field but not what it is computed from). Exits 1 when there is one: the policy
-says something the gateway will not do.
+says something the gateway will not do. Without `--policy-dir`, the shipped files.
 """
 
+import argparse
 import sys
+from pathlib import Path
 
 from policies.enforcement import derivation_findings, markdown_derivations, markdown_matrix
 from server.gateway import build_authorizer
 
-authorizer = build_authorizer()
+parser = argparse.ArgumentParser(prog="python -m policies", description=__doc__.splitlines()[0])
+parser.add_argument("--policy-dir", type=Path, help="a folder with model.conf and policy.csv")
+authorizer = build_authorizer(parser.parse_args().policy_dir)
 print(markdown_matrix(authorizer))
 print()
 print(markdown_derivations(authorizer))
