@@ -1,9 +1,16 @@
-"""Finding customers: by id, and the paginated, searchable list."""
+"""Finding customers: by id, and the paginated, searchable list.
+
+What a caller sends to the CRM is checked here first, and a bad value is
+BAD_USER_INPUT without a backend call: a value the CRM cannot take may make it
+fail (a cursor of `customers:99999999999999999999` once made it answer 500), and
+its failures count against the circuit breaker every caller shares.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from sources.records import Customer
@@ -13,7 +20,12 @@ from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
 
 MAX_PAGE_SIZE = 100
+# Far past any list a person or an export pages through, far inside the 32-bit offsets backends take.
+MAX_OFFSET = 10_000_000
+MAX_SEARCH_LENGTH = 200
+MAX_KEY_LENGTH = 64
 _CURSOR_PREFIX = "customers:"
+_CURSOR = re.compile(r"customers:(0|[1-9][0-9]{0,7})")
 
 
 def encode_cursor(offset: int) -> str:
@@ -21,21 +33,53 @@ def encode_cursor(offset: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """The offset of a cursor this API issued: exactly `encode_cursor(n)` for 0 <= n <= MAX_OFFSET."""
+    offset = _offset_of(cursor)
+    if offset is None or encode_cursor(offset) != cursor:  # the canonical spelling only: no padding games, no "+7"
+        raise BadUserInput(
+            f"`after` is not a cursor from this API: {_shown(cursor)}. Pass a `pageInfo.endCursor` you received."
+        )
+    return offset
+
+
+def _offset_of(cursor: str) -> int | None:
+    if len(cursor) > len(encode_cursor(MAX_OFFSET)):
+        return None
     try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not text.startswith(_CURSOR_PREFIX):
-            raise ValueError(text)
-        offset = int(text[len(_CURSOR_PREFIX) :])
-        if offset < 0:
-            raise ValueError(text)
-        return offset
-    except (ValueError, binascii.Error, UnicodeError):
-        raise BadUserInput(f"`after` is not a cursor from this API: {cursor!r}. Pass a `pageInfo.endCursor` you received.") from None
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+    except (ValueError, binascii.Error):  # UnicodeError is a ValueError
+        return None
+    match = _CURSOR.fullmatch(text)
+    if match is None or int(match[1]) > MAX_OFFSET:
+        return None
+    return int(match[1])
 
 
 def check_page_size(value: int, maximum: int = MAX_PAGE_SIZE, *, name: str = "first") -> None:
     if value < 0 or value > maximum:
         raise BadUserInput(f"`{name}` must be between 0 and {maximum}, got {value}.")
+
+
+def check_search(search: str) -> None:
+    """A search is words to look for: printable text of bounded length."""
+    if len(search) > MAX_SEARCH_LENGTH or not search.isprintable():
+        raise BadUserInput(
+            f"`search` must be at most {MAX_SEARCH_LENGTH} printable characters (no control characters), "
+            f"got {_shown(search)}."
+        )
+
+
+def check_key(value: str, name: str) -> None:
+    """An id sent to a backend in a comma-separated list: no comma, no blanks, no control characters."""
+    if not 0 < len(value) <= MAX_KEY_LENGTH or "," in value or not value.isprintable() or any(c.isspace() for c in value):
+        raise BadUserInput(
+            f"`{name}` must be 1 to {MAX_KEY_LENGTH} printable characters without spaces or commas, got {_shown(value)}."
+        )
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A caller's value quoted in an error, cut short: a message is no place for a megabyte of it."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 @dataclass(frozen=True)
@@ -67,6 +111,10 @@ async def customer_page(
     after: str | None,
 ) -> CustomerPage:
     check_page_size(first)
+    if search:
+        check_search(search)
+    if owner_id is not None:
+        check_key(owner_id, "ownerId")
     offset = decode_cursor(after) + 1 if after else 0
     owners, team = access.search_filters(ctx, owner_id)
     page = await ctx.loaders.backends.crm.search_customers(
@@ -92,6 +140,7 @@ async def customer_page(
 
 
 async def customer_by_id(ctx: Context, customer_id: str) -> Customer:
+    check_key(customer_id, "id")
     customer = await access.visible(
         ctx, await ctx.loaders.customer_by_id.load(customer_id), f"customer {customer_id!r}"
     )

@@ -149,15 +149,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         """Each source with its circuit state, Redis if configured, and the policy in force.
 
-        An open circuit or an unreachable Redis makes the gateway `degraded` (it still
-        answers: that system's fields null, or in-process caches and budgets instead of the
-        shared ones); only when every circuit is open is it not ready (503), since a replica
-        that can answer nothing should leave rotation. Redis alone never takes a replica out:
-        all of them would lose it at once.
+        A circuit that refuses calls (open, or half-open with its probe out) or an unreachable
+        Redis makes the gateway `degraded` (it still answers: that system's fields null, or
+        in-process caches and budgets instead of the shared ones); only when every circuit
+        refuses is it not ready (503), since a replica that can answer nothing should leave
+        rotation. Redis alone never takes a replica out: all of them would lose it at once.
         """
         gateway: Gateway = request.app.state.gateway
-        sources = {source.name: {"circuit": source.http.breaker.state} for source in gateway.backends.all()}
-        open_count = sum(1 for s in sources.values() if s["circuit"] == "open")
+        breakers = {source.name: source.http.breaker for source in gateway.backends.all()}
+        sources = {name: {"circuit": breaker.state} for name, breaker in breakers.items()}
+        open_count = sum(1 for breaker in breakers.values() if breaker.refusing)
         status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
         policy = gateway.authorizer.policy
         body: dict[str, Any] = {"status": status, "sources": sources, "policy": {"version": policy.version, "digest": policy.digest}}

@@ -4,7 +4,9 @@ A source method takes a list of keys and returns one result per key, in order:
 a record (or `None` when the backend does not know the key) for look-ups, a list
 for relations, or an exception in the slot of a key whose data could not be read.
 A call with many keys is split into chunks of `max_keys` sent concurrently, so
-URLs stay short while a batch still costs one round trip of latency.
+URLs stay short while a batch still costs one round trip of latency. A key that
+cannot name a record (see `sendable`) is answered as unknown and never sent: a
+caller's malformed id must not reach, and perhaps break, a backend all share.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from sources.http import BackendClient
 
 R = TypeVar("R", bound=BaseModel)
 Result = Any  # a record, None, a list of records, or an exception
+
+# Longer than any key of the systems of record, short enough to keep a batch's URL sane.
+MAX_KEY_LENGTH = 128
 
 
 class Items(BaseModel, Generic[R]):
@@ -77,7 +82,7 @@ class Source:
         self, method: str, path: str, param: str, keys: Sequence[str], model: type[R], **extra: str
     ) -> list[R]:
         """Items for many keys at once: `?param=k1,k2,...`, chunked, chunks in parallel."""
-        unique = list(dict.fromkeys(keys))
+        unique = [key for key in dict.fromkeys(keys) if sendable(key)]
         if not unique:
             return []
         chunks = [unique[i : i + self.max_keys] for i in range(0, len(unique), self.max_keys)]
@@ -97,6 +102,12 @@ class Source:
     ) -> list[Result]:
         items = await self.fetch_by_keys(method, path, param, keys, model, **extra)
         return group_by(items, key_field, keys)
+
+
+def sendable(key: str) -> bool:
+    """Whether a key can name a record: the comma-separated list carries it unchanged (no comma,
+    no blanks at its ends) and it looks like a key (printable, at most MAX_KEY_LENGTH)."""
+    return 0 < len(key) <= MAX_KEY_LENGTH and "," not in key and key == key.strip() and key.isprintable()
 
 
 def cached(kind: str) -> Callable[[Callable[..., Awaitable[list[Any]]]], Callable[..., Awaitable[list[Any]]]]:

@@ -6,7 +6,12 @@ above the sources and never depends on what is cached.
 
 - An entry is fresh for `ttl` seconds, or less when the request asks for
   fresher data (`freshness.max_age()`).
-- Concurrent misses for one key share one backend call, across requests.
+- Concurrent misses for one key share one backend call, across requests. The
+  fill runs as a task of its own, detached from every request: bounded by the
+  backend's own timeouts, never by the deadline of the request that happened to
+  miss first. Each request waits for it within its own deadline; one that gives
+  up or is cancelled leaves the fill running for the others, and a fill nobody
+  waits for any more still completes, to populate the cache.
 - When the backend fails, an entry up to `grace` seconds past its TTL is served
   instead, and the response is marked stale.
 - At most `maxsize` entries; the least recently used go first.
@@ -17,14 +22,15 @@ above the sources and never depends on what is cached.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Hashable, Sequence
 
 from cachetools import TTLCache
 
-from sources import events, freshness, trace
-from sources.errors import SourceError
+from sources import deadline, events, freshness, trace
+from sources.errors import SourceError, SourceTimeout, SourceUnavailable
 from sources.shared_cache import Shared, SharedCache
 
 
@@ -45,6 +51,15 @@ class Counters:
 Fetch = Callable[[list[Hashable]], Awaitable[list[Any]]]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a fill found for one key: the value and when it was fetched, or the SourceError."""
+
+    value: Any
+    fetched_at: float = 0.0
+    stale: bool = False  # served past its TTL because the backend failed
+
+
 class MethodCache:
     def __init__(self, source: str, method: str, *, ttl: float, grace: float, maxsize: int,
                  shared: SharedCache | None = None) -> None:
@@ -54,7 +69,8 @@ class MethodCache:
         self.ttl = ttl
         self.grace = grace
         self._entries: TTLCache[Hashable, Entry] = TTLCache(maxsize=maxsize, ttl=ttl + grace, timer=time.monotonic)
-        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._inflight: dict[Hashable, asyncio.Future[Answer]] = {}
+        self._fills: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
         self.counters = Counters()
 
     def __len__(self) -> int:
@@ -69,21 +85,22 @@ class MethodCache:
         now = time.monotonic()
         report = freshness.report()
         results: list[Any] = [None] * len(keys)
-        waiting: list[tuple[int, asyncio.Future[Any]]] = []
+        waiting: list[tuple[int, Hashable, asyncio.Future[Answer]]] = []
         missing: dict[Hashable, list[int]] = {}
+        hits = 0
         for index, key in enumerate(keys):
             entry = self._entries.get(key)
             if entry is not None and now - entry.fetched_at <= freshness.limit(self.ttl, key):
-                self.counters.hits += 1
+                hits += 1
                 results[index] = entry.value
                 if report is not None:
                     report.note(self.source, now - entry.fetched_at)
             elif key in self._inflight:
                 self.counters.shared += 1
-                waiting.append((index, self._inflight[key]))
+                waiting.append((index, key, self._inflight[key]))
             else:
                 missing.setdefault(key, []).append(index)
-        hits = len(keys) - len(missing) - len(waiting)
+        self.counters.hits += hits
         if hits:
             events.cache_event(self.source, self.method, "hit", hits)
             recorder = trace.current()
@@ -93,77 +110,121 @@ class MethodCache:
             events.cache_event(self.source, self.method, "shared", len(waiting))
         if missing:
             events.cache_event(self.source, self.method, "miss", sum(len(v) for v in missing.values()))
-            await self._fill(missing, fetch, results)
-            events.cache_size(self.source, self.method, len(self._entries))
-        for index, future in waiting:
-            value = await asyncio.shield(future)
-            results[index] = value
+            futures = self._start_fill(list(missing), fetch)
+            waiting.extend((index, key, futures[key]) for key, indexes in missing.items() for index in indexes)
+        if waiting:
+            await self._wait(waiting, results, report)
         return results
 
-    async def _fill(self, missing: dict[Hashable, list[int]], fetch: Fetch, results: list[Any]) -> None:
+    def _start_fill(self, keys: list[Hashable], fetch: Fetch) -> dict[Hashable, asyncio.Future[Answer]]:
+        """Start fetching `keys` for every request that will want them; their futures, one per key.
+
+        The task runs in a copy of this request's context: its freshness needs and its
+        trace, but not its deadline (`_fill` lifts it).
+        """
         loop = asyncio.get_running_loop()
-        futures = {key: loop.create_future() for key in missing}
+        futures: dict[Hashable, asyncio.Future[Answer]] = {key: loop.create_future() for key in keys}
         self._inflight.update(futures)
-        self.counters.misses += len(missing)
-        keys = list(missing)
+        self.counters.misses += len(keys)
+        task = loop.create_task(self._fill(futures, fetch))
+        self._fills.add(task)
+        task.add_done_callback(self._fills.discard)
+        return futures
+
+    async def _wait(
+        self,
+        waiting: list[tuple[int, Hashable, asyncio.Future[Answer]]],
+        results: list[Any],
+        report: freshness.Report | None,
+    ) -> None:
+        """Wait for the fills within this request's deadline; giving up leaves them running for the others."""
+        budget = deadline.remaining(math.inf)
+        timeout = None if budget == math.inf else max(budget, 0.0)
+        # asyncio.wait cancels nothing it waits for: not on timeout, not when this request is cancelled
+        done, _ = await asyncio.wait({future for _, _, future in waiting}, timeout=timeout)
+        now = time.monotonic()
+        late: SourceTimeout | None = None
+        for index, key, future in waiting:
+            if future in done:
+                answer = future.result()
+            else:  # out of time for this request: what it may have within the grace, else the timeout
+                late = late or SourceTimeout(self.source, self.method, "no answer within the request's deadline")
+                answer = self._stale_or(key, late, now)
+            results[index] = answer.value
+            if report is not None and not isinstance(answer.value, SourceError):
+                report.note(self.source, max(now - answer.fetched_at, 0.0), stale=answer.stale)
+
+    async def _fill(self, futures: dict[Hashable, asyncio.Future[Answer]], fetch: Fetch) -> None:
+        """Fetch the keys of `futures` and settle each, whoever still waits; store what came back."""
         try:
-            # `no-cache` and `@fresh(maxAge: 0)` want nothing Redis could have: not asked
-            wanted = self.shared is not None and any(freshness.limit(self.ttl, key) > 0 for key in keys)
-            shared = await self.shared.get_many(self.source, self.method, keys) if wanted else {}
-            report = freshness.report()
-            answers: dict[Hashable, Any] = {}
-            for key, entry in shared.items():
-                if entry.age <= freshness.limit(self.ttl, key):
-                    answers[key] = value = entry.value()
-                    self._entries[key] = Entry(value, time.monotonic() - entry.age)
-                    if report is not None:
-                        report.note(self.source, entry.age)
-            if answers:
-                events.cache_event(self.source, self.method, "redis_hit", len(answers))
-            to_fetch = [key for key in keys if key not in answers]
-            fetched: dict[Hashable, Any] = {}
-            if to_fetch:
-                try:
-                    values = await fetch(to_fetch)
-                except SourceError as exc:
-                    values = [exc] * len(to_fetch)
-                fetched_at = time.monotonic()
-                for key, value in zip(to_fetch, values):
-                    if isinstance(value, SourceError):
-                        value = self._stale_or(key, value, fetched_at, shared.get(key))
-                    else:
-                        fetched[key] = value
-                        self._entries[key] = Entry(value, fetched_at)
-                        if report is not None:
-                            report.note(self.source, 0.0)
-                    answers[key] = value
-            for key in keys:
-                for index in missing[key]:
-                    results[index] = answers[key]
-                futures[key].set_result(answers[key])
+            with deadline.detached():
+                answers, fetched = await self._answers(list(futures), fetch)
+            for key, future in futures.items():
+                future.set_result(answers[key])
+            self._done(futures)
+            events.cache_size(self.source, self.method, len(self._entries))
             if fetched and self.shared:
                 await self.shared.put_many(self.source, self.method, fetched, self.ttl + self.grace)
-        finally:
-            for key, future in futures.items():
-                if self._inflight.get(key) is future:
-                    del self._inflight[key]
+        except asyncio.CancelledError:  # only at shutdown: nobody cancels a fill for a request's sake
+            self._settle(futures, Answer(SourceUnavailable(self.source, self.method, "the fetch was cancelled")))
+            raise
+        except Exception as exc:  # a bug: raised in every request still waiting, logged by asyncio if none is
+            for future in futures.values():
                 if not future.done():
-                    future.set_exception(asyncio.CancelledError())
-                    future.exception()  # retrieved: the fetching request was cancelled
+                    future.set_exception(exc)
+        finally:
+            self._done(futures)
 
-    def _stale_or(self, key: Hashable, error: SourceError, now: float, shared: Shared | None = None) -> Any:
+    def _settle(self, futures: dict[Hashable, asyncio.Future[Answer]], answer: Answer) -> None:
+        for future in futures.values():
+            if not future.done():
+                future.set_result(answer)
+
+    def _done(self, futures: dict[Hashable, asyncio.Future[Answer]]) -> None:
+        """Later misses start a fill of their own."""
+        for key, future in futures.items():
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+
+    async def _answers(self, keys: list[Hashable], fetch: Fetch) -> tuple[dict[Hashable, Answer], dict[Hashable, Any]]:
+        """Per key its answer (shared level, backend, or stale within the grace); and what the backend gave."""
+        # `no-cache` and `@fresh(maxAge: 0)` want nothing Redis could have: not asked
+        wanted = self.shared is not None and any(freshness.limit(self.ttl, key) > 0 for key in keys)
+        shared = await self.shared.get_many(self.source, self.method, keys) if wanted else {}
+        answers: dict[Hashable, Answer] = {}
+        for key, entry in shared.items():
+            if entry.age <= freshness.limit(self.ttl, key):
+                stored = self._entries[key] = Entry(entry.value(), time.monotonic() - entry.age)
+                answers[key] = Answer(stored.value, stored.fetched_at)
+        if answers:
+            events.cache_event(self.source, self.method, "redis_hit", len(answers))
+        to_fetch = [key for key in keys if key not in answers]
+        fetched: dict[Hashable, Any] = {}
+        if to_fetch:
+            try:
+                values = await fetch(to_fetch)
+            except SourceError as exc:
+                values = [exc] * len(to_fetch)
+            fetched_at = time.monotonic()
+            for key, value in zip(to_fetch, values):
+                if isinstance(value, SourceError):
+                    answers[key] = self._stale_or(key, value, fetched_at, shared.get(key))
+                else:
+                    fetched[key] = value
+                    self._entries[key] = Entry(value, fetched_at)
+                    answers[key] = Answer(value, fetched_at)
+        return answers, fetched
+
+    def _stale_or(self, key: Hashable, error: SourceError, now: float, shared: Shared | None = None) -> Answer:
         """The backend failed: serve what we had within the grace period (ours, else the shared one)."""
         entry = self._entries.get(key)
         if entry is None and shared is not None and shared.age <= self.ttl + self.grace:
             entry = Entry(shared.value(), now - shared.age)
         if entry is None:
-            return error
+            return Answer(error)
         self.counters.stale += 1
         events.cache_event(self.source, self.method, "stale", 1)
-        report = freshness.report()
-        if report is not None:
-            report.note(self.source, now - entry.fetched_at, stale=True)
-        return entry.value
+        return Answer(entry.value, entry.fetched_at, stale=True)
 
     def clear(self) -> None:
         self._entries.clear()

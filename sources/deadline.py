@@ -3,6 +3,10 @@
 Sources know nothing of requests, but every wait they make must end by the
 request's deadline; a context variable lets the gateway set it once per request
 without threading it through every call.
+
+Work that outlives the request that started it (a cache fill other requests
+share) runs `detached()`: bounded by each backend's own timeout, never by one
+caller's deadline; each request applies its own deadline while it waits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ def bound(seconds: float) -> Iterator[float]:
     token = _deadline.set(at)
     try:
         yield at
+    finally:
+        _deadline.reset(token)
+
+
+@contextmanager
+def detached() -> Iterator[None]:
+    """No request's deadline inside this block: every wait is bounded by its own cap alone."""
+    token = _deadline.set(None)
+    try:
+        yield
     finally:
         _deadline.reset(token)
 

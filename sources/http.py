@@ -8,7 +8,10 @@ Every backend call goes through `BackendClient.get` (REST reads) or
   is retried only when the caller says it is (a search is, a login is not), and a
   timeout is not retried (the deadline would not allow a useful second try);
 - asks the backend's circuit breaker first, so a system that keeps failing is
-  spared and the request fails fast with SOURCE_UNAVAILABLE;
+  spared and the request fails fast with SOURCE_UNAVAILABLE, and tells it how each
+  attempt ended, on every exit, cancellation included: only what shows the backend
+  unwell counts against it, never a 4xx, the caller's own deadline, or a 5xx that
+  only an unproven request met (see sources/breaker.py);
 - turns transport failures into the `SourceError` hierarchy, so nothing above
   this module sees httpx.
 """
@@ -16,8 +19,9 @@ Every backend call goes through `BackendClient.get` (REST reads) or
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable, Hashable, Literal
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -30,6 +34,9 @@ Transport = Literal["httpx", "aiohttp"]
 
 # Below this many seconds left, another attempt could not finish: give up instead.
 MIN_USEFUL_WAIT = 0.05
+
+# Statuses that say the backend (or what fronts it) is down or overloaded, whatever was asked.
+OVERLOADED = frozenset({408, 429, 502, 503, 504})
 
 
 def _make_transport(kind: Transport, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
@@ -70,7 +77,8 @@ class BackendClient:
 
     async def get(self, method: str, path: str, params: dict[str, str], *, keys: int = 1) -> bytes:
         """GET `path` and return the body of a 2xx answer; raise a `SourceError` otherwise."""
-        return await self._call(method, path, keys, True, lambda: self._client.get(path, params=params))
+        request = ("GET", path, tuple(sorted(params.items())))
+        return await self._call(method, path, keys, True, request, lambda: self._client.get(path, params=params))
 
     async def post_json(
         self,
@@ -86,13 +94,21 @@ class BackendClient:
 
         Retried like a GET only when `idempotent` (a read through RPC); otherwise one attempt.
         A 401 raises `SourceUnauthorized`, so a caller holding a session can log in again.
+        A POST has no request signature for the breaker (an RPC envelope carries a fresh id
+        each time): its 500s never count against the backend.
         """
         return await self._call(
-            method, path, keys, idempotent, lambda: self._client.post(path, json=payload, headers=headers)
+            method, path, keys, idempotent, None, lambda: self._client.post(path, json=payload, headers=headers)
         )
 
     async def _call(
-        self, method: str, path: str, keys: int, idempotent: bool, send: Callable[[], Awaitable[httpx.Response]]
+        self,
+        method: str,
+        path: str,
+        keys: int,
+        idempotent: bool,
+        request: Hashable | None,
+        send: Callable[[], Awaitable[httpx.Response]],
     ) -> bytes:
         started = time.perf_counter()
         outcome = "ok"
@@ -104,7 +120,7 @@ class BackendClient:
                 reraise=True,
             ):
                 with attempt:
-                    return await self._attempt(method, path, send)
+                    return await self._attempt(method, path, request, send)
         except SourceError as exc:
             outcome = exc.code
             raise
@@ -116,23 +132,45 @@ class BackendClient:
                 recorder.record(self.source, method, keys, started, outcome)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, method: str, path: str, send: Callable[[], Awaitable[httpx.Response]]) -> bytes:
+    async def _attempt(
+        self, method: str, path: str, request: Hashable | None, send: Callable[[], Awaitable[httpx.Response]]
+    ) -> bytes:
         if not self.breaker.allow():
             raise SourceUnavailable(self.source, method, "circuit open after repeated failures")
+        # What the breaker hears when the attempt ends; anything not judged below (cancelled,
+        # the request's deadline already gone, a bug) says nothing about the backend.
+        verdict: Callable[[], None] = self.breaker.released
         try:
-            body = await self._send(method, path, send)
-        except SourceUnauthorized:
-            raise  # the backend is up: an expired session is no reason to open its circuit
-        except SourceError:
-            self.breaker.failed()
-            raise
-        self.breaker.succeeded()
-        return body
+            budget = deadline.remaining(self.timeout)
+            if budget <= 0:
+                raise SourceTimeout(self.source, method, "request deadline already passed")
+            try:
+                response, body = await self._send(method, budget, send)
+            except SourceTimeout:
+                if budget >= self.timeout:
+                    verdict = self.breaker.failed  # the backend's own timeout ran out, not a caller's patience
+                raise
+            except SourceUnavailable:
+                verdict = self.breaker.failed  # refused, reset or unreachable
+                raise
+            verdict = self._verdict(response.status_code, request)
+            return self._body(method, path, response.status_code, body)
+        finally:
+            verdict()
 
-    async def _send(self, method: str, path: str, send: Callable[[], Awaitable[httpx.Response]]) -> bytes:
-        budget = deadline.remaining(self.timeout)
-        if budget <= 0:
-            raise SourceTimeout(self.source, method, "request deadline already passed")
+    def _verdict(self, status: int, request: Hashable | None) -> Callable[[], None]:
+        """What an HTTP status says about the backend's health (see sources/breaker.py)."""
+        if status < 400:
+            return functools.partial(self.breaker.succeeded, request)
+        if status in OVERLOADED:
+            return self.breaker.failed
+        if status >= 500:
+            return functools.partial(self.breaker.suspect, request)
+        return self.breaker.released  # a 4xx: the caller's fault, never the backend's
+
+    async def _send(
+        self, method: str, budget: float, send: Callable[[], Awaitable[httpx.Response]]
+    ) -> tuple[httpx.Response, bytes]:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(budget):
@@ -145,12 +183,16 @@ class BackendClient:
             raise SourceTimeout(self.source, method, f"no answer within {waited:.2f} s") from None
         except httpx.HTTPError as exc:
             raise SourceUnavailable(self.source, method, f"{type(exc).__name__}: {exc}") from None
-        if response.status_code >= 500 or response.status_code in (408, 429):
-            raise SourceUnavailable(self.source, method, f"HTTP {response.status_code}")
-        if response.status_code == 401:
+        return response, body
+
+    def _body(self, method: str, path: str, status: int, body: bytes) -> bytes:
+        """The body of a 2xx answer; the `SourceError` an error status stands for."""
+        if status >= 500 or status in OVERLOADED:
+            raise SourceUnavailable(self.source, method, f"HTTP {status}")
+        if status == 401:
             raise SourceUnauthorized(self.source, method, f"HTTP 401 for {path}")
-        if response.status_code >= 400:
-            raise SourceBadResponse(self.source, method, f"HTTP {response.status_code} for {path}")
+        if status >= 400:
+            raise SourceBadResponse(self.source, method, f"HTTP {status} for {path}")
         return body
 
     async def aclose(self) -> None:

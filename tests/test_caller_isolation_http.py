@@ -1,0 +1,59 @@
+"""No caller can hurt another, end to end: a gateway with its cache and breakers on, over real HTTP.
+
+One caller's crafted cursor must not make the CRM fail and open its circuit for
+everyone, and one caller's tiny deadline must not time out another caller who
+waits for the same data.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from conftest import bearer, gateway_with
+
+ATTACK_CURSOR = "Y3VzdG9tZXJzOjk5OTk5OTk5OTk5OTk5OTk5OTk5"  # base64 of customers:99999999999999999999
+PAGE = "query($first: Int) { customers(first: $first) { edges { node { id name } } } }"
+
+
+def another_user(gateway) -> httpx.Client:
+    return httpx.Client(base_url=gateway.url, timeout=30, headers=bearer("finance", user="someone-else"))
+
+
+def test_an_attack_cursor_is_refused_at_once_and_never_opens_the_crm_circuit(systems):
+    with gateway_with(systems) as gateway, another_user(gateway) as other:
+        gateway.query("{ me { id } }")  # the first request of a fresh process warms it up
+        systems.reset_stats()
+        seconds = []
+        for _ in range(10):  # twice the breaker's threshold, as fast as the attacker likes
+            started = time.perf_counter()
+            body = gateway.query(f'{{ customers(first: 5, after: "{ATTACK_CURSOR}") {{ totalCount }} }}')
+            seconds.append(time.perf_counter() - started)
+            assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+            assert "cursor" in body["errors"][0]["message"]
+        assert systems.calls()["crm"] == 0
+        assert statistics.median(seconds) < 0.05, seconds
+        assert gateway.http.get(f"{gateway.url}/readyz").json()["sources"]["CRM"]["circuit"] == "closed"
+        answer = other.post("/graphql", json={"query": PAGE, "variables": {"first": 5}}).json()
+        assert "errors" not in answer, answer
+        assert len(answer["data"]["customers"]["edges"]) == 5
+
+
+def test_a_hasty_caller_does_not_time_out_a_patient_one_waiting_for_the_same_data(systems):
+    with gateway_with(systems) as gateway, another_user(gateway) as patient, ThreadPoolExecutor(1) as pool:
+        gateway.query(PAGE, {"first": 4})  # the document parsed and validated once: the hasty deadline is all fetch
+        systems.reset_stats()
+        with systems.faults("crm", latency_ms=400):
+            hasty = pool.submit(gateway.post, PAGE, {"first": 5}, headers={"X-Request-Timeout": "0.05"})
+            while systems.calls()["crm"] == 0:  # the hasty caller's miss has reached the CRM: a fill is in flight
+                time.sleep(0.002)
+            answer = patient.post("/graphql", json={"query": PAGE, "variables": {"first": 5}}).json()
+            crm_calls = systems.calls()["crm"]
+        hasty_answer = hasty.result().json()
+    assert hasty_answer["errors"][0]["extensions"]["code"] == "SOURCE_TIMEOUT"  # its own deadline, its own loss
+    assert "errors" not in answer, answer
+    assert len(answer["data"]["customers"]["edges"]) == 5
+    assert crm_calls == 1  # the patient caller waited for the hasty one's fill, not a fetch of its own
