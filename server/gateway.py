@@ -37,7 +37,7 @@ def build_redis(settings: Settings) -> RedisLink | None:
     conf = settings.redis
     if not conf.url:
         return None
-    return RedisLink(conf.url, prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
+    return RedisLink(conf.url.get_secret_value(), prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
 
 
 def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backends:
