@@ -133,6 +133,15 @@ class RedisSettings(BaseModel):
     source_cache: bool = Field(True, description="Share backend answers through Redis (the in-process cache stays in front).")
 
 
+class OpsSettings(BaseModel):
+    """Who may read `/metrics` and `/readyz?details`: admins, and scrapers with the metrics token."""
+
+    metrics_token_sha256: str | None = Field(
+        None,
+        description="SHA-256 (hex) of a bearer token for Prometheus scrapers; it opens /metrics and /readyz?details only.",
+    )
+
+
 class FederationSettings(BaseModel):
     """Apollo Federation v2: serve `_service` and `_entities` so a router can compose this subgraph."""
 
@@ -168,6 +177,7 @@ class Settings(BaseSettings):
     persisted: PersistedSettings = PersistedSettings()
     federation: FederationSettings = FederationSettings()
     redis: RedisSettings = RedisSettings()
+    ops: OpsSettings = OpsSettings()
     policy_dir: str | None = Field(None, description="Folder with model.conf and policy.csv (default: the shipped ones).")
 
     @classmethod
