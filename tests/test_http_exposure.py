@@ -63,7 +63,7 @@ def codes(body: dict) -> set[str]:
     return {error["extensions"]["code"] for error in body.get("errors", [])}
 
 
-# --- Finding 5: every answer that depends on the caller says so to shared caches ---------------
+# --- every answer that depends on the caller says so to shared caches ---------------
 
 
 async def test_every_answer_varies_on_the_credentials(systems):
@@ -91,7 +91,7 @@ async def test_every_answer_varies_on_the_credentials(systems):
     assert answers["BI csv"].headers["cache-control"] == "private, no-store"
 
 
-# --- Finding 11: Decimals a resolver cannot compute with are the caller's error, named ----------
+# --- Decimals a resolver cannot compute with are the caller's error, named ----------
 
 DECIMALS = ["1e999999", "NaN", "Infinity", "-Infinity", "sNaN", "1e9999999999", "1E-999999", "-0", 1e308]
 
@@ -136,7 +136,7 @@ async def test_decimal_arguments_out_of_bounds_are_bad_user_input_naming_the_arg
             assert any(n in error["message"] for error in body["errors"] for n in named.split("|")), (name, named, body)
 
 
-# --- Finding 11: every bad token is a 401 with an audit line, never a 500 ------------------------
+# --- every bad token is a 401 with an audit line, never a 500 ------------------------
 
 
 def b64(raw: bytes) -> str:
@@ -211,7 +211,7 @@ async def test_a_hostile_token_is_a_401_with_a_coded_body_and_an_audit_line(rsa_
     assert [(r.status, r.outcome, r.principal) for r in audit] == [(401, "unauthenticated", None)]
 
 
-# --- Finding 12: ops details and metrics take credentials; a minimal /readyz stays public ------
+# --- ops details and metrics take credentials; a minimal /readyz stays public ------
 
 
 async def test_metrics_and_readiness_details_need_an_operator_and_readyz_stays_public():
@@ -287,7 +287,7 @@ async def test_the_log_never_shows_the_redis_password():
     assert password not in repr(settings) and password not in str(settings.model_dump())
 
 
-# --- Finding 4: traces only for the roles the policy allows ------------------------------------
+# --- traces only for the roles the policy allows ------------------------------------
 
 
 async def test_a_trace_is_only_for_roles_the_policy_allows(systems):
