@@ -119,8 +119,8 @@ async def sample_rss(pid: int, seconds: float, every: float, samples: list[tuple
         await asyncio.sleep(every)
 
 
-def breaker_transitions(url: str) -> dict[str, int]:
-    text = httpx.get(f"{url}/metrics").text
+def breaker_transitions(url: str, headers: dict[str, str]) -> dict[str, int]:
+    text = httpx.get(f"{url}/metrics", headers=headers).text  # /metrics takes an admin (or the metrics token)
     counts: dict[str, int] = {}
     for family in text_string_to_metric_families(text):
         if family.name == "isthmus_breaker_transitions":
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 return stats
 
             stats = asyncio.run(run())
-            transitions = breaker_transitions(gateway.url)
+            transitions = breaker_transitions(gateway.url, headers)
     latencies = stats.pop("latencies")
     warm = [mb for at, mb in rss if at >= args.seconds / (2 * len(SCHEDULE) + 1)] or [mb for _, mb in rss]
     result = {

@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 SCOPES = ("all", "team", "own")  # widest first
 DOCUMENTS = ("any", "trusted")  # widest first: `documents:any` / `documents:trusted`, action `execute`
 ACTIONS = ("read", "derive", "scope", "execute")
+TRACE = "debug:trace"  # action `execute`: may ask for a per-request trace of backend calls
 CHECK_EVERY = 1.0  # seconds between looks at the files' modification times
 
 
@@ -130,6 +131,11 @@ class Authorizer:
             decision = self._documents[key] = next(level for level in DOCUMENTS if level in levels)
         return decision
 
+    def may_trace(self, roles: tuple[str, ...]) -> bool:
+        """May a caller with these roles see a trace of backend calls (`debug:trace`)?"""
+        enforcer = self.policy.enforcer
+        return any(enforcer.enforce(role, TRACE, "execute") for role in roles)
+
     # --- reloading -----------------------------------------------------------
 
     def reload_if_changed(self, now: bool = False) -> bool:
@@ -197,8 +203,8 @@ def _read_rules(path: Path) -> list[list[str]]:
             if row[0] == "p" and len(row) == 5 and row[4] in ("allow", "deny") and row[3] in ACTIONS:
                 if row[3] == "scope" and row[2] not in {f"rows:{scope}" for scope in SCOPES}:
                     raise ValueError(f"{path.name} line {number}: unknown scope {row[2]!r}")
-                if row[3] == "execute" and row[2] not in {f"documents:{level}" for level in DOCUMENTS}:
-                    raise ValueError(f"{path.name} line {number}: unknown documents object {row[2]!r}")
+                if row[3] == "execute" and row[2] not in {TRACE, *(f"documents:{level}" for level in DOCUMENTS)}:
+                    raise ValueError(f"{path.name} line {number}: unknown object {row[2]!r} for `execute`")
                 if row[3] in ("read", "derive") and "." not in row[2]:
                     raise ValueError(f"{path.name} line {number}: {row[3]} needs a Type.field object, got {row[2]!r}")
                 rules.append(row)

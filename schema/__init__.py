@@ -6,6 +6,8 @@ Federation v2's `_service` and `_entities` for a router (setting
 the policy and the limits apply to both alike.
 """
 
+from decimal import Decimal
+
 from graphql import GraphQLObjectType, GraphQLSchema, print_schema, specified_directives
 
 from schema.derived import derivations as _declared_derivations
@@ -17,12 +19,15 @@ from schema.customer import Customer
 from schema.order import SalesOrder
 from schema.product import Product
 from schema.query import Query
+from schema.scalars import DECIMAL
 from schema.ticket import ServiceTicket
 
 ENTITY_TYPES = [Customer, Product, SalesOrder, Contract, ServiceTicket]
 
 # 2.9: the newest version today's composition libraries (GraphQL Mesh, Hive Gateway) accept
-_built = SubgraphSchema(query=Query, directives=[fresh], types=ENTITY_TYPES, federation_version="2.9")
+_built = SubgraphSchema(
+    query=Query, directives=[fresh], types=ENTITY_TYPES, federation_version="2.9", scalar_overrides={Decimal: DECIMAL}
+)
 subgraph: GraphQLSchema = _built._schema
 subgraph.get_type("_Entity").resolve_type = entity_type_name
 install_direct_resolvers(subgraph)

@@ -29,6 +29,7 @@ from graphql import (
 
 from resolvers.context import Context
 from resolvers.errors import GatewayError
+from schema import scalars
 from schema.fast_path import FastExecutor, is_awaitable
 from sources import SourceError
 
@@ -91,7 +92,9 @@ class Executor:
                 return Prepared(None, ({"message": message, "extensions": {"code": "TOO_MANY_FIELDS"}},))
         errors = validate(self.schema, document)
         if errors:
-            return Prepared(None, tuple(_client_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors))
+            return Prepared(None, tuple(
+                scalars.client_error(error, document) or _client_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors
+            ))
         return Prepared(document, ())
 
     async def run(

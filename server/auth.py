@@ -1,10 +1,13 @@
 """Who is calling: a Bearer JWT or an API key becomes a Principal, or the request is refused.
 
 - `Authorization: Bearer <JWT>`: HS256 with a shared secret, or RS256/ES256 with a
-  public key or a JWKS file; `exp` and `nbf` are checked with a small leeway.
+  public key or a JWKS file; `exp` and `nbf` are checked with a small leeway. Each key
+  takes only the configured algorithms of its kind, so a token "signed" with HS256 and
+  the public key as secret (algorithm confusion) is refused like any bad token.
   Claims: `sub` (for sales staff their SalesRep id in the CRM), `name`, `roles`, `team`.
 - `X-API-Key: <key>` for service accounts: only the key's SHA-256 is configured.
-- Nothing, or something that does not verify: HTTP 401 with a message saying which.
+- Nothing, or something that does not verify (malformed, oversized, non-ASCII, claims of
+  the wrong shape): HTTP 401 with a message saying which, never a 500.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,11 @@ import jwt
 
 from resolvers.context import Principal
 from server.settings import AuthSettings
+
+
+MAX_TOKEN_LENGTH = 8192  # characters; real tokens are a few hundred
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 
 
 class Unauthenticated(Exception):
@@ -49,15 +58,24 @@ class Authenticator:
     def _from_token(self, token: str) -> Principal:
         if not self._keys:
             raise Unauthenticated("This gateway accepts no tokens (no verification key is configured).")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise Unauthenticated(f"The token is longer than {MAX_TOKEN_LENGTH} characters; it is not one of ours.")
+        if not token.isascii():
+            raise Unauthenticated("The token is not a JWT: it holds characters outside ASCII.")
+        key: VerificationKey | None = None
         try:
             header = jwt.get_unverified_header(token)
-            key = self._keys.get(header.get("kid")) or self._keys.get(None)
+            kid = header.get("kid")  # PyJWT has checked that it is a string, if present
+            key = self._keys.get(kid) or self._keys.get(None)
             if key is None:
-                raise Unauthenticated(f"The token's key id {header.get('kid')!r} is not one this gateway knows.")
+                raise Unauthenticated(f"The token's key id {kid!r} is not one this gateway knows.")
+            # The key decides the algorithms: a public key never serves as an HMAC secret.
+            if header.get("alg") not in key.algorithms:
+                raise jwt.InvalidAlgorithmError(header.get("alg"))
             claims = jwt.decode(
                 token,
-                key=key,
-                algorithms=self.settings.jwt_algorithms,
+                key=key.key,
+                algorithms=key.algorithms,
                 leeway=self.settings.leeway_seconds,
                 audience=self.settings.audience,
                 issuer=self.settings.issuer,
@@ -72,18 +90,13 @@ class Authenticator:
         except jwt.MissingRequiredClaimError as exc:
             raise Unauthenticated(f"The token lacks the `{exc.claim}` claim.") from None
         except jwt.InvalidAlgorithmError:
-            raise Unauthenticated(f"The token's algorithm is not accepted here ({', '.join(self.settings.jwt_algorithms)}).") from None
-        except jwt.InvalidTokenError as exc:
+            accepted = ", ".join(key.algorithms if key else self.settings.jwt_algorithms) or "none"
+            raise Unauthenticated(f"The token's algorithm is not accepted here ({accepted}).") from None
+        except jwt.InvalidKeyError:
+            raise Unauthenticated("The token's algorithm does not fit the key this gateway verifies it with.") from None
+        except jwt.PyJWTError as exc:  # malformed, wrong key type, bad claims: all a 401, never a 500
             raise Unauthenticated(f"The token is not valid: {exc}.") from None
-        roles = claims.get("roles") or []
-        if isinstance(roles, str):
-            roles = roles.split()
-        return Principal(
-            id=str(claims["sub"]),
-            name=claims.get("name"),
-            roles=tuple(sorted(str(role) for role in roles)),
-            team=claims.get("team"),
-        )
+        return _principal(claims)
 
     def _from_api_key(self, key: str) -> Principal:
         digest = hashlib.sha256(key.encode()).hexdigest()
@@ -93,17 +106,44 @@ class Authenticator:
         raise Unauthenticated("Unknown API key.")
 
     @staticmethod
-    def _verification_keys(settings: AuthSettings) -> dict[str | None, Any]:
-        keys: dict[str | None, Any] = {}
+    def _verification_keys(settings: AuthSettings) -> dict[str | None, VerificationKey]:
+        """Keys by `kid`, each with the configured algorithms of its own kind (HMAC or public-key)."""
+        hmac_algorithms = [a for a in settings.jwt_algorithms if a in HMAC_ALGORITHMS]
+        public_algorithms = [a for a in settings.jwt_algorithms if a in PUBLIC_KEY_ALGORITHMS]
+        keys: dict[str | None, VerificationKey] = {}
         if settings.jwt_secret:
-            keys[None] = settings.jwt_secret.get_secret_value()
+            keys[None] = VerificationKey(settings.jwt_secret.get_secret_value(), hmac_algorithms)
         if settings.jwt_public_key_file:
-            keys[None] = Path(settings.jwt_public_key_file).read_text()
+            keys[None] = VerificationKey(Path(settings.jwt_public_key_file).read_text(), public_algorithms)
         if settings.jwks_file:
             jwks = jwt.PyJWKSet.from_dict(json.loads(Path(settings.jwks_file).read_text()))
             for jwk in jwks.keys:
-                keys[jwk.key_id] = jwk.key
+                keys[jwk.key_id] = VerificationKey(jwk.key, hmac_algorithms if jwk.key_type == "oct" else public_algorithms)
         return keys
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    key: Any
+    algorithms: list[str]
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    """The caller from verified claims; claims of the wrong shape are a bad token, not a crash."""
+    roles = claims.get("roles") or []
+    if isinstance(roles, str):
+        roles = roles.split()
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise Unauthenticated("The token's `roles` claim must be a list of strings.")
+    for name in ("name", "team"):
+        if claims.get(name) is not None and not isinstance(claims[name], str):
+            raise Unauthenticated(f"The token's `{name}` claim must be a string.")
+    return Principal(
+        id=str(claims["sub"]),
+        name=claims.get("name"),
+        roles=tuple(sorted(roles)),
+        team=claims.get("team"),
+    )
 
 
 def mint_token(secret: str, *, user: str, roles: list[str], team: str | None = None, name: str | None = None,

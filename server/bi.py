@@ -541,6 +541,8 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         try:
             principal = gateway.authenticator.authenticate(request.headers)
         except Unauthenticated as exc:
+            access_log.info("bi", extra={"principal": None, "method": "GET", "export": export, "status": 401,
+                                         "outcome": "unauthenticated"})
             return refuse(str(exc), "UNAUTHENTICATED", 401, request_id, {"WWW-Authenticate": 'Bearer realm="isthmus"'})
         name, _, fmt = export.rpartition(".")
         if fmt not in ("csv", "json") or not name:

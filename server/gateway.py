@@ -38,7 +38,7 @@ def build_redis(settings: Settings) -> RedisLink | None:
     conf = settings.redis
     if not conf.url:
         return None
-    return RedisLink(conf.url, prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
+    return RedisLink(conf.url.get_secret_value(), prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
 
 
 def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backends:
@@ -171,6 +171,10 @@ class Gateway:
             scope=authorizer.scope(roles),
         )
 
+    def may_trace(self, principal: Principal) -> bool:
+        """`X-Isthmus-Trace` is honoured for roles the policy grants `debug:trace` (everyone with auth off)."""
+        return not self.settings.auth.enabled or self.authorizer.may_trace(principal.roles)
+
     async def start(self) -> None:
         """Background work of a running gateway: listening for other replicas' policy reloads."""
         if self.policy_sync is not None:
@@ -264,7 +268,8 @@ class Gateway:
         except Refused as refused:
             return {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}, set()
         context = self.context_for(principal, request_id)
-        recording = trace.recording() if want_trace else nullcontext()
+        # A trace shows cache hits (what others looked at) and calls for refused records: policy-gated.
+        recording = trace.recording() if want_trace and self.may_trace(principal) else nullcontext()
         seconds = self.settings.request_timeout if timeout is None else min(timeout, self.settings.resilience.max_request_timeout)
         with deadline.bound(seconds), freshness.requiring(max_age), freshness.reporting() as report, recording as recorded:
             try:

@@ -1,4 +1,4 @@
-"""The HTTP face of the gateway: GraphQL over POST and GET, GraphiQL, health, metrics."""
+"""The HTTP face of the gateway: GraphQL over POST and GET, GraphiQL; BI, persisted and ops routes wired in."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import logs
 from server.auth import Unauthenticated
@@ -25,8 +26,9 @@ from server.gateway import (
     requested_max_age,
     requested_timeout,
 )
-from server.metrics import Metrics
+from server.metrics import UNAUTHENTICATED, Metrics
 from server.bi import Exports, add_bi_routes
+from server.ops import add_ops_routes
 from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
 from server.settings import Settings
 
@@ -55,13 +57,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def run(request: Request, request_id: str, payload: Any) -> Response:
         gateway: Gateway = request.app.state.gateway
-        operation = metrics.operation_label(gateway.operation_name(payload))
+        # Operation names label metrics series; only authenticated callers may name one.
+        operation = UNAUTHENTICATED
         started = time.perf_counter()
         status, outcome, denied, principal, extra_headers = 200, "ok", set(), None, {}
         result: dict[str, Any] | None = None
         trusted = None
         try:
             principal = gateway.authenticator.authenticate(request.headers)
+            operation = metrics.operation_label(gateway.operation_name(payload))
             # A documentId or APQ hash becomes its text; safelisting may refuse the document.
             resolved, trusted = await request.app.state.documents.resolve(payload, principal, request.method)
             if resolved is not payload:
@@ -141,52 +145,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_manifest_route(app)
     add_bi_routes(app, metrics, take_request_id)
 
-    @app.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", summary="Whether the backends (and Redis) can be reached")
-    async def readyz(request: Request) -> JSONResponse:
-        """Each source with its circuit state, Redis if configured, and the policy in force.
-
-        A circuit that refuses calls (open, or half-open with its probe out) or an unreachable
-        Redis makes the gateway `degraded` (it still answers: that system's fields null, or
-        in-process caches and budgets instead of the shared ones); only when every circuit
-        refuses is it not ready (503), since a replica that can answer nothing should leave
-        rotation. Redis alone never takes a replica out: all of them would lose it at once.
-        """
-        gateway: Gateway = request.app.state.gateway
-        breakers = {source.name: source.http.breaker for source in gateway.backends.all()}
-        sources = {name: {"circuit": breaker.state} for name, breaker in breakers.items()}
-        open_count = sum(1 for breaker in breakers.values() if breaker.refusing)
-        status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
-        policy = gateway.authorizer.policy
-        body: dict[str, Any] = {"status": status, "sources": sources, "policy": {"version": policy.version, "digest": policy.digest}}
-        if gateway.redis is not None:
-            await gateway.redis.run("ping", lambda client: client.ping(), None)
-            body["redis"] = gateway.redis.status()
-            if body["redis"]["state"] != "up" and status == "ready":
-                body["status"] = "degraded"
-        return JSONResponse(body, status_code=503 if status == "unavailable" else 200)
-
-    @app.post("/admin/policy/reload", summary="Reload the authorisation policy now (admin only)")
-    async def reload_policy(request: Request) -> JSONResponse:
-        gateway: Gateway = request.app.state.gateway
-        try:
-            principal = gateway.authenticator.authenticate(request.headers)
-        except Unauthenticated as exc:
-            return JSONResponse({"errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]}, 401)
-        if "admin" not in principal.roles:
-            return JSONResponse({"errors": [{"message": "Only admins may reload the policy.", "extensions": {"code": "FORBIDDEN"}}]}, 403)
-        reloaded = gateway.authorizer.reload()
-        body = {"reloaded": reloaded, "version": gateway.authorizer.policy.version}
-        return JSONResponse(body, status_code=200 if reloaded else 422)
-
-    @app.get("/metrics", summary="Prometheus metrics")
-    async def prometheus() -> Response:
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+    add_ops_routes(app, metrics, settings)
+    app.add_middleware(VaryOnCredentials)
 
     return app
+
+
+class VaryOnCredentials:
+    """`Vary: Authorization, X-API-Key` on every answer: shared caches must key answers by the caller.
+
+    GraphQL, BI exports, the manifest, ops details, 401s and 403s all depend on who asks;
+    an HTTP cache that ignored it served one caller's rows to the next. One place, for
+    every route, streamed answers included (the header goes out with the response start).
+    """
+
+    VARY = {b"authorization": b"Authorization", b"x-api-key": b"X-API-Key"}  # lower case: as written
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self.varied(message.get("headers", ()))
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+    @classmethod
+    def varied(cls, headers: Any) -> list[tuple[bytes, bytes]]:
+        """Raw ASGI headers with the credentials named in one `Vary` (merged with any already there)."""
+        kept: list[tuple[bytes, bytes]] = []
+        named: list[bytes] = []
+        for key, value in headers:
+            if key.lower() == b"vary":
+                named += [name.strip() for name in value.split(b",") if name.strip()]
+            else:
+                kept.append((key, value))
+        if b"*" in named:
+            return list(headers)
+        present = {name.lower() for name in named}
+        named += [shown for lower, shown in cls.VARY.items() if lower not in present]
+        kept.append((b"vary", b", ".join(named)))
+        return kept
 
 
 def take_request_id(request: Request) -> str:

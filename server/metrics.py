@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sources import events
 
 MAX_OPERATION_LABELS = 200
+UNAUTHENTICATED = "unauthenticated"  # the operation label of refused callers: they name no series
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
@@ -75,7 +76,7 @@ class Metrics:
     # --- requests ------------------------------------------------------------
 
     def operation_label(self, name: object) -> str:
-        """Operation names come from clients: keep the label set small and safe."""
+        """Operation names come from (authenticated) clients: keep the label set small and safe."""
         if not isinstance(name, str) or not name:
             return "anonymous"
         if len(name) > 64 or not name.replace("_", "").isalnum():

@@ -17,8 +17,8 @@
   who sends another gets `DOCUMENT_NOT_TRUSTED` (403).
 - **GET caching**: a query answered over GET carries a weak `ETag` (a hash of its
   `data` and `errors`, not of the volatile `extensions`), `Cache-Control: private,
-  max-age=N` (see `max_age_of`) and `Vary` on the credentials; `If-None-Match`
-  with the current ETag gets 304.
+  max-age=N` (see `max_age_of`), and, like every answer, `Vary` on the credentials;
+  `If-None-Match` with the current ETag gets 304.
 """
 
 from __future__ import annotations
@@ -411,12 +411,12 @@ def if_none_match(header: str | None, etag: str) -> bool:
 
 def conditional_get(request: Request, response: Response, result: dict[str, Any], gateway: Any) -> Response:
     """Add ETag and Cache-Control to a GET answer; 304 when the client's copy is current."""
-    vary = {"Vary": "Authorization, X-API-Key"}
+    # `Vary: Authorization, X-API-Key` comes with every answer (server.http.VaryOnCredentials).
     if not cacheable(result):
-        response.headers.update({"Cache-Control": "private, no-store", **vary})
+        response.headers["Cache-Control"] = "private, no-store"
         return response
     etag = etag_of(result)
-    headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age_of(result, gateway)}", **vary}
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age_of(result, gateway)}"}
     if if_none_match(request.headers.get("if-none-match"), etag):
         keep = {k: v for k, v in response.headers.items() if k.lower() == "x-request-id"}
         return Response(status_code=304, headers={**keep, **headers})
@@ -438,6 +438,9 @@ def add_manifest_route(app: FastAPI) -> None:
         try:
             gateway.authenticator.authenticate(request.headers)
         except Unauthenticated as exc:
+            logging.getLogger("isthmus.access").info(
+                "manifest", extra={"principal": None, "method": "GET", "status": 401, "outcome": "unauthenticated"}
+            )
             return Response(error_body(str(exc), "UNAUTHENTICATED"), 401, media_type="application/json",
                             headers={"WWW-Authenticate": 'Bearer realm="isthmus"'})
         documents: PersistedDocuments = request.app.state.documents

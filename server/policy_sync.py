@@ -3,7 +3,7 @@
 Like a Casbin watcher: the notice says "the policy changed" and carries the new
 policy's digest; every other replica reloads its own files at once (the
 deployment gives them the same files: an image, a ConfigMap, a shared volume)
-and warns when its digest differs from the announcer's. `/readyz` shows each
+and warns when its digest differs from the announcer's. `/readyz?details` shows each
 replica's digest, so drift is visible. A replica that was cut off from Redis
 looks at its files again when it reconnects, in case it missed a notice.
 """

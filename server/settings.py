@@ -9,12 +9,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sources.redact import redact
+
 
 class BackendSettings(BaseModel):
     url: str
     timeout: float = Field(2.0, description="Seconds to wait for one backend answer.")
     connect_timeout: float = 1.0
     max_connections: int = 64
+
+    def __repr_args__(self) -> Any:
+        """A `user:password@` in the URL never reaches a repr (or a log line that prints settings)."""
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if name == "url" and isinstance(value, str) else value
 
 
 class TrytonSettings(BackendSettings):
@@ -117,11 +124,22 @@ class RedisSettings(BaseModel):
     policy-reload notices. Unset: everything stays in-process. Redis down: the gateway keeps
     answering from in-process state and says so in /readyz."""
 
-    url: str | None = Field(None, description="redis://host:6379/0 (rediss:// for TLS); the same for every replica.")
+    url: SecretStr | None = Field(
+        None, description="redis://host:6379/0 (rediss:// for TLS); the same for every replica. May hold the password: never printed."
+    )
     prefix: str = Field("isthmus:", description="Key prefix; replicas of one deployment must share it.")
     timeout: float = Field(0.1, description="Seconds to wait for Redis before going without it.")
     retry_after: float = Field(2.0, description="After a Redis failure, seconds before trying it again.")
     source_cache: bool = Field(True, description="Share backend answers through Redis (the in-process cache stays in front).")
+
+
+class OpsSettings(BaseModel):
+    """Who may read `/metrics` and `/readyz?details`: admins, and scrapers with the metrics token."""
+
+    metrics_token_sha256: str | None = Field(
+        None,
+        description="SHA-256 (hex) of a bearer token for Prometheus scrapers; it opens /metrics and /readyz?details only.",
+    )
 
 
 class FederationSettings(BaseModel):
@@ -159,6 +177,7 @@ class Settings(BaseSettings):
     persisted: PersistedSettings = PersistedSettings()
     federation: FederationSettings = FederationSettings()
     redis: RedisSettings = RedisSettings()
+    ops: OpsSettings = OpsSettings()
     policy_dir: str | None = Field(None, description="Folder with model.conf and policy.csv (default: the shipped ones).")
 
     @classmethod

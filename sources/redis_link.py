@@ -16,6 +16,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from sources import events
+from sources.redact import redact
 
 log = logging.getLogger("isthmus.redis")
 
@@ -25,7 +26,8 @@ T = TypeVar("T")
 class RedisLink:
     def __init__(self, url: str, *, prefix: str = "isthmus:", timeout: float = 0.1, retry_after: float = 2.0,
                  client: Any = None) -> None:
-        self.url = url
+        self.url = url  # for connecting only: may hold the password
+        self.shown_url = redact(url)  # for logs and status
         self.prefix = prefix
         self.retry_after = retry_after
         self.client = client or redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
@@ -52,7 +54,7 @@ class RedisLink:
             self.failed(what, exc)
             return fallback
         if self.last_error is not None:
-            log.info("Redis reachable again", extra={"redis": self.url})
+            log.info("Redis reachable again", extra={"redis": self.shown_url})
             self.last_error = None
         if not self._reported_up:
             self._reported_up = True
@@ -65,8 +67,8 @@ class RedisLink:
         events.redis_state(False)
         self._away_until = time.monotonic() + self.retry_after
         if self.last_error is None:
-            log.warning("Redis unreachable; serving from in-process state", extra={"redis": self.url, "during": what, "error": str(exc)})
-        self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("Redis unreachable; serving from in-process state", extra={"redis": self.shown_url, "during": what, "error": redact(str(exc))})
+        self.last_error = redact(f"{type(exc).__name__}: {exc}")
 
     def status(self) -> dict[str, Any]:
         if self.last_error is None:

@@ -30,7 +30,8 @@ def test_the_request_id_is_taken_from_the_caller_or_made_and_returned(gateway):
 
 def test_health_and_readiness(gateway):
     assert gateway.http.get(f"{gateway.url}/healthz").json() == {"status": "ok"}
-    ready = gateway.http.get(f"{gateway.url}/readyz").json()
+    assert gateway.http.get(f"{gateway.url}/readyz").json() == {"status": "ready"}
+    ready = gateway.http.get(f"{gateway.url}/readyz?details").json()  # the client is an admin
     assert ready["status"] == "ready"
     assert set(ready["sources"]) == {"CRM", "ERP", "CLM", "DESK"}
 

@@ -468,8 +468,8 @@ def assert_bad_input(body, code="BAD_USER_INPUT", mentions=None):
         ("quantity", "-3", "lines[1].quantity must be a positive number, got -3"),
         ("unitPrice", "0", "lines[1].unitPrice must be a positive number, got 0"),
         ("unitPrice", "-0.01", "lines[1].unitPrice must be a positive number"),
-        ("quantity", "NaN", "lines[1].quantity must be a positive number"),
-        ("quantity", "1e30", "lines[1].quantity must be at most"),
+        ("quantity", "1e10", "lines[1].quantity must be at most"),
+        # NaN, Infinity and 1e30 never reach the quote: the Decimal scalar refuses them (test_http_exposure.py)
     ],
 )
 def test_quantities_and_prices_must_be_positive(gateway, field, value, mentions):

@@ -115,19 +115,19 @@ def test_a_principal_has_one_cost_budget_across_replicas(replicas):
 
 def test_a_policy_reload_on_one_replica_reloads_both_within_a_second(replicas, policy_dir):
     one, two = replicas
-    before = two.http.get(f"{two.url}/readyz").json()["policy"]
+    before = two.http.get(f"{two.url}/readyz?details").json()["policy"]
     rules = policy_dir / "policy.csv"
     rules.write_text(rules.read_text() + "p, sales_rep, Product.standardCost, read, allow\n")
     started = time.monotonic()
     reloaded = one.http.post(f"{one.url}/admin/policy/reload").json()
     assert reloaded["reloaded"] is True
     while True:  # only /readyz is asked of the second replica: no request of its own looks at the files
-        now = two.http.get(f"{two.url}/readyz").json()["policy"]
+        now = two.http.get(f"{two.url}/readyz?details").json()["policy"]
         if now["digest"] != before["digest"] or time.monotonic() - started > 1.0:
             break
         time.sleep(0.02)
     took = time.monotonic() - started
-    assert now["digest"] == one.http.get(f"{one.url}/readyz").json()["policy"]["digest"] != before["digest"]
+    assert now["digest"] == one.http.get(f"{one.url}/readyz?details").json()["policy"]["digest"] != before["digest"]
     assert took < 1.0
     as_rep = two.query('{ product(sku: "SKU-0001") { standardCost } }', headers=bearer("sales_rep", user="R001"))
     assert "errors" not in as_rep and as_rep["data"]["product"]["standardCost"] is not None
@@ -148,7 +148,7 @@ def test_when_redis_dies_both_replicas_keep_answering_and_say_so(replicas, redis
                 assert time.monotonic() - started < 2.0
             # what each replica already had stays in-process: the APQ document, the policy
             assert replica.http.post(f"{replica.url}/graphql", json={"extensions": apq(text)}).json()["data"]["me"]["id"] == "test-admin"
-            ready = replica.http.get(f"{replica.url}/readyz")
+            ready = replica.http.get(f"{replica.url}/readyz?details")
             assert ready.status_code == 200
             assert ready.json()["status"] == "degraded" and ready.json()["redis"]["state"] == "down"
             assert "isthmus_redis_up 0.0" in replica.http.get(f"{replica.url}/metrics").text
@@ -156,8 +156,8 @@ def test_when_redis_dies_both_replicas_keep_answering_and_say_so(replicas, redis
         redis_server.start()
     until = time.monotonic() + 10
     while time.monotonic() < until and any(
-        r.http.get(f"{r.url}/readyz").json()["redis"]["state"] != "up" for r in replicas
+        r.http.get(f"{r.url}/readyz?details").json()["redis"]["state"] != "up" for r in replicas
     ):
         time.sleep(0.2)
-    assert all(r.http.get(f"{r.url}/readyz").json()["status"] == "ready" for r in replicas)
+    assert all(r.http.get(f"{r.url}/readyz?details").json()["status"] == "ready" for r in replicas)
     assert all("isthmus_redis_up 1.0" in r.http.get(f"{r.url}/metrics").text for r in replicas)

@@ -43,7 +43,7 @@ def test_an_open_breaker_stops_calls_to_a_failing_system_and_closes_after_it_rec
         with systems.faults("erp", down=True):
             for _ in range(3):
                 gateway.query(PRODUCT, {"s": sku})
-            ready = gateway.http.get(f"{gateway.url}/readyz")
+            ready = gateway.http.get(f"{gateway.url}/readyz?details")
             assert ready.json()["sources"]["ERP"]["circuit"] == "open"
             assert ready.json()["status"] == "degraded"
             systems.reset_stats()
@@ -54,7 +54,7 @@ def test_an_open_breaker_stops_calls_to_a_failing_system_and_closes_after_it_rec
         time.sleep(1.1)
         body = gateway.query(PRODUCT, {"s": sku})
         assert body["data"]["product"]["sku"] == sku
-        assert gateway.http.get(f"{gateway.url}/readyz").json()["sources"]["ERP"]["circuit"] == "closed"
+        assert gateway.http.get(f"{gateway.url}/readyz?details").json()["sources"]["ERP"]["circuit"] == "closed"
 
 
 def test_a_backend_slower_than_its_timeout_costs_at_most_the_timeout(systems):
