@@ -14,7 +14,6 @@ from schema import demand, executor
 from schema.executor import Executor
 
 
-
 def limits() -> demand.Limits:
     return demand.Limits(depth=12, aliases=100, root_fields=40, fields=1500)
 
