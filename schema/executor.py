@@ -29,7 +29,7 @@ from graphql import (
 
 from resolvers.context import Context
 from resolvers.errors import GatewayError
-from schema import scalars
+from schema import demand, scalars
 from schema.fast_path import FastExecutor, is_awaitable
 from sources import SourceError
 
@@ -64,11 +64,11 @@ class Executor:
         document_cache_size: int = 1000,
         fast_path: bool = True,
         max_tokens: int | None = None,
-        max_fields: int | None = None,
+        limits: demand.Limits | None = None,
     ) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
-        self.max_fields = max_fields
+        self.limits = limits
         self.executor_class = FastExecutor if fast_path else None
         self.is_awaitable = is_awaitable if fast_path else None
         self._documents: LRUCache[str, Prepared] = LRUCache(maxsize=document_cache_size)
@@ -84,12 +84,17 @@ class Executor:
             document = parse(query, max_tokens=self.max_tokens)
         except GraphQLError as error:
             return Prepared(None, (_client_error(error, "GRAPHQL_PARSE_FAILED"),))
-        if self.max_fields is not None:
+        if self.limits is not None:
             # Before validation, which is quadratic in repeated fields: a flood is refused cheaply.
             fields = _count_fields(document)
-            if fields > self.max_fields:
-                message = f"The document has {fields} field selections; at most {self.max_fields} are allowed."
+            if fields > self.limits.fields:
+                message = f"The document has {fields} field selections; at most {self.limits.fields} are allowed."
                 return Prepared(None, ({"message": message, "extensions": {"code": "TOO_MANY_FIELDS"}},))
+            # And each operation's shape with fragments expanded, in time linear in the text
+            # (a fragment bomb costs validation tens of milliseconds before it could be refused after it).
+            refusal = demand.screen(document, self.limits)
+            if refusal is not None:
+                return Prepared(None, (refusal.as_error(),))
         errors = validate(self.schema, document)
         if errors:
             return Prepared(None, tuple(

@@ -143,11 +143,19 @@ class Gateway:
         self.executor = Executor(
             self.schema, document_cache_size=settings.document_cache_size,
             max_tokens=settings.limits.max_tokens,
-            max_fields=settings.limits.max_fields,
+            limits=demand.Limits(
+                depth=settings.limits.max_depth,
+                aliases=settings.limits.max_aliases,
+                root_fields=settings.limits.max_root_fields,
+                fields=settings.limits.max_fields,
+            ),
         )
         self.authenticator = Authenticator(settings.auth)
         self.budget = CostBudget(settings.limits.budget_per_window, settings.limits.budget_window, shared=self.redis)
-        self._shapes: LRUCache[tuple[int, str | None], tuple[Prepared, demand.Shape]] = LRUCache(maxsize=settings.document_cache_size)
+        # Per validated document and operation: what demand control needs that no variable changes.
+        self._demands: LRUCache[tuple[int, str | None], tuple[Prepared, demand.Shape, demand.CostPlan]] = LRUCache(
+            maxsize=settings.document_cache_size
+        )
         self.authorizer = build_authorizer(Path(settings.policy_dir) if settings.policy_dir else None)
         self.policy_sync = PolicySync(self.redis, self.authorizer, settings.redis.timeout) if self.redis else None
         self._listening: asyncio.Task[None] | None = None
@@ -193,26 +201,24 @@ class Gateway:
     async def check_demand(
         self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal
     ) -> None:
-        """Refuse what is too deep, wide or expensive, and charge the caller's budget: all before any backend call."""
+        """Refuse what is too expensive, and charge the caller's budget with its estimate: all before any backend call.
+
+        The shape limits were checked when the document was prepared (`Executor`, before validation).
+        """
         limits = self.settings.limits
         operation = prepared.operation(operation_name)
         key = (id(prepared), operation_name)
-        cached = self._shapes.get(key)
+        cached = self._demands.get(key)
         if cached is None or cached[0] is not prepared:
-            cached = self._shapes[key] = (prepared, demand.measure(prepared.document, operation))
-        shape = cached[1]
-        for measured, limit, code, what in (
-            (shape.depth, limits.max_depth, "QUERY_TOO_DEEP", "nested"),
-            (shape.aliases, limits.max_aliases, "TOO_MANY_ALIASES", "aliases"),
-            (shape.root_fields, limits.max_root_fields, "TOO_MANY_ROOT_FIELDS", "root fields"),
-            (shape.fields, limits.max_fields, "TOO_MANY_FIELDS", "fields (fragments expanded)"),
-        ):
-            if measured > limit:
-                raise Refused(f"The operation has {measured} {what}; at most {limit} are allowed.", code)
+            shape = demand.measure(prepared.document, operation)
+            cached = self._demands[key] = (prepared, shape, demand.CostPlan(self.schema, prepared.document, operation))
+        _, shape, plan = cached
         if shape.introspection and limits.introspection_roles is not None:
             if not set(principal.roles) & set(limits.introspection_roles):
                 raise Refused("Introspection is not enabled for your role.", "INTROSPECTION_DISABLED")
-        estimated = demand.cost(self.schema, prepared.document, operation, variables)
+        estimated = plan.estimate(variables)
+        if estimated is None:
+            return  # variables that do not coerce: execution answers BAD_USER_INPUT, nothing runs
         if estimated > limits.max_cost:
             raise Refused(
                 f"The operation's estimated cost is {estimated}, above the limit of {limits.max_cost}. "

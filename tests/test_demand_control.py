@@ -2,15 +2,21 @@
 
 import pytest
 
-from conftest import bearer, gateway_with
+from conftest import LIVE, bearer, gateway_with
+from test_demand_measure import CUSTOMERS, EXPENSIVE, fragment_bomb
+
+# Refusals take a few milliseconds; the bound leaves room for a busy machine, not for a walk of 2**40 selections.
+PROMPTLY = 0.5
 
 
-def refused(systems, gateway, query, code, variables=None, headers=None):
+def refused(systems, gateway, query, code, variables=None, headers=None, within=None):
     systems.reset_stats()
-    response = gateway.post(query, variables, headers=headers)
+    response = gateway.post(query, variables, headers=headers, timeout=10)
     body = response.json()
-    assert code in {e["extensions"]["code"] for e in body["errors"]}, body["errors"]
+    assert code in {e["extensions"]["code"] for e in body.get("errors") or ()}, str(body)[:500]
     assert sum(systems.calls().values()) == 0
+    if within is not None:
+        assert response.elapsed.total_seconds() < within
     return response
 
 
@@ -41,6 +47,51 @@ def test_huge_first_arguments_multiply_into_a_refused_cost(systems, gateway):
     } } } }"""
     response = refused(systems, gateway, query, "QUERY_TOO_COMPLEX")
     assert "first" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("levels", [30, 40])
+def test_a_fragment_bomb_is_refused_at_once(systems, gateway, levels):
+    refused(systems, gateway, fragment_bomb(levels), "TOO_MANY_FIELDS", within=PROMPTLY)
+    assert gateway.http.get(f"{gateway.url}/healthz").elapsed.total_seconds() < PROMPTLY
+
+
+@pytest.mark.parametrize(
+    "declared,variables",
+    [
+        ("$customers: Int = 100, $orders: Int = 100", None),
+        ("$customers: Int, $orders: Int", {"customers": 100.0, "orders": 1e2}),  # JSON numbers executed as the Int 100
+    ],
+    ids=["defaults", "passed"],
+)
+def test_variables_cannot_hide_a_refused_cost(systems, gateway, declared, variables):
+    query = EXPENSIVE.replace("$customers: Int, $orders: Int", declared)
+    response = refused(systems, gateway, query, "QUERY_TOO_COMPLEX", variables, within=PROMPTLY)
+    assert "510300" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"{{ ... on Query {{ {CUSTOMERS} }} }}",
+        f"{{ ...Roots }} fragment Roots on Query {{ {CUSTOMERS} }}",
+        f"{{ ... on Query {{ ...A }} }} fragment A on Query {{ ... on Query {{ ...B }} }} fragment B on Query {{ {CUSTOMERS} }}",
+    ],
+    ids=["inline", "named", "nested"],
+)
+def test_root_fields_inside_fragments_count(systems, gateway, query):
+    refused(systems, gateway, query, "TOO_MANY_ROOT_FIELDS", within=PROMPTLY)
+
+
+def test_the_budget_is_charged_with_what_variable_defaults_cost(systems):
+    # 500 with the default `first: 100`; the budget holds one such request, not two
+    query = "query($n: Int = 100) { customers(first: $n) { edges { node { id name } } } }"
+    with gateway_with(systems, limits={"budget_per_window": 800, "budget_window": 60}, **LIVE) as gateway:
+        assert gateway.post(query).status_code == 200
+        systems.reset_stats()
+        second = gateway.post(query)
+        assert second.status_code == 429, second.text[:300]
+        assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert sum(systems.calls().values()) == 0
 
 
 def test_too_many_tokens(systems, gateway):
