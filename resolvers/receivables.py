@@ -4,7 +4,13 @@
 - overdue = open with a due date before today; aging buckets by days past due
   (not yet due is `current`);
 - credit used = open receivables + the not yet invoiced part of confirmed,
-  processing and shipped orders (what the customer owes or will owe);
+  processing and shipped orders (what the customer owes or will owe), both on one
+  basis: gross by default (the credit limit is what the customer may owe, tax
+  included), or both net (`credit_basis = "net"`). Invoices are gross and orders net in
+  every ERP, so the gateway puts them on the basis itself: an order's uninvoiced gross is
+  (total + tax) - (invoiced + tax on the invoiced part); an open invoice's net is its open
+  amount x net / gross. (Tryton's own `credit_amount` adds gross receivables to net
+  orders; see docs/tryton.md.)
 - credit available = limit - used (negative when over the limit).
 """
 
@@ -22,6 +28,7 @@ from resolvers.money import ZERO, money, total
 from resolvers.relations import OPEN_ORDER_STATUSES
 
 OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID})
+CREDIT_BASES = ("gross", "net")
 
 
 def open_amount(invoice: Invoice) -> Decimal:
@@ -45,6 +52,14 @@ class Aging:
     over90: Decimal
 
 
+def open_on_basis(invoice: Invoice, basis: str) -> Decimal:
+    """The open amount (gross) of an invoice, or its net share on the net basis."""
+    amount = open_amount(invoice)
+    if basis == "gross" or invoice.net_amount is None or not invoice.amount:
+        return amount
+    return money(amount * invoice.net_amount / invoice.amount)
+
+
 @dataclass(frozen=True)
 class Receivables:
     currency: str | None
@@ -56,6 +71,8 @@ class Receivables:
     aging: Aging
     all_invoices: list[Invoice]
     open_invoices: list[Invoice]
+    credit_basis: str = "GROSS"
+    uninvoiced_orders: Decimal = ZERO
 
     @property
     def over_limit_by(self) -> Decimal:
@@ -73,22 +90,28 @@ def aging_of(open_invoices: list[Invoice], today: dt.date) -> Aging:
     return Aging(**{name: total(values) for name, values in buckets.items()})
 
 
-def uninvoiced_exposure(orders: list[Order]) -> Decimal:
+def uninvoiced(order: Order, basis: str) -> Decimal:
+    """The part of an order not yet invoiced, net or gross (an ERP without tax figures: net)."""
+    not_invoiced = (order.total or ZERO) - (order.invoiced_amount or ZERO)
+    if basis == "gross":
+        not_invoiced += (order.tax_amount or ZERO) - (order.invoiced_tax_amount or ZERO)
+    return max(ZERO, money(not_invoiced))
+
+
+def uninvoiced_exposure(orders: list[Order], basis: str = "gross") -> Decimal:
     """The part of open orders not yet invoiced: credit the customer will use."""
-    return total(
-        max(ZERO, (order.total or ZERO) - (order.invoiced_amount or ZERO))
-        for order in orders
-        if order.status in OPEN_ORDER_STATUSES
-    )
+    return total(uninvoiced(order, basis) for order in orders if order.status in OPEN_ORDER_STATUSES)
 
 
 def summarise(
-    invoices: list[Invoice], orders: list[Order], credit_limit: Decimal | None, currency: str | None, today: dt.date
+    invoices: list[Invoice], orders: list[Order], credit_limit: Decimal | None, currency: str | None, today: dt.date,
+    basis: str = "gross",
 ) -> Receivables:
     open_invoices = [invoice for invoice in invoices if open_amount(invoice) > 0]
     open_balance = total(open_amount(invoice) for invoice in open_invoices)
     overdue = total(open_amount(invoice) for invoice in open_invoices if days_overdue(invoice, today) > 0)
-    used = money(open_balance + uninvoiced_exposure(orders))
+    orders_exposure = uninvoiced_exposure(orders, basis)
+    used = money(total(open_on_basis(invoice, basis) for invoice in open_invoices) + orders_exposure)
     return Receivables(
         currency=currency,
         open_balance=open_balance,
@@ -99,6 +122,8 @@ def summarise(
         aging=aging_of(open_invoices, today),
         all_invoices=invoices,
         open_invoices=sorted(open_invoices, key=lambda invoice: (invoice.due_date or today, invoice.number)),
+        credit_basis=basis.upper(),
+        uninvoiced_orders=orders_exposure,
     )
 
 
@@ -113,7 +138,8 @@ async def receivables_of_party(ctx: Context, party_code: str) -> Receivables | N
     key = ("receivables", party_code)
     summary = ctx.derived.get(key)
     if summary is None:
-        summary = ctx.derived[key] = summarise(invoices, orders, party.credit_limit, party.currency, ctx.today)
+        summary = ctx.derived[key] = summarise(invoices, orders, party.credit_limit, party.currency, ctx.today,
+                                                    ctx.credit_basis)
     return summary
 
 

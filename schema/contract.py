@@ -37,11 +37,20 @@ class Milestone:
 
 @strawberry.type
 class Fulfilment:
-    ordered_amount: Decimal | None
-    shipped_amount: Decimal | None
-    invoiced_amount: Decimal | None
-    paid_amount: Decimal | None
+    ordered_amount: Decimal | None = strawberry.field(description="Net: the orders' totals before tax.")
+    shipped_amount: Decimal | None = strawberry.field(description="Net: shipped quantities x unit prices.")
+    invoiced_amount: Decimal | None = strawberry.field(description="Net: the invoiced part before tax.")
+    paid_amount: Decimal | None = strawberry.field(description="Net: the paid share of the invoiced part.")
     progress: float | None
+    ordered_tax: Decimal | None = strawberry.field(description="Tax on the ordered amount.")
+    ordered_gross: Decimal | None = strawberry.field(description="Gross: orderedAmount + orderedTax.")
+    invoiced_tax: Decimal | None = strawberry.field(description="Tax on the invoiced amount.")
+    invoiced_gross: Decimal | None = strawberry.field(
+        description="Gross: invoicedAmount + invoicedTax, as the invoices and receivables show it."
+    )
+    paid_tax: Decimal | None = strawberry.field(description="Tax on the paid amount.")
+    paid_gross: Decimal | None = strawberry.field(description="Gross: paidAmount + paidTax, the money received.")
+    currency: str | None = strawberry.field(description="The currency of every amount here.")
 
 
 @strawberry.federation.type(keys=["id"])

@@ -27,11 +27,18 @@ class Invoice:
     number: str
     issued_at: dt.date | None
     due_date: dt.date | None
-    amount: Decimal | None
-    paid_amount: Decimal | None
+    amount: Decimal | None = strawberry.field(description="Gross: what the customer is billed, tax included.")
+    paid_amount: Decimal | None = strawberry.field(description="Paid so far, of the gross amount.")
     status: InvoiceStatus
+    net_amount: Decimal | None = strawberry.field(description="Net: before tax.")
+    tax_amount: Decimal | None = strawberry.field(description="Tax: grossAmount - netAmount.")
+    currency: str | None
 
-    @strawberry.field
+    @strawberry.field(description="Gross: netAmount + taxAmount (the same as `amount`).")
+    def gross_amount(self) -> Decimal | None:
+        return self.amount
+
+    @strawberry.field(description="Gross, still owed: amount - paidAmount while open.")
     def open_amount(self) -> Decimal | None:
         return calc.open_amount(self)
 
@@ -43,11 +50,17 @@ class Invoice:
 @strawberry.type
 class Receivables:
     currency: str | None
-    open_balance: Decimal | None
-    overdue_balance: Decimal | None
+    open_balance: Decimal | None = strawberry.field(description="Gross: what the customer owes on open invoices.")
+    overdue_balance: Decimal | None = strawberry.field(description="Gross: the open amount of invoices past due.")
     credit_limit: Decimal | None
     credit_used: Decimal | None = strawberry.field(
-        description="Open receivables + confirmed, not yet invoiced orders."
+        description="Open receivables + confirmed, not yet invoiced orders, both on `creditBasis` (gross by default)."
+    )
+    credit_basis: str | None = strawberry.field(
+        description="GROSS (tax included, like the credit limit; the default) or NET: the basis of creditUsed."
+    )
+    uninvoiced_orders: Decimal | None = strawberry.field(
+        description="The not yet invoiced part of confirmed, processing and shipped orders, on `creditBasis`."
     )
     credit_available: Decimal | None
     aging: Aging | None

@@ -153,6 +153,7 @@ class Product(Record):
     assembly_cost: Decimal = Decimal("0")
     currency: str | None = None
     kind: str | None = None
+    tax_rate: Decimal | None = None  # the sales tax rate charged on it (0.19 for 19 %)
 
 
 class Warehouse(Record):
@@ -168,6 +169,9 @@ class BomLine(Record):
 
 
 class Receipt(Record):
+    """A planned stock movement: a receipt (positive) or planned demand such as production
+    consumption or a sale planned after today (negative)."""
+
     id: str
     kind: str
     expected_date: dt.date
@@ -188,11 +192,14 @@ class OrderLine(Record):
     quantity: Decimal
     shipped_quantity: Decimal | None = None
     unit_price: Decimal | None = None
-    amount: Decimal | None = None
+    amount: Decimal | None = None  # net: quantity x unit price
     unit_cost: Decimal | None = None
+    tax_amount: Decimal | None = None
 
 
 class Order(Record):
+    """Amounts are net (before tax); `*_tax_amount` is the tax on the same part."""
+
     id: str
     number: str
     party_code: str
@@ -206,6 +213,9 @@ class Order(Record):
     shipped_amount: Decimal | None = None
     invoiced_amount: Decimal | None = None
     paid_amount: Decimal | None = None
+    tax_amount: Decimal | None = None
+    invoiced_tax_amount: Decimal | None = None
+    paid_tax_amount: Decimal | None = None
     lines: list[OrderLine] = []
 
 
@@ -216,10 +226,12 @@ class Invoice(Record):
     order_id: str | None = None
     issued_at: dt.date | None = None
     due_date: dt.date | None = None
-    amount: Decimal | None = None
-    paid_amount: Decimal | None = None
+    amount: Decimal | None = None  # gross: net_amount + tax_amount
+    paid_amount: Decimal | None = None  # of the gross amount
     status: InvoiceStatus
     currency: str | None = None
+    net_amount: Decimal | None = None
+    tax_amount: Decimal | None = None
 
 
 # --- CLM -------------------------------------------------------------------

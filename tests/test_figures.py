@@ -2,7 +2,7 @@
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -40,8 +40,10 @@ def expected_receivables(systems, party_code):
         if days > 0:
             overdue += amount
     open_balance = sum((d(i["amount"]) - d(i["paid_amount"]) for i in open_invoices), Decimal(0))
+    # Credit used on one basis, gross: open invoices (gross) + the gross not yet invoiced of open orders.
     uninvoiced = sum(
-        (max(Decimal(0), d(o["total"]) - d(o["invoiced_amount"])) for o in orders if o["status"] in ("CONFIRMED", "PROCESSING", "SHIPPED")),
+        (max(Decimal(0), d(o["total"]) + d(o["tax_amount"]) - d(o["invoiced_amount"]) - d(o["invoiced_tax_amount"]))
+         for o in orders if o["status"] in ("CONFIRMED", "PROCESSING", "SHIPPED")),
         Decimal(0),
     )
     used = open_balance + uninvoiced
@@ -113,15 +115,68 @@ def test_contract_fulfilment_from_orders_shipments_invoices_and_payments(systems
         live_invoices = [i for i in invoices if i["status"] != "CANCELLED"]
         payments = systems.get("erp", "/payments", invoice=[i["id"] for i in live_invoices]) if live_invoices else []
         got = gateway.query(
-            'query($id: ID!) { contract(id: $id) { amount fulfilment { orderedAmount shippedAmount invoicedAmount paidAmount progress } } }',
+            'query($id: ID!) { contract(id: $id) { amount fulfilment { orderedAmount shippedAmount invoicedAmount paidAmount progress '
+            'orderedTax orderedGross invoicedTax invoicedGross paidTax paidGross currency } } }',
             {"id": contract["id"]},
         )["data"]["contract"]["fulfilment"]
+        ordered_tax = sum((d(l["tax_amount"]) for o in mine for l in o["lines"]), Decimal(0))
+        paid_net = sum((net_share(i) for i in live_invoices), Decimal(0))
         assert d(got["orderedAmount"]) == sum((d(o["total"]) for o in mine), Decimal(0))
+        assert d(got["orderedTax"]) == ordered_tax
         assert d(got["shippedAmount"]) == lines_shipped.quantize(CENT)
-        assert d(got["invoicedAmount"]) == sum((d(i["amount"]) for i in live_invoices), Decimal(0))
-        assert d(got["paidAmount"]) == sum((d(p["amount"]) for p in payments), Decimal(0))
+        # Net, like the orders; gross as the invoices and the receivables show it.
+        assert d(got["invoicedAmount"]) == sum((d(i["net_amount"]) for i in live_invoices), Decimal(0))
+        assert d(got["invoicedTax"]) == sum((d(i["tax_amount"]) for i in live_invoices), Decimal(0))
+        assert d(got["invoicedGross"]) == sum((d(i["amount"]) for i in live_invoices), Decimal(0))
+        assert d(got["paidGross"]) == sum((d(p["amount"]) for p in payments), Decimal(0))
+        assert d(got["paidAmount"]) == paid_net
+        for net, tax, gross in (("orderedAmount", "orderedTax", "orderedGross"), ("invoicedAmount", "invoicedTax", "invoicedGross"),
+                                ("paidAmount", "paidTax", "paidGross")):
+            assert d(got[net]) + d(got[tax]) == d(got[gross]), net
+        assert got["currency"] == contract["currency"]
         basis = d(contract["amount"]) or d(got["orderedAmount"])
         assert got["progress"] == pytest.approx(min(1.0, float(lines_shipped / basis)), abs=1e-4)
+
+
+def net_share(invoice) -> Decimal:
+    """The net part of what was paid on an invoice: paid x net / gross, to the cent (half up)."""
+    return (d(invoice["paid_amount"]) * d(invoice["net_amount"]) / d(invoice["amount"])).quantize(CENT, ROUND_HALF_UP)
+
+
+def test_net_tax_and_gross_on_orders_lines_and_invoices(systems, gateway):
+    """Orders are net, invoices gross; each says so and carries the other two, with the ERP's tax."""
+    products = {p["sku"]: p for p in systems.get("erp", "/products")}
+    body = gateway.query(
+        '{ customers(first: 15) { edges { node { refs { erp } orders(first: 100) { id currency total totalNet totalTax totalGross '
+        'lines { sku amount netAmount taxAmount grossAmount } } '
+        'receivables { invoices(openOnly: false) { number currency amount netAmount taxAmount grossAmount paidAmount openAmount } } } } } }'
+    )
+    assert "errors" not in body, body["errors"][:3]
+    customers = [edge["node"] for edge in body["data"]["customers"]["edges"] if edge["node"]["refs"]["erp"]]
+    taxed = 0
+    for customer in customers:
+        party = customer["refs"]["erp"]
+        rest_orders = {o["id"]: o for o in systems.get("erp", "/orders", party=party)}
+        rest_invoices = {i["number"]: i for i in systems.get("erp", "/invoices", party=party)}
+        for order in customer["orders"]:
+            rest = rest_orders[order["id"]]
+            assert d(order["total"]) == d(order["totalNet"]) == d(rest["total"])
+            assert d(order["totalTax"]) == d(rest["tax_amount"]) == sum((d(l["tax_amount"]) for l in rest["lines"]), Decimal(0))
+            assert d(order["totalGross"]) == d(order["totalNet"]) + d(order["totalTax"])
+            assert order["currency"] == rest["currency"]
+            for line, rest_line in zip(order["lines"], rest["lines"]):
+                rate = d(products[line["sku"]]["tax_rate"])
+                assert d(line["amount"]) == d(line["netAmount"]) == d(rest_line["amount"])
+                assert d(line["taxAmount"]) == (d(rest_line["amount"]) * rate).quantize(CENT, ROUND_HALF_UP)
+                assert d(line["grossAmount"]) == d(line["netAmount"]) + d(line["taxAmount"])
+            taxed += d(order["totalTax"]) > 0
+        for invoice in customer["receivables"]["invoices"]:
+            rest = rest_invoices[invoice["number"]]
+            assert d(invoice["amount"]) == d(invoice["grossAmount"]) == d(rest["amount"])
+            assert d(invoice["netAmount"]) == d(rest["net_amount"]) and d(invoice["taxAmount"]) == d(rest["tax_amount"])
+            assert d(invoice["netAmount"]) + d(invoice["taxAmount"]) == d(invoice["grossAmount"])
+            assert invoice["currency"] == rest["currency"]
+    assert taxed >= 10, "the demo ERP charges tax, so net and gross differ"
 
 
 def test_order_totals_are_the_sum_of_their_lines(systems, gateway):
@@ -141,6 +196,8 @@ def test_order_totals_are_the_sum_of_their_lines(systems, gateway):
 
 
 def test_availability_from_stock_allocations_and_receipts(systems, gateway):
+    """`projected` is on hand - allocated + planned movements by the date; `available` keeps back
+    what any later planned demand takes (the least projected quantity from the date on)."""
     stock = systems.get("erp", "/stock", skus=[f"SKU-{n:04d}" for n in range(1, 60)])
     by_sku = defaultdict(list)
     for row in stock:
@@ -151,10 +208,14 @@ def test_availability_from_stock_allocations_and_receipts(systems, gateway):
         allocated = sum(d(r["allocated"]) for r in rows)
         incoming = sum(d(x["quantity"]) for r in rows for x in r["receipts"] if dt.date.fromisoformat(x["expected_date"]) <= horizon)
         got = gateway.query(
-            'query($s: ID!, $d: Date) { product(sku: $s) { availability(date: $d) { onHand allocated incoming available } } }',
+            'query($s: ID!, $d: Date) { product(sku: $s) { availability(date: $d) { onHand allocated incoming projected available } } }',
             {"s": sku, "d": horizon.isoformat()},
         )["data"]["product"]["availability"]
+        later = [max(dt.date.fromisoformat(x["expected_date"]), TODAY) for r in rows for x in r["receipts"]]
+        projected = lambda t: on_hand - allocated + sum(
+            (d(x["quantity"]) for r in rows for x in r["receipts"] if max(dt.date.fromisoformat(x["expected_date"]), TODAY) <= t), Decimal(0))
         assert d(got["onHand"]) == on_hand
         assert d(got["allocated"]) == allocated
         assert d(got["incoming"]) == incoming
-        assert d(got["available"]) == on_hand - allocated + incoming
+        assert d(got["projected"]) == on_hand - allocated + incoming == projected(horizon)
+        assert d(got["available"]) == min([projected(horizon)] + [projected(t) for t in later if t > horizon])
