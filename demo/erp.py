@@ -1,5 +1,5 @@
 """ERP: parties and credit limits, products, BOMs, warehouses, stock and receipts,
-sales orders with lines, shipments, invoices, payments."""
+sales orders with lines, shipments, invoices, payments, open receivable items."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ DOCUMENTS = {
         'tax_amount', {money('tax_amount')}) FROM invoices""",
     "payments": f"""SELECT rowid, json_object('id', id, 'invoice_id', invoice_id, 'paid_at', paid_at,
         'amount', {money('amount')}) FROM payments""",
+    "open_items": f"""SELECT rowid, json_object('id', id, 'party_code', party_code, 'date', date, 'due_date', due_date,
+        'amount', {money('amount')}, 'description', description, 'currency', currency) FROM open_items""",
 }
 
 # Stock without `allocated`, which is never cached: see OPEN_DEMAND.
@@ -127,6 +129,12 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         status = "AND status IN ('OPEN', 'PARTIALLY_PAID')" if open_only else ""
         return db.items("invoices", f"SELECT rowid FROM invoices WHERE {INVOICE_KEY[name]} {IN_KEYS} {status} "
                         "ORDER BY issued_at DESC, id DESC", key_param(wanted))
+
+    @app.get("/open_items")
+    async def open_items(party: str):
+        """Open receivable entries without an invoice (opening balances +, unapplied payments -), oldest first."""
+        return db.items("open_items", f"SELECT rowid FROM open_items WHERE party_code {IN_KEYS} ORDER BY date, id",
+                        key_param(keys(party)))
 
     @app.get("/payments")
     async def payments(invoice: str):

@@ -33,7 +33,7 @@ from pathlib import Path
 from demo import vocab
 
 SEED = 360
-VERSION = 2  # 2: taxes, planned production consumption
+VERSION = 3  # 2: taxes, planned production consumption; 3: open items
 # Any edit of the generator or its word pools makes existing files stale.
 CODE = hashlib.sha256(Path(__file__).read_bytes() + Path(vocab.__file__).read_bytes()).hexdigest()[:12]
 SYSTEMS = ("crm", "erp", "clm", "desk")
@@ -170,6 +170,8 @@ SCHEMA = {
                     "due_date TEXT, amount INTEGER, paid_amount INTEGER, status TEXT, currency TEXT, "
                     "net_amount INTEGER, tax_amount INTEGER",
         "payments": "id TEXT PRIMARY KEY, invoice_id TEXT, paid_at TEXT, amount INTEGER",
+        "open_items": "id TEXT PRIMARY KEY, party_code TEXT, date TEXT, due_date TEXT, amount INTEGER, "
+                      "description TEXT, currency TEXT",
     },
     "clm": {
         "counterparties": "id TEXT PRIMARY KEY, name TEXT, tax_id TEXT",
@@ -205,6 +207,7 @@ INDEXES = {
         ("invoices_party", "invoices(party_code, issued_at, id)"),
         ("invoices_order", "invoices(order_id, issued_at, id)"),
         ("payments_invoice", "payments(invoice_id)"),
+        ("open_items_party", "open_items(party_code, date, id)"),
     ],
     "clm": [
         ("contracts_counterparty", "contracts(counterparty_id)"),
@@ -372,6 +375,7 @@ class World:
         self.build_stock()
         self.build_crm_details()
         self.build_tickets()
+        self.build_open_items()
         return self.rows
 
     # helpers ------------------------------------------------------------------------
@@ -825,6 +829,27 @@ class World:
             if order.status != "CANCELLED":
                 broad += unbilled
         return strict, broad
+
+    def build_open_items(self) -> None:
+        """Receivable entries no invoice carries: opening balances carried over from the old
+        system (some past due) and payments received that match no invoice (unapplied). A stream
+        of its own, so the rest of the world stays as it was."""
+        r = random.Random(f"{self.seed}-open-items")
+        members = sorted((c for c in self.customers if c.erp), key=lambda c: c.erp)
+        items = []
+        for customer in members:
+            roll = r.random()
+            if roll < 0.03:
+                when = self.day(-r.randint(20, 150))
+                items.append((customer.erp, when, when + timedelta(days=30), 100 * r.randint(200, 20000),
+                              "Opening balance carried over"))
+            elif roll < 0.05:
+                items.append((customer.erp, self.day(-r.randint(1, 30)), None, -100 * r.randint(100, 5000),
+                              "Payment received, no invoice matched"))
+        items.sort(key=lambda item: (item[1], item[0]))
+        self.rows["erp"]["open_items"] = [
+            (f"OI{n:05d}", party, when.isoformat(), due and due.isoformat(), cents, text, "EUR")
+            for n, (party, when, due, cents, text) in enumerate(items, 1)]
 
     # ERP: stock and receipts ---------------------------------------------------------------
 

@@ -47,11 +47,30 @@ class Invoice:
         return calc.days_overdue(self, info.context.today)
 
 
+@strawberry.type(description="An entry on the receivable that no invoice carries: a payment not matched to an invoice "
+                            "(negative), an opening balance carried over (positive).")
+class OpenItem:
+    id: strawberry.ID
+    date: dt.date | None
+    due_date: dt.date | None
+    amount: Decimal = strawberry.field(description="Gross, signed: + the customer owes more, - less.")
+    description: str | None
+    currency: str | None
+
+    @strawberry.field
+    def days_overdue(self, info: Info) -> int | None:
+        return calc.item_days_overdue(self, info.context.today)
+
+
 @strawberry.type
 class Receivables:
     currency: str | None
-    open_balance: Decimal | None = strawberry.field(description="Gross: what the customer owes on open invoices.")
-    overdue_balance: Decimal | None = strawberry.field(description="Gross: the open amount of invoices past due.")
+    open_balance: Decimal | None = strawberry.field(
+        description="Gross: what the customer owes: open invoices, less open credit notes, + open items."
+    )
+    overdue_balance: Decimal | None = strawberry.field(
+        description="Gross: what is past due: invoices' instalments due before today less payments, and past-due open items."
+    )
     credit_limit: Decimal | None
     credit_used: Decimal | None = strawberry.field(
         description="Open receivables + confirmed, not yet invoiced orders, both on `creditBasis` (gross by default)."
@@ -64,6 +83,10 @@ class Receivables:
     )
     credit_available: Decimal | None
     aging: Aging | None
+
+    @strawberry.field(description="Open entries without an invoice, oldest first.")
+    def open_items(self) -> list[OpenItem] | None:
+        return self.open_items
 
     @strawberry.field
     def invoices(self, open_only: bool | None = True) -> list[Invoice] | None:

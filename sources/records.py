@@ -219,7 +219,16 @@ class Order(Record):
     lines: list[OrderLine] = []
 
 
+class Instalment(Record):
+    """One due date of an invoice and what falls due then (gross)."""
+
+    due_date: dt.date | None = None
+    amount: Decimal
+
+
 class Invoice(Record):
+    """A customer invoice, or a credit note (negative amounts)."""
+
     id: str
     number: str
     party_code: str
@@ -232,6 +241,20 @@ class Invoice(Record):
     currency: str | None = None
     net_amount: Decimal | None = None
     tax_amount: Decimal | None = None
+    instalments: list[Instalment] = []  # empty: one, of the whole amount, on `due_date`
+
+
+class OpenItem(Record):
+    """An open entry on a party's receivable that no invoice carries: a payment not matched to
+    an invoice (negative), an opening balance carried over (positive), a manual entry."""
+
+    id: str
+    party_code: str
+    date: dt.date | None = None
+    due_date: dt.date | None = None
+    amount: Decimal  # gross, signed: + the customer owes more, - less
+    description: str | None = None
+    currency: str | None = None
 
 
 # --- CLM -------------------------------------------------------------------

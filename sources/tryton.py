@@ -41,8 +41,10 @@ from sources.errors import SourceBadResponse, SourceError, SourceUnauthorized, S
 from sources.http import BackendClient
 from sources.records import (
     BomLine,
+    Instalment,
     Invoice,
     InvoiceStatus,
+    OpenItem,
     Order,
     OrderLine,
     OrderStatus,
@@ -328,8 +330,10 @@ ORDER_ORDER = [["sale_date", "DESC"], ["id", "DESC"]]
 INVOICE_FIELDS = [
     "number", "state", "invoice_date", "total_amount", "untaxed_amount", "tax_amount", "amount_to_pay", "currency.code",
     "sales",
-    "lines_to_pay.maturity_date", "lines_to_pay.reconciliation",
+    "lines_to_pay.maturity_date", "lines_to_pay.reconciliation", "lines_to_pay.debit", "lines_to_pay.credit",
+    "lines_to_pay.amount_second_currency",
 ]
+OPEN_ITEM_FIELDS = ["date", "maturity_date", "debit", "credit", "move.description", "description"]
 INVOICE_ORDER = [["invoice_date", "DESC"], ["id", "DESC"]]
 # Issued customer invoices: drafts and validated ones have no number and owe nothing yet.
 ISSUED = ["posted", "paid", "cancelled"]
@@ -757,7 +761,10 @@ class TrytonSource(Source):
           was paid, else OPEN;
         - due_date: the earliest maturity date of its unreconciled lines to pay (of all of them
           once paid); an invoice with several instalments is due at its first open one;
-        - order_id: its first sale (account.invoice.sales).
+        - order_id: its first sale (account.invoice.sales);
+        - instalments: its lines to pay, each a maturity date and an amount (debit - credit, in
+          the invoice's currency: amount_second_currency when the invoice is not in the
+          company's). A credit note has negative amounts.
         """
         party = self.ref_of(row, "party")
         if party is None:
@@ -777,6 +784,13 @@ class TrytonSource(Source):
         all_dates = [line["maturity_date"] for line in lines if line.get("maturity_date")]
         due = min(open_dates) if open_dates else min(all_dates) if all_dates else None
         sales = row.get("sales") or []
+        foreign = _nested(row, "currency.code") not in (None, currency)
+        instalments = [
+            Instalment(due_date=line.get("maturity_date"),
+                       amount=number(line["amount_second_currency"] if foreign and line.get("amount_second_currency")
+                                     is not None else (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))))
+            for line in sorted(lines, key=lambda line: (line.get("maturity_date") or dt.date.max, line["id"]))
+        ]
         return Invoice(
             id=str(row["id"]),
             number=row.get("number") or f"DRAFT-{row['id']}",
@@ -790,7 +804,37 @@ class TrytonSource(Source):
             currency=_nested(row, "currency.code") or currency,
             net_amount=number(row.get("untaxed_amount")),
             tax_amount=number(row.get("tax_amount")),
+            instalments=instalments,
         )
+
+    @cached("balances")
+    async def open_items_by_party(self, codes: Sequence[str]) -> list[Result]:
+        """account.move.line on a receivable account, not reconciled, that no invoice carries:
+        neither a line of an invoice's move (`move.origin` an account.invoice) nor a payment of
+        one (`invoice_payment`): payments not matched to an invoice, opening balances, manual
+        entries. amount = debit - credit (company currency); due date = maturity_date."""
+        session = await self.rpc.session()
+
+        async def read(chunk: list[str]) -> list[dict[str, Any]]:
+            domain = [["account.type.receivable", "=", True], ["reconciliation", "=", None],
+                      ["invoice_payment", "=", None],
+                      ["OR", ["move.origin", "=", None], ["move.origin", "not like", "account.invoice,%"]],
+                      self.party_domain(chunk, "party")]
+            return await self.search_read("open_items_by_party", "account.move.line", domain,
+                                          [*OPEN_ITEM_FIELDS, *self.party_fields("party")],
+                                          order=[["date", "ASC"], ["id", "ASC"]], keys=len(chunk))
+
+        items = []
+        for row in await self.batched(codes, read):
+            party = self.ref_of(row, "party")
+            if party is None:
+                continue
+            items.append(OpenItem(
+                id=f"ML{row['id']}", party_code=party, date=row.get("date"), due_date=row.get("maturity_date"),
+                amount=number((row.get("debit") or Decimal(0)) - (row.get("credit") or Decimal(0))),
+                description=_nested(row, "move.description") or row.get("description"), currency=session.currency,
+            ))
+        return _group(items, "party_code", codes)
 
     @cached("balances")
     async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:

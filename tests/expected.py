@@ -122,7 +122,9 @@ def credit(systems, party_code: str, basis: str = "gross") -> dict:
     invoices = systems.get("erp", "/invoices", party=party_code)
     orders = systems.get("erp", "/orders", party=party_code)
     party = systems.get("erp", "/parties", codes=party_code)[0]
+    items = systems.get("erp", "/open_items", party=party_code)
     open_invoices = [i for i in invoices if i["status"] in OPEN_INVOICE]
+    items_total = sum((d(x["amount"]) for x in items), ZERO)  # unapplied payments -, opening balances +
     open_balance = sum((d(i["amount"]) - d(i["paid_amount"]) for i in open_invoices), ZERO)
     if basis == "net":
         open_balance = sum((cents((d(i["amount"]) - d(i["paid_amount"])) * d(i["net_amount"]) / d(i["amount"]))
@@ -133,12 +135,15 @@ def credit(systems, party_code: str, basis: str = "gross") -> dict:
         return net if basis == "net" else net + d(o["tax_amount"]) - d(o["invoiced_tax_amount"])
 
     uninvoiced = sum((max(ZERO, not_invoiced(o)) for o in orders if o["status"] in OPEN_ORDER), ZERO)
+    past_due_items = [x for x in items if d(x["amount"]) > 0 and x["due_date"] and day(x["due_date"]) < TODAY]
     overdue = [i for i in open_invoices if d(i["amount"]) > d(i["paid_amount"]) and day(i["due_date"]) < TODAY]
     return {
         "limit": d(party["credit_limit"]),
-        "used": open_balance + uninvoiced,
-        "overdue": sum((d(i["amount"]) - d(i["paid_amount"]) for i in overdue), ZERO),
-        "oldest_overdue_days": max(((TODAY - day(i["due_date"])).days for i in overdue), default=0),
+        "used": open_balance + items_total + uninvoiced,
+        "overdue": sum((d(i["amount"]) - d(i["paid_amount"]) for i in overdue), ZERO)
+                   + sum((d(x["amount"]) for x in past_due_items), ZERO),
+        "oldest_overdue_days": max([(TODAY - day(i["due_date"])).days for i in overdue]
+                                   + [(TODAY - day(x["due_date"])).days for x in past_due_items], default=0),
     }
 
 

@@ -12,6 +12,7 @@ TODAY = dt.datetime.now(dt.UTC).date()
 RECEIVABLES = """query($id: ID!) { customer(id: $id) { refs { erp } receivables {
   currency openBalance overdueBalance creditLimit creditUsed creditAvailable
   aging { current d1to30 d31to60 d61to90 over90 }
+  openItems { id amount dueDate daysOverdue }
   invoices { number openAmount daysOverdue status }
   all: invoices(openOnly: false) { number }
 } } }"""
@@ -29,17 +30,20 @@ def expected_receivables(systems, party_code):
     invoices = systems.get("erp", "/invoices", party=party_code)
     orders = systems.get("erp", "/orders", party=party_code)
     party = systems.get("erp", "/parties", codes=party_code)[0]
+    items = systems.get("erp", "/open_items", party=party_code)
     open_invoices = [i for i in invoices if i["status"] in ("OPEN", "PARTIALLY_PAID")]
     aging = defaultdict(Decimal)
     overdue = Decimal(0)
-    for invoice in open_invoices:
-        amount = d(invoice["amount"]) - d(invoice["paid_amount"])
-        days = (TODAY - dt.date.fromisoformat(invoice["due_date"])).days
+    # Open items (no invoice): opening balances are due, unapplied payments (no due date) are credits.
+    entries = [(d(i["amount"]) - d(i["paid_amount"]), i["due_date"]) for i in open_invoices]
+    entries += [(d(x["amount"]), x["due_date"] if d(x["amount"]) > 0 else None) for x in items]
+    for amount, due in entries:
+        days = (TODAY - dt.date.fromisoformat(due)).days if due else 0
         bucket = "current" if days <= 0 else "d1to30" if days <= 30 else "d31to60" if days <= 60 else "d61to90" if days <= 90 else "over90"
         aging[bucket] += amount
         if days > 0:
             overdue += amount
-    open_balance = sum((d(i["amount"]) - d(i["paid_amount"]) for i in open_invoices), Decimal(0))
+    open_balance = sum((amount for amount, _ in entries), Decimal(0))
     # Credit used on one basis, gross: open invoices (gross) + the gross not yet invoiced of open orders.
     uninvoiced = sum(
         (max(Decimal(0), d(o["total"]) + d(o["tax_amount"]) - d(o["invoiced_amount"]) - d(o["invoiced_tax_amount"]))
@@ -56,6 +60,7 @@ def expected_receivables(systems, party_code):
         "limit": limit,
         "available": limit - used,
         "open_numbers": {i["number"] for i in open_invoices},
+        "items": {x["id"]: d(x["amount"]) for x in items},
         "all_numbers": {i["number"] for i in invoices},
     }
 
@@ -64,13 +69,18 @@ def test_receivables_balances_aging_and_credit(systems, gateway):
     candidates = customers_with_erp(systems)
     # Some with overdue money, some over their limit, some clean: a spread of cases.
     chosen = candidates[:6]
+    with_items = {x["party_code"]: x for x in systems.get("erp", "/open_items", party=[c["refs"]["erp"] for c in candidates])}
+    opening = [c for c in candidates if c["refs"]["erp"] in with_items and d(with_items[c["refs"]["erp"]]["amount"]) > 0]
+    unapplied = [c for c in candidates if c["refs"]["erp"] in with_items and d(with_items[c["refs"]["erp"]]["amount"]) < 0]
+    assert opening and unapplied, "the demo ERP has opening balances and unapplied payments"
+    chosen += opening[:2] + unapplied[:2]
     for customer in candidates:
         expected = expected_receivables(systems, customer["refs"]["erp"])
-        if expected["overdue"] > 0 and len(chosen) < 10:
+        if expected["overdue"] > 0 and len(chosen) < 14:
             chosen.append(customer)
-        if expected["used"] > expected["limit"] and len(chosen) < 14:
+        if expected["used"] > expected["limit"] and len(chosen) < 18:
             chosen.append(customer)
-    assert len(chosen) >= 12
+    assert len(chosen) >= 16
     for customer in chosen:
         expected = expected_receivables(systems, customer["refs"]["erp"])
         got = gateway.query(RECEIVABLES, {"id": customer["id"]})["data"]["customer"]["receivables"]
@@ -82,6 +92,7 @@ def test_receivables_balances_aging_and_credit(systems, gateway):
         for bucket in ("current", "d1to30", "d31to60", "d61to90", "over90"):
             assert d(got["aging"][bucket]) == expected["aging"][bucket], bucket
         assert {i["number"] for i in got["invoices"]} == expected["open_numbers"]
+        assert {x["id"]: d(x["amount"]) for x in got["openItems"]} == expected["items"]
         assert {i["number"] for i in got["all"]} == expected["all_numbers"]
 
 

@@ -578,7 +578,7 @@ def test_backend_calls_do_not_grow_with_the_number_of_lines(systems, gateway, ca
     assert small_routes == large_routes
     erp = large_routes["erp"]
     # one call per source method per level: four BOM levels, one of stock, one each for credit
-    assert erp == {"/products": 4, "/boms": 4, "/stock": 1, "/parties": 1, "/invoices": 1, "/orders": 1}
+    assert erp == {"/products": 4, "/boms": 4, "/stock": 1, "/parties": 1, "/invoices": 1, "/open_items": 1, "/orders": 1}
     assert large_routes["crm"] == {"/customers": 1}
     assert large_routes["desk"] == {"/tickets": 1}
     assert large_routes["clm"] == {}
@@ -600,7 +600,8 @@ def test_line_loads_run_concurrently_with_the_customer_and_credit_loads(systems,
     # the whole BOM explosion (four levels) fits into the customer's round trip
     assert all(c["start_ms"] < crm_done for c in calls if c["method"] in ("boms", "products"))
     # credit and risk need the customer's refs: they follow it, all together
-    follow = [first[key] for key in (("ERP", "parties"), ("ERP", "invoices_by_party"), ("ERP", "orders_by_party"), ("DESK", "tickets_by_org"))]
+    follow = [first[key] for key in (("ERP", "parties"), ("ERP", "invoices_by_party"), ("ERP", "open_items_by_party"),
+                                     ("ERP", "orders_by_party"), ("DESK", "tickets_by_org"))]
     assert all(c["start_ms"] >= crm_done - 1 for c in follow)
     assert max(c["start_ms"] for c in follow) - min(c["start_ms"] for c in follow) < 50
 

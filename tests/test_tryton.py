@@ -166,7 +166,8 @@ def test_the_seed_joins_up_with_the_demo_crm(tryton, seeded, truth):
 CUSTOMERS = """query($first: Int) { customers(first: $first) { edges { node {
   id refs { erp }
   receivables { currency openBalance overdueBalance creditLimit creditUsed creditAvailable creditBasis uninvoicedOrders
-    invoices(openOnly: false) { id number dueDate amount netAmount taxAmount grossAmount paidAmount openAmount status } }
+    invoices(openOnly: false) { id number dueDate amount netAmount taxAmount grossAmount paidAmount openAmount status }
+    openItems { id amount dueDate description } }
   orders(first: 10) { id number status total totalNet totalTax totalGross promisedDate currency
     lines { sku quantity shippedQuantity unitPrice amount netAmount taxAmount grossAmount } }
 } } } }"""
@@ -209,13 +210,7 @@ def test_receivables_overdue_and_credit_are_trytons(tryton, page, truth):
     untaxed_open = truth.read("sale.sale", [["party.code", "in", codes], ["state", "in", ["confirmed", "processing"]]],
                               ["party.code", "untaxed_amount", "tax_amount", "invoices.state"])
     mixed_differs = 0
-    overdue_lines = truth.read("account.move.line", [
-        ["account.type.receivable", "=", True], ["reconciliation", "=", None],
-        ["maturity_date", "<", _date(tryton.today)], ["move_state", "=", "posted"],
-        ["party.code", "in", codes]], ["party.code", "debit", "credit"])
-    overdue = {code: Decimal(0) for code in codes}
-    for line in overdue_lines:
-        overdue[line["party."]["code"]] += line["debit"] - line["credit"]
+    overdue = overdue_from_trytons_records(truth, codes, tryton.today)
     for code in codes:
         node, party = page[code], parties[code]
         figures = node["receivables"]
@@ -232,11 +227,81 @@ def test_receivables_overdue_and_credit_are_trytons(tryton, page, truth):
         mixed_differs += tax_not_invoiced > 0
         assert figures["currency"] == "EUR"
     assert mixed_differs >= 1  # the seed has uninvoiced sales, where Tryton's mixed figure is lower
-    # The seed's situations are there: one customer overdue, one over its limit, one partly paid.
-    assert sum(1 for code in codes if overdue[code] > 0) == 1
+    # The seed's situations are there: overdue (an invoice, an instalment, an opening balance),
+    # one over its limit, one partly paid.
+    assert sum(1 for code in codes if overdue[code] > 0) == 3
     assert any(parties[c]["credit_amount"] > parties[c]["credit_limit_amount"] for c in codes)
     statuses = {i["status"] for code in codes for i in page[code]["receivables"]["invoices"]}
     assert {"OPEN", "PAID", "PARTIALLY_PAID"} <= statuses
+
+
+def overdue_from_trytons_records(truth: TrytonClient, codes: list[str], today: dt.date) -> dict[str, Decimal]:
+    """Per party: of each posted invoice, its lines to pay with a maturity before today less what
+    was paid on it (at most what it still owes); plus the open receivable lines no invoice carries
+    that are debits past their maturity date (an opening balance). Credits are never overdue."""
+    overdue = {code: Decimal(0) for code in codes}
+    invoices = truth.read("account.invoice", [["type", "=", "out"], ["state", "=", "posted"], ["party.code", "in", codes]],
+                          ["party.code", "total_amount", "amount_to_pay", "lines_to_pay.maturity_date",
+                           "lines_to_pay.debit", "lines_to_pay.credit"])
+    for invoice in invoices:
+        to_pay = invoice["amount_to_pay"]
+        if to_pay <= 0:
+            continue
+        due = sum((line["debit"] - line["credit"] for line in invoice["lines_to_pay."]
+                   if line["maturity_date"] and line["maturity_date"] < today), Decimal(0))
+        paid = invoice["total_amount"] - to_pay
+        overdue[invoice["party."]["code"]] += min(to_pay, max(Decimal(0), due - paid))
+    for line in open_items_of(truth, codes):
+        if line["debit"] > line["credit"] and line["maturity_date"] and line["maturity_date"] < today:
+            overdue[line["party."]["code"]] += line["debit"] - line["credit"]
+    return overdue
+
+
+def open_items_of(truth: TrytonClient, codes: list[str]) -> list[dict[str, Any]]:
+    """Open receivable lines that belong to no invoice's move and pay no invoice."""
+    lines = truth.read("account.move.line", [["account.type.receivable", "=", True], ["reconciliation", "=", None],
+                                             ["party.code", "in", codes]],
+                       ["party.code", "debit", "credit", "maturity_date", "move.origin", "invoice_payment"])
+    return [line for line in lines if not line["invoice_payment"]
+            and not str(line["move."]["origin"] or "").startswith("account.invoice,")]
+
+
+def test_credit_notes_instalments_unapplied_payments_and_opening_balances_are_trytons(tryton, page, truth):
+    """The cases where finance first sees differences: each customer's balance is Tryton's
+    receivable, the open amounts are Tryton's, and entries without an invoice are listed."""
+    ids = tryton.ids
+    invoices = {row["id"]: row for row in truth.read(
+        "account.invoice", [["id", "in", list(ids["invoices"].values())]],
+        ["party.code", "total_amount", "amount_to_pay", "lines_to_pay.maturity_date", "lines_to_pay.debit",
+         "lines_to_pay.credit"])}
+    credit_note = invoices[ids["invoices"]["credit_note"]]
+    instalments = invoices[ids["invoices"]["instalments"]]
+    assert credit_note["total_amount"] < 0 and len(instalments["lines_to_pay."]) == 2
+    assert 0 < instalments["amount_to_pay"] < instalments["total_amount"]  # paid in part, twice
+    for name, invoice in ((n, invoices[i]) for n, i in ids["invoices"].items()):
+        mine = {i["id"]: i for i in page[invoice["party."]["code"]]["receivables"]["invoices"]}[str(invoice["id"])]
+        assert q(mine["openAmount"]) == (invoice["amount_to_pay"] if mine["status"] != "PAID" else 0), name
+    codes = {name: invoices[ids["invoices"][name]]["party."]["code"] for name in ("credited", "instalments")}
+    parties = by_code(truth.read("party.party", [["id", "in", list(ids["parties"].values())]], ["code", "receivable"]))
+    credited = page[codes["credited"]]["receivables"]
+    assert q(credited["openBalance"]) == parties[codes["credited"]]["receivable"] > 0
+    assert any(q(i["openAmount"]) < 0 for i in credited["invoices"])  # the credit note lowers the balance
+    # The first instalment (30 %) fell due two days ago; two payments of 10 % each leave 10 % overdue.
+    (first_due,) = [line for line in instalments["lines_to_pay."] if line["maturity_date"] < tryton.today]
+    part = page[codes["instalments"]]["receivables"]
+    assert q(part["overdueBalance"]) == first_due["debit"] - (instalments["total_amount"] - instalments["amount_to_pay"])
+    assert 0 < q(part["overdueBalance"]) < q(part["openBalance"])
+    # Entries without an invoice: the unapplied payment and the opening balance.
+    items = open_items_of(truth, list(ids["parties"]))
+    assert sorted(line["debit"] - line["credit"] for line in items) == [Decimal("-300.00"), Decimal("1250.00")]
+    for line in items:
+        code = line["party."]["code"]
+        figures = page[code]["receivables"]
+        assert [(q(x["amount"]), x["dueDate"]) for x in figures["openItems"]] == [
+            (line["debit"] - line["credit"], line["maturity_date"] and line["maturity_date"].isoformat())]
+        assert q(figures["openBalance"]) == parties[code]["receivable"]
+        overdue = line["debit"] - line["credit"] if line["debit"] > 0 else Decimal(0)  # the opening balance is past due
+        assert q(figures["overdueBalance"]) == overdue, code
 
 
 def test_a_customer_without_a_tryton_party_has_no_erp_data(tgw, systems, tryton):
@@ -254,7 +319,7 @@ def test_invoices_are_trytons(tryton, page, truth):
                                               ["state", "in", ["posted", "paid", "cancelled"]]],
                           ["number", "party.code", "state", "total_amount", "untaxed_amount", "tax_amount", "amount_to_pay",
                            "lines_to_pay.maturity_date"])
-    assert len(invoices) == 4
+    assert len(invoices) == 7
     for invoice in invoices:
         mine = {i["id"]: i for i in page[invoice["party."]["code"]]["receivables"]["invoices"]}[str(invoice["id"])]
         assert mine["number"] == invoice["number"]
