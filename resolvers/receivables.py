@@ -5,6 +5,9 @@
 - open items: entries on the receivable that no invoice carries (a payment not matched to
   an invoice, negative; an opening balance, positive) count in the balance as they are;
 - open balance = the open invoices + the open items (what the customer owes, gross);
+- an invoice in another currency than the company's counts in the balances at its own
+  rate: its amounts x company_amount / amount (open invoices and their figures stay in the
+  invoice's currency);
 - overdue = what is past due: of an invoice, its instalments due before today less what
   was paid (payments settle the earliest first), at most its open amount; of an open item,
   a positive amount whose due date is past. Credits are never overdue. Aging buckets by
@@ -80,12 +83,19 @@ class Aging:
     over90: Decimal
 
 
+def in_company_currency(invoice: Invoice, value: Decimal) -> Decimal:
+    """An amount of the invoice in the company's currency (the balances' currency)."""
+    if invoice.company_amount is None or not invoice.amount:
+        return value
+    return money(value * invoice.company_amount / invoice.amount)
+
+
 def open_on_basis(invoice: Invoice, basis: str) -> Decimal:
-    """The open amount (gross) of an invoice, or its net share on the net basis."""
+    """The open amount (gross) of an invoice, or its net share on the net basis; company currency."""
     amount = open_amount(invoice)
-    if basis == "gross" or invoice.net_amount is None or not invoice.amount:
-        return amount
-    return money(amount * invoice.net_amount / invoice.amount)
+    if basis != "gross" and invoice.net_amount is not None and invoice.amount:
+        amount = money(amount * invoice.net_amount / invoice.amount)
+    return in_company_currency(invoice, amount)
 
 
 @dataclass(frozen=True)
@@ -114,7 +124,8 @@ class Receivables:
 def aging_of(open_invoices: list[Invoice], items: list[OpenItem], today: dt.date) -> Aging:
     """The overdue part of each invoice and item in its days-past-due bucket, the rest current."""
     buckets: dict[str, list[Decimal]] = {"current": [], "d1to30": [], "d31to60": [], "d61to90": [], "over90": []}
-    parts = [(open_amount(i), overdue_amount(i, today), days_overdue(i, today)) for i in open_invoices]
+    parts = [(in_company_currency(i, open_amount(i)), in_company_currency(i, overdue_amount(i, today)),
+              days_overdue(i, today)) for i in open_invoices]
     parts += [(item.amount, item_overdue(item, today), item_days_overdue(item, today)) for item in items]
     for amount, overdue, days in parts:
         bucket = "current" if days == 0 else "d1to30" if days <= 30 else "d31to60" if days <= 60 else "d61to90" if days <= 90 else "over90"
@@ -143,8 +154,8 @@ def summarise(
     items = [item for item in items if item.amount != 0]
     open_invoices = [invoice for invoice in invoices if open_amount(invoice) != 0]
     items_total = total(item.amount for item in items)
-    open_balance = money(total(open_amount(invoice) for invoice in open_invoices) + items_total)
-    overdue = money(total(overdue_amount(invoice, today) for invoice in open_invoices)
+    open_balance = money(total(in_company_currency(i, open_amount(i)) for i in open_invoices) + items_total)
+    overdue = money(total(in_company_currency(i, overdue_amount(i, today)) for i in open_invoices)
                     + total(item_overdue(item, today) for item in items))
     orders_exposure = uninvoiced_exposure(orders, basis)
     used = money(total(open_on_basis(invoice, basis) for invoice in open_invoices) + items_total + orders_exposure)

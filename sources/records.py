@@ -242,6 +242,8 @@ class Invoice(Record):
     net_amount: Decimal | None = None
     tax_amount: Decimal | None = None
     instalments: list[Instalment] = []  # empty: one, of the whole amount, on `due_date`
+    # The gross amount in the company's currency, when the invoice is in another (else None).
+    company_amount: Decimal | None = None
 
 
 class OpenItem(Record):

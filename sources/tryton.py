@@ -764,7 +764,9 @@ class TrytonSource(Source):
         - order_id: its first sale (account.invoice.sales);
         - instalments: its lines to pay, each a maturity date and an amount (debit - credit, in
           the invoice's currency: amount_second_currency when the invoice is not in the
-          company's). A credit note has negative amounts.
+          company's). A credit note has negative amounts;
+        - company_amount: for an invoice in another currency than the company's, its lines to
+          pay in the company's currency (debit - credit), what the receivable account holds.
         """
         party = self.ref_of(row, "party")
         if party is None:
@@ -791,6 +793,8 @@ class TrytonSource(Source):
                                      is not None else (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))))
             for line in sorted(lines, key=lambda line: (line.get("maturity_date") or dt.date.max, line["id"]))
         ]
+        company_amount = sum(((line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0)) for line in lines),
+                             Decimal(0)) if foreign and lines else None
         return Invoice(
             id=str(row["id"]),
             number=row.get("number") or f"DRAFT-{row['id']}",
@@ -805,6 +809,7 @@ class TrytonSource(Source):
             net_amount=number(row.get("untaxed_amount")),
             tax_amount=number(row.get("tax_amount")),
             instalments=instalments,
+            company_amount=number(company_amount),
         )
 
     @cached("balances")

@@ -166,7 +166,7 @@ def test_the_seed_joins_up_with_the_demo_crm(tryton, seeded, truth):
 CUSTOMERS = """query($first: Int) { customers(first: $first) { edges { node {
   id refs { erp }
   receivables { currency openBalance overdueBalance creditLimit creditUsed creditAvailable creditBasis uninvoicedOrders
-    invoices(openOnly: false) { id number dueDate amount netAmount taxAmount grossAmount paidAmount openAmount status }
+    invoices(openOnly: false) { id number dueDate amount netAmount taxAmount grossAmount paidAmount openAmount status currency }
     openItems { id amount dueDate description } }
   orders(first: 10) { id number status total totalNet totalTax totalGross promisedDate currency
     lines { sku quantity shippedQuantity unitPrice amount netAmount taxAmount grossAmount } }
@@ -272,7 +272,7 @@ def test_credit_notes_instalments_unapplied_payments_and_opening_balances_are_tr
     ids = tryton.ids
     invoices = {row["id"]: row for row in truth.read(
         "account.invoice", [["id", "in", list(ids["invoices"].values())]],
-        ["party.code", "total_amount", "amount_to_pay", "lines_to_pay.maturity_date", "lines_to_pay.debit",
+        ["party.code", "total_amount", "amount_to_pay", "currency.code", "lines_to_pay.maturity_date", "lines_to_pay.debit",
          "lines_to_pay.credit"])}
     credit_note = invoices[ids["invoices"]["credit_note"]]
     instalments = invoices[ids["invoices"]["instalments"]]
@@ -291,6 +291,16 @@ def test_credit_notes_instalments_unapplied_payments_and_opening_balances_are_tr
     part = page[codes["instalments"]]["receivables"]
     assert q(part["overdueBalance"]) == first_due["debit"] - (instalments["total_amount"] - instalments["amount_to_pay"])
     assert 0 < q(part["overdueBalance"]) < q(part["openBalance"])
+    # An invoice in USD: shown in USD, counted in the balance in EUR as Tryton's receivable holds it.
+    foreign = invoices[ids["invoices"]["foreign_currency"]]
+    assert foreign["currency."]["code"] == "USD"
+    figures = page[foreign["party."]["code"]]["receivables"]
+    (mine,) = [i for i in figures["invoices"] if i["id"] == str(foreign["id"])]
+    assert q(mine["amount"]) == foreign["total_amount"] and q(mine["openAmount"]) == foreign["amount_to_pay"]
+    in_eur = sum((line["debit"] - line["credit"] for line in foreign["lines_to_pay."]), Decimal(0))
+    assert in_eur != foreign["total_amount"]
+    assert q(figures["openBalance"]) == in_eur == parties[foreign["party."]["code"]]["receivable"]
+    assert figures["currency"] == "EUR"
     # Entries without an invoice: the unapplied payment and the opening balance.
     items = open_items_of(truth, list(ids["parties"]))
     assert sorted(line["debit"] - line["credit"] for line in items) == [Decimal("-300.00"), Decimal("1250.00")]
@@ -319,7 +329,7 @@ def test_invoices_are_trytons(tryton, page, truth):
                                               ["state", "in", ["posted", "paid", "cancelled"]]],
                           ["number", "party.code", "state", "total_amount", "untaxed_amount", "tax_amount", "amount_to_pay",
                            "lines_to_pay.maturity_date"])
-    assert len(invoices) == 7
+    assert len(invoices) == 8
     for invoice in invoices:
         mine = {i["id"]: i for i in page[invoice["party."]["code"]]["receivables"]["invoices"]}[str(invoice["id"])]
         assert mine["number"] == invoice["number"]

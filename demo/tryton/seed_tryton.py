@@ -22,7 +22,7 @@ warehouses, stock and the transactions, all relative to today:
 - what finance sees first (`finance`): customer 7 an invoice and a credit note against it;
   customer 8 an invoice in two instalments (30 % due 2 days ago, 70 % in 28 days) paid in
   part twice; customer 9 a payment received that no invoice matches (unapplied); customer 10
-  an opening balance carried over 40 days ago (past due);
+  an opening balance carried over 40 days ago (past due); customer 12 an invoice in USD;
 - customer 11: a confirmed order shipping in 20 days of the SKU the 14-day purchase brings in,
   more than that receipt: planned demand that consumes stock after a receipt.
 
@@ -93,6 +93,10 @@ class Seed:
         currency.save()
         Rate(date=dt.date(2000, 1, 1), rate=Decimal(1), currency=currency).save()
         self.currency = currency
+        # A foreign currency for one invoice: 1 EUR = 1.08 USD.
+        self.foreign_currency = Currency(name="U.S. Dollar", code="USD", symbol="$", rounding=Decimal("0.01"))
+        self.foreign_currency.save()
+        Rate(date=dt.date(2000, 1, 1), rate=Decimal("1.08"), currency=self.foreign_currency).save()
         # The country module ships no countries without network access: create the one we need.
         self.country = Country(name="Germany", code="DE")
         self.country.save()
@@ -491,9 +495,11 @@ class Seed:
         self.ids["sales"] = {name: sale.id for name, sale in sales.items()}
         self.ids["invoices"] = {name: invoice.id for name, invoice in invoice_of.items()}
 
-    def invoice(self, party, code, quantity, days_ago, payment_term=None):
+    def invoice(self, party, code, quantity, days_ago, payment_term=None, currency=None):
         Invoice = Model.get("account.invoice")
         invoice = Invoice(type="out", party=party, payment_term=payment_term or self.net30)
+        if currency is not None:
+            invoice.currency = currency
         line = invoice.lines.new()
         line.product = self.products_by_code[code]
         line.quantity = quantity
@@ -528,6 +534,7 @@ class Seed:
             "credited": self.invoice(c[7], goods[6], 10, 2),
             "credit_note": self.invoice(c[7], goods[6], -4, 1),
             "instalments": self.invoice(c[8], goods[7], 30, 2, payment_term=self.instalments),
+            "foreign_currency": self.invoice(c[12], goods[8], 40, 1, currency=self.foreign_currency),
         }
         Invoice.save(list(invoices.values()))
         Invoice.click(list(invoices.values()), "post")
