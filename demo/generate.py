@@ -803,6 +803,7 @@ class World:
         candidates = [c for c in members if exposure[c][0] >= 500_000]
         over = set(r.sample(candidates, round(len(members) * 0.05)))
         exact = [c for c in candidates if c not in over and exposure[c][0] == exposure[c][1]][:4]
+        self.exact_fit = set(exact)
         base = {"STRATEGIC": 2_000_000, "KEY": 500_000, "STANDARD": 100_000, "SMALL": 25_000}
         rows = []
         for customer in sorted(members, key=lambda c: c.erp):
@@ -832,12 +833,20 @@ class World:
 
     def build_open_items(self) -> None:
         """Receivable entries no invoice carries: opening balances carried over from the old
-        system (some past due) and payments received that match no invoice (unapplied). A stream
-        of its own, so the rest of the world stays as it was."""
+        system (some past due) and payments received that match no invoice (unapplied); and credit
+        notes (negative invoices, open, no order) for a few customers. A stream of its own, so the
+        rest of the world stays as it was."""
         r = random.Random(f"{self.seed}-open-items")
         members = sorted((c for c in self.customers if c.erp), key=lambda c: c.erp)
-        items = []
+        items, notes = [], []
         for customer in members:
+            billed = [i for o in customer.orders for i in o.invoices if not i.cancelled]
+            if billed and customer not in self.exact_fit and r.random() < 0.02:
+                credited = r.choice(billed)  # a credit of a tenth of one of its invoices
+                issued = max(credited.issued, self.day(-r.randint(1, 20)))
+                net = -(credited.net // 10)
+                tax = -(credited.tax // 10)
+                notes.append((issued, customer.erp, net, tax))
             roll = r.random()
             if roll < 0.03:
                 when = self.day(-r.randint(20, 150))
@@ -850,6 +859,11 @@ class World:
         self.rows["erp"]["open_items"] = [
             (f"OI{n:05d}", party, when.isoformat(), due and due.isoformat(), cents, text, "EUR")
             for n, (party, when, due, cents, text) in enumerate(items, 1)]
+        notes.sort()
+        self.rows["erp"]["invoices"] += [
+            (f"CN{n:05d}", f"CN-{issued.year}-{n:05d}", party, None, issued.isoformat(),
+             (issued + timedelta(days=30)).isoformat(), net + tax, 0, "OPEN", "EUR", net, tax)
+            for n, (issued, party, net, tax) in enumerate(notes, 1)]
 
     # ERP: stock and receipts ---------------------------------------------------------------
 

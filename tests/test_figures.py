@@ -36,9 +36,10 @@ def expected_receivables(systems, party_code):
     overdue = Decimal(0)
     # Open items (no invoice): opening balances are due, unapplied payments (no due date) are credits.
     entries = [(d(i["amount"]) - d(i["paid_amount"]), i["due_date"]) for i in open_invoices]
-    entries += [(d(x["amount"]), x["due_date"] if d(x["amount"]) > 0 else None) for x in items]
+    entries += [(d(x["amount"]), x["due_date"]) for x in items]
     for amount, due in entries:
-        days = (TODAY - dt.date.fromisoformat(due)).days if due else 0
+        # Credits (credit notes, unapplied payments) lower the balance but are never overdue.
+        days = (TODAY - dt.date.fromisoformat(due)).days if due and amount > 0 else 0
         bucket = "current" if days <= 0 else "d1to30" if days <= 30 else "d31to60" if days <= 60 else "d61to90" if days <= 90 else "over90"
         aging[bucket] += amount
         if days > 0:
@@ -73,7 +74,10 @@ def test_receivables_balances_aging_and_credit(systems, gateway):
     opening = [c for c in candidates if c["refs"]["erp"] in with_items and d(with_items[c["refs"]["erp"]]["amount"]) > 0]
     unapplied = [c for c in candidates if c["refs"]["erp"] in with_items and d(with_items[c["refs"]["erp"]]["amount"]) < 0]
     assert opening and unapplied, "the demo ERP has opening balances and unapplied payments"
-    chosen += opening[:2] + unapplied[:2]
+    credited = [c for c in candidates if any(d(i["amount"]) < 0 and i["status"] == "OPEN" for i in
+                                             systems.get("erp", "/invoices", party=c["refs"]["erp"]))][:2]
+    assert credited, "the demo ERP has open credit notes"
+    chosen += opening[:2] + unapplied[:2] + credited
     for customer in candidates:
         expected = expected_receivables(systems, customer["refs"]["erp"])
         if expected["overdue"] > 0 and len(chosen) < 14:
