@@ -234,3 +234,41 @@ def test_availability_from_stock_allocations_and_receipts(systems, gateway):
         assert d(got["incoming"]) == incoming
         assert d(got["projected"]) == on_hand - allocated + incoming == projected(horizon)
         assert d(got["available"]) == min([projected(horizon)] + [projected(t) for t in later if t > horizon])
+
+
+def test_credit_used_does_not_jump_when_an_order_is_invoiced():
+    """One basis: an order of 1,000 net + 190 tax uses 1,190 of credit before and after its invoice."""
+    from resolvers.receivables import summarise
+    from sources.records import Invoice, InvoiceStatus, Order, OrderStatus
+
+    def order(invoiced: bool) -> Order:
+        return Order(id="O1", number="SO-1", party_code="P1", status=OrderStatus.SHIPPED, total=Decimal("1000.00"),
+                     tax_amount=Decimal("190.00"), invoiced_amount=Decimal("1000.00" if invoiced else "0"),
+                     invoiced_tax_amount=Decimal("190.00" if invoiced else "0"))
+
+    invoice = Invoice(id="I1", number="INV-1", party_code="P1", order_id="O1", issued_at=TODAY, due_date=TODAY,
+                      amount=Decimal("1190.00"), paid_amount=Decimal("0"), status=InvoiceStatus.OPEN,
+                      net_amount=Decimal("1000.00"), tax_amount=Decimal("190.00"))
+    for basis, used in (("gross", Decimal("1190.00")), ("net", Decimal("1000.00"))):
+        before = summarise([], [order(False)], Decimal("5000"), "EUR", TODAY, basis)
+        after = summarise([invoice], [order(True)], Decimal("5000"), "EUR", TODAY, basis)
+        assert before.credit_used == after.credit_used == used, basis
+        assert after.open_balance == Decimal("1190.00")  # what the customer owes is gross either way
+
+
+def test_credit_used_on_the_net_basis_when_configured(systems):
+    """`credit_basis = "net"`: open invoices' net share + the net not yet invoiced, as recomputed."""
+    from conftest import LIVE, gateway_with
+    from expected import credit
+
+    customers = customers_with_erp(systems, 200)
+    with gateway_with(systems, credit_basis="net", **LIVE) as net_gateway:
+        checked = 0
+        for customer in customers[:40]:
+            expected_net, expected_gross = credit(systems, customer["refs"]["erp"], "net"), credit(systems, customer["refs"]["erp"])
+            got = net_gateway.query('query($id: ID!) { customer(id: $id) { receivables { creditUsed creditBasis openBalance } } }',
+                                    {"id": customer["id"]})["data"]["customer"]["receivables"]
+            assert got["creditBasis"] == "NET"
+            assert d(got["creditUsed"]) == expected_net["used"], customer["id"]
+            checked += expected_net["used"] != expected_gross["used"]
+        assert checked >= 5  # the two bases differ where something is open
