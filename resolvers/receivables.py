@@ -29,6 +29,7 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Sequence
 
 from sources.records import Customer, Instalment, Invoice, InvoiceStatus, OpenItem, Order
 
@@ -37,7 +38,6 @@ from resolvers.money import ZERO, money, total
 from resolvers.relations import OPEN_ORDER_STATUSES
 
 OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID})
-CREDIT_BASES = ("gross", "net")
 
 
 def open_amount(invoice: Invoice) -> Decimal:
@@ -149,7 +149,7 @@ def uninvoiced_exposure(orders: list[Order], basis: str = "gross") -> Decimal:
 
 def summarise(
     invoices: list[Invoice], orders: list[Order], credit_limit: Decimal | None, currency: str | None, today: dt.date,
-    basis: str = "gross", items: list[OpenItem] = (),
+    basis: str = "gross", items: Sequence[OpenItem] = (),
 ) -> Receivables:
     items = [item for item in items if item.amount != 0]
     open_invoices = [invoice for invoice in invoices if open_amount(invoice) != 0]
