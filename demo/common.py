@@ -34,6 +34,11 @@ def money(column: str) -> str:
     return f"printf('%.2f', {column} / 100.0)"
 
 
+def rate(column: str) -> str:
+    """SQL rendering a rate in basis points as a four-decimal fraction (1900 -> "0.1900")."""
+    return f"printf('%.4f', {column} / 10000.0)"
+
+
 def keys(raw: str | None) -> list[str]:
     """Comma-separated keys, trimmed, de-duplicated, in the caller's order."""
     if not raw:

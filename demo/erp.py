@@ -1,19 +1,20 @@
 """ERP: parties and credit limits, products, BOMs, warehouses, stock and receipts,
-sales orders with lines, shipments, invoices, payments."""
+sales orders with lines, shipments, invoices, payments, open receivable items."""
 
 from __future__ import annotations
 
 import orjson
 from fastapi import FastAPI, Query
 
-from demo.common import IN_KEYS, json_response, key_param, keys, money, one_selector, system_app
+from demo.common import IN_KEYS, json_response, key_param, keys, money, one_selector, rate, system_app
 
 DOCUMENTS = {
     "parties": f"""SELECT rowid, json_object('code', code, 'name', name, 'credit_limit', {money('credit_limit')},
         'currency', currency, 'payment_terms', payment_terms) FROM parties""",
     "products": f"""SELECT rowid, json_object('sku', sku, 'name', name, 'name_local', name_local, 'uom', uom,
         'list_price', {money('list_price')}, 'standard_cost', {money('standard_cost')},
-        'assembly_cost', {money('assembly_cost')}, 'currency', currency, 'kind', kind) FROM products""",
+        'assembly_cost', {money('assembly_cost')}, 'currency', currency, 'kind', kind,
+        'tax_category', tax_category, 'tax_rate', {rate('tax_rate')}) FROM products""",
     "boms": f"""SELECT rowid, json_object('parent_sku', parent_sku, 'component_sku', component_sku,
         'quantity', {money('quantity')}) FROM bom_lines""",
     "warehouses": "SELECT rowid, json_object('id', id, 'name', name, 'region', region) FROM warehouses",
@@ -22,11 +23,13 @@ DOCUMENTS = {
         'status', o.status, 'ordered_at', o.ordered_at, 'promised_date', o.promised_date,
         'warehouse', o.warehouse, 'currency', o.currency, 'total', {money('o.total')},
         'shipped_amount', {money('o.shipped_amount')}, 'invoiced_amount', {money('o.invoiced_amount')},
-        'paid_amount', {money('o.paid_amount')},
+        'paid_amount', {money('o.paid_amount')}, 'tax_amount', {money('o.tax_amount')},
+        'invoiced_tax_amount', {money('o.invoiced_tax_amount')}, 'paid_tax_amount', {money('o.paid_tax_amount')},
         'lines', (SELECT json_group_array(json(line)) FROM (
             SELECT json_object('line_no', l.line_no, 'sku', l.sku, 'quantity', {money('l.quantity')},
                 'shipped_quantity', {money('l.shipped_quantity')}, 'unit_price', {money('l.unit_price')},
-                'amount', {money('l.amount')}, 'unit_cost', {money('l.unit_cost')}) AS line
+                'amount', {money('l.amount')}, 'unit_cost', {money('l.unit_cost')},
+                'tax_rate', {rate('l.tax_rate')}, 'tax_amount', {money('l.tax_amount')}) AS line
             FROM order_lines l WHERE l.order_id = o.id ORDER BY l.line_no)))
         FROM orders o""",
     "shipments": f"""SELECT s.rowid, json_object(
@@ -37,9 +40,12 @@ DOCUMENTS = {
     "invoices": f"""SELECT rowid, json_object(
         'id', id, 'number', number, 'party_code', party_code, 'order_id', order_id, 'issued_at', issued_at,
         'due_date', due_date, 'amount', {money('amount')}, 'paid_amount', {money('paid_amount')},
-        'status', status, 'currency', currency) FROM invoices""",
+        'status', status, 'currency', currency, 'net_amount', {money('net_amount')},
+        'tax_amount', {money('tax_amount')}) FROM invoices""",
     "payments": f"""SELECT rowid, json_object('id', id, 'invoice_id', invoice_id, 'paid_at', paid_at,
         'amount', {money('amount')}) FROM payments""",
+    "open_items": f"""SELECT rowid, json_object('id', id, 'party_code', party_code, 'date', date, 'due_date', due_date,
+        'amount', {money('amount')}, 'description', description, 'currency', currency) FROM open_items""",
 }
 
 # Stock without `allocated`, which is never cached: see OPEN_DEMAND.
@@ -123,6 +129,12 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         status = "AND status IN ('OPEN', 'PARTIALLY_PAID')" if open_only else ""
         return db.items("invoices", f"SELECT rowid FROM invoices WHERE {INVOICE_KEY[name]} {IN_KEYS} {status} "
                         "ORDER BY issued_at DESC, id DESC", key_param(wanted))
+
+    @app.get("/open_items")
+    async def open_items(party: str):
+        """Open receivable entries without an invoice (opening balances +, unapplied payments -), oldest first."""
+        return db.items("open_items", f"SELECT rowid FROM open_items WHERE party_code {IN_KEYS} ORDER BY date, id",
+                        key_param(keys(party)))
 
     @app.get("/payments")
     async def payments(invoice: str):

@@ -8,7 +8,12 @@ seeded with the situations a customer-360 has to surface (overdue invoices,
 credit-limit breaches, late milestones, SLA breaches, stock shortages).
 
 Money is stored as integer cents and quantities as integer hundredths; the
-apps format both as two-decimal strings.
+apps format both as two-decimal strings. Tax rates are stored in basis points.
+
+Taxes: every product has a tax category (TAX_RATES); an order line's tax is its net
+amount x its product's rate, rounded to the cent per line; an order's and an invoice's
+tax are the sums over their lines, and an invoice's `amount` is gross (net + tax), so
+receivables and payments are gross while order totals are net.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 from demo import vocab
 
 SEED = 360
-VERSION = 1
+VERSION = 3  # 2: taxes, planned production consumption; 3: open items
 # Any edit of the generator or its word pools makes existing files stale.
 CODE = hashlib.sha256(Path(__file__).read_bytes() + Path(vocab.__file__).read_bytes()).hexdigest()[:12]
 SYSTEMS = ("crm", "erp", "clm", "desk")
@@ -44,6 +49,12 @@ TEAM_SIZES = {"EMEA North": 8, "EMEA South": 7, "North America": 8, "APAC North"
 REGION_WAREHOUSE = {"EMEA": "WH-EU", "NA": "WH-US", "APAC": "WH-SG", "LATAM": "WH-BR"}
 SLA_HOURS = {"P1": 8, "P2": 24, "P3": 72, "P4": 168}
 OPEN_ORDER = ("CONFIRMED", "PROCESSING")
+# Tax category of a product -> rate in basis points: bulk materials sold by weight, length or
+# volume carry a reduced rate, everything else (parts, assemblies, machines) the standard one.
+TAX_RATES = {"STANDARD": 1900, "REDUCED": 700}
+BULK_UOMS = ("KG", "M", "L")
+# Share of planned production receipts whose component consumption is already planned too.
+PLANNED_CONSUMPTION_SHARE = 0.4
 
 
 # --- where the files live, and when to (re)generate them ----------------------------
@@ -139,7 +150,8 @@ SCHEMA = {
     "erp": {
         "parties": "code TEXT PRIMARY KEY, name TEXT, credit_limit INTEGER, currency TEXT, payment_terms TEXT",
         "products": "sku TEXT PRIMARY KEY, name TEXT, name_local TEXT, uom TEXT, list_price INTEGER, "
-                    "standard_cost INTEGER, assembly_cost INTEGER, currency TEXT, kind TEXT",
+                    "standard_cost INTEGER, assembly_cost INTEGER, currency TEXT, kind TEXT, "
+                    "tax_category TEXT, tax_rate INTEGER",
         "bom_lines": "parent_sku TEXT, component_sku TEXT, quantity INTEGER, "
                      "PRIMARY KEY (parent_sku, component_sku)",
         "warehouses": "id TEXT PRIMARY KEY, name TEXT, region TEXT",
@@ -147,14 +159,19 @@ SCHEMA = {
         "receipts": "id TEXT PRIMARY KEY, sku TEXT, warehouse TEXT, kind TEXT, expected_date TEXT, quantity INTEGER",
         "orders": "id TEXT PRIMARY KEY, number TEXT, party_code TEXT, contract_number TEXT, status TEXT, "
                   "ordered_at TEXT, promised_date TEXT, warehouse TEXT, currency TEXT, total INTEGER, "
-                  "shipped_amount INTEGER, invoiced_amount INTEGER, paid_amount INTEGER",
+                  "shipped_amount INTEGER, invoiced_amount INTEGER, paid_amount INTEGER, tax_amount INTEGER, "
+                  "invoiced_tax_amount INTEGER, paid_tax_amount INTEGER",
         "order_lines": "order_id TEXT, line_no INTEGER, sku TEXT, quantity INTEGER, shipped_quantity INTEGER, "
-                       "unit_price INTEGER, amount INTEGER, unit_cost INTEGER, PRIMARY KEY (order_id, line_no)",
+                       "unit_price INTEGER, amount INTEGER, unit_cost INTEGER, tax_rate INTEGER, tax_amount INTEGER, "
+                       "PRIMARY KEY (order_id, line_no)",
         "shipments": "id TEXT PRIMARY KEY, order_id TEXT, shipped_at TEXT, warehouse TEXT",
         "shipment_lines": "shipment_id TEXT, sku TEXT, quantity INTEGER, PRIMARY KEY (shipment_id, sku)",
         "invoices": "id TEXT PRIMARY KEY, number TEXT, party_code TEXT, order_id TEXT, issued_at TEXT, "
-                    "due_date TEXT, amount INTEGER, paid_amount INTEGER, status TEXT, currency TEXT",
+                    "due_date TEXT, amount INTEGER, paid_amount INTEGER, status TEXT, currency TEXT, "
+                    "net_amount INTEGER, tax_amount INTEGER",
         "payments": "id TEXT PRIMARY KEY, invoice_id TEXT, paid_at TEXT, amount INTEGER",
+        "open_items": "id TEXT PRIMARY KEY, party_code TEXT, date TEXT, due_date TEXT, amount INTEGER, "
+                      "description TEXT, currency TEXT",
     },
     "clm": {
         "counterparties": "id TEXT PRIMARY KEY, name TEXT, tax_id TEXT",
@@ -190,6 +207,7 @@ INDEXES = {
         ("invoices_party", "invoices(party_code, issued_at, id)"),
         ("invoices_order", "invoices(order_id, issued_at, id)"),
         ("payments_invoice", "payments(invoice_id)"),
+        ("open_items_party", "open_items(party_code, date, id)"),
     ],
     "clm": [
         ("contracts_counterparty", "contracts(counterparty_id)"),
@@ -247,6 +265,14 @@ class Product:
     price: int = 0
     bom: list = field(default_factory=list)  # (component Product, quantity in hundredths)
 
+    @property
+    def tax_category(self) -> str:
+        return "REDUCED" if not self.level and self.uom in BULK_UOMS else "STANDARD"
+
+    @property
+    def tax_rate(self) -> int:
+        return TAX_RATES[self.tax_category]
+
 
 @dataclass(eq=False)
 class Contract:
@@ -272,6 +298,14 @@ class Line:
     price: int
     shipped: int = 0
 
+    @property
+    def net(self) -> int:
+        return self.price * self.quantity
+
+    @property
+    def tax(self) -> int:
+        return line_tax(self.price * self.quantity, self.product.tax_rate)
+
 
 @dataclass(eq=False)
 class Order:
@@ -294,7 +328,9 @@ class Invoice:
     order: Order
     issued: date
     due: date
-    amount: int
+    amount: int  # gross: net + tax
+    net: int
+    tax: int
     cancelled: bool = False
     payments: list = field(default_factory=list)  # (date, cents)
     id: str = ""
@@ -302,6 +338,11 @@ class Invoice:
     @property
     def paid(self) -> int:
         return sum(amount for _, amount in self.payments)
+
+    @property
+    def paid_net(self) -> int:
+        """The net share of what was paid (payments settle gross amounts)."""
+        return (2 * self.net * self.paid + self.amount) // (2 * self.amount) if self.amount else 0  # half up
 
     @property
     def status(self) -> str:
@@ -317,6 +358,7 @@ class World:
 
     def __init__(self, anchor: date, seed: int = SEED):
         self.rng = random.Random(seed)
+        self.seed = seed
         self.anchor = anchor
         self.used: set[str] = set()  # names, tax ids and e-mails already taken
         self.rows: dict[str, dict[str, list[tuple]]] = {s: {} for s in SYSTEMS}
@@ -333,6 +375,7 @@ class World:
         self.build_stock()
         self.build_crm_details()
         self.build_tickets()
+        self.build_open_items()
         return self.rows
 
     # helpers ------------------------------------------------------------------------
@@ -468,7 +511,7 @@ class World:
         self.popularity_ladder = list(itertools.accumulate(self.popularity(p) for p in products))
         self.rows["erp"]["products"] = [
             (p.sku, p.name, p.name_local, p.uom, p.price, p.cost, p.assembly, "EUR",
-             "MANUFACTURED" if p.level else "PURCHASED") for p in products]
+             "MANUFACTURED" if p.level else "PURCHASED", p.tax_category, p.tax_rate) for p in products]
         self.rows["erp"]["bom_lines"] = [(p.sku, c.sku, q) for p in products for c, q in p.bom]
         self.rows["erp"]["warehouses"] = list(vocab.WAREHOUSES)
 
@@ -677,13 +720,14 @@ class World:
         issued = shipped + timedelta(days=r.randint(0, 2))
         if issued > self.anchor:
             return  # shipped, not billed yet
-        amount = sum(line.price * quantity for line, quantity in parcel.items())
+        net = sum(line.price * quantity for line, quantity in parcel.items())
+        tax = sum(line_tax(line.price * quantity, line.product.tax_rate) for line, quantity in parcel.items())
         if r.random() < 0.03:
-            order.invoices.append(Invoice(order, issued, issued + terms, amount, cancelled=True))
+            order.invoices.append(Invoice(order, issued, issued + terms, net + tax, net, tax, cancelled=True))
             issued += timedelta(days=r.randint(1, 10))
             if issued > self.anchor:
                 return
-        invoice = Invoice(order, issued, issued + terms, amount)
+        invoice = Invoice(order, issued, issued + terms, net + tax, net, tax)
         invoice.payments = self.payments(invoice, order.customer.payer)
         order.invoices.append(invoice)
 
@@ -712,7 +756,7 @@ class World:
         if order.stage == "FULL":
             valid = [i for i in order.invoices if not i.cancelled]
             shipped = sum(line.price * line.shipped for line in order.lines)
-            settled = sum(i.amount for i in valid) == shipped and all(i.paid == i.amount for i in valid)
+            settled = sum(i.net for i in valid) == shipped and all(i.paid == i.amount for i in valid)
             order.status = "DONE" if settled else "SHIPPED"
 
     def write_erp_documents(self) -> None:
@@ -728,7 +772,7 @@ class World:
                            for n, (when, invoice_id, cents) in enumerate(payments, 1)]
         erp["invoices"] = [
             (i.id, f"INV-{i.issued.year}-{i.id[1:]}", i.order.customer.erp, i.order.id, i.issued.isoformat(),
-             i.due.isoformat(), i.amount, i.paid, i.status, "EUR") for i in invoices]
+             i.due.isoformat(), i.amount, i.paid, i.status, "EUR", i.net, i.tax) for i in invoices]
         erp["shipments"], erp["shipment_lines"] = [], []
         for n, (when, order, parcel) in enumerate(shipments, 1):
             erp["shipments"].append((f"SH{n:06d}", order.id, self.instant(when), order.warehouse))
@@ -740,12 +784,14 @@ class World:
                 order.id, f"SO-{order.ordered.year}-{order.id[1:]}", order.customer.erp,
                 order.contract.number if order.contract else None, order.status, order.ordered_at,
                 order.promised.isoformat(), order.warehouse, "EUR",
-                sum(line.price * line.quantity for line in order.lines),
+                sum(line.net for line in order.lines),
                 sum(line.price * line.shipped for line in order.lines),
-                sum(i.amount for i in valid), sum(i.paid for i in valid)))
+                sum(i.net for i in valid), sum(i.paid_net for i in valid),
+                sum(line.tax for line in order.lines), sum(i.tax for i in valid),
+                sum(i.paid - i.paid_net for i in valid)))
             erp["order_lines"].extend(
                 (order.id, line.line_no, line.product.sku, 100 * line.quantity, 100 * line.shipped,
-                 line.price, line.price * line.quantity, line.product.cost) for line in order.lines)
+                 line.price, line.net, line.product.cost, line.product.tax_rate, line.tax) for line in order.lines)
 
     # ERP: parties and credit limits --------------------------------------------------------
 
@@ -757,6 +803,7 @@ class World:
         candidates = [c for c in members if exposure[c][0] >= 500_000]
         over = set(r.sample(candidates, round(len(members) * 0.05)))
         exact = [c for c in candidates if c not in over and exposure[c][0] == exposure[c][1]][:4]
+        self.exact_fit = set(exact)
         base = {"STRATEGIC": 2_000_000, "KEY": 500_000, "STANDARD": 100_000, "SMALL": 25_000}
         rows = []
         for customer in sorted(members, key=lambda c: c.erp):
@@ -772,17 +819,51 @@ class World:
         self.rows["erp"]["parties"] = rows
 
     def exposure(self, customer: Customer) -> tuple[int, int]:
-        """(open receivables + uninvoiced CONFIRMED/PROCESSING orders, same with every unbilled order)."""
+        """(open receivables + uninvoiced CONFIRMED/PROCESSING orders, same with every unbilled order), gross."""
         receivable = sum(i.amount - i.paid for o in customer.orders for i in o.invoices if not i.cancelled)
         strict = broad = receivable
         for order in customer.orders:
-            unbilled = sum(line.price * line.quantity for line in order.lines) - sum(
+            unbilled = sum(line.net + line.tax for line in order.lines) - sum(
                 i.amount for i in order.invoices if not i.cancelled)
             if order.status in OPEN_ORDER:
                 strict += unbilled
             if order.status != "CANCELLED":
                 broad += unbilled
         return strict, broad
+
+    def build_open_items(self) -> None:
+        """Receivable entries no invoice carries: opening balances carried over from the old
+        system (some past due) and payments received that match no invoice (unapplied); and credit
+        notes (negative invoices, open, no order) for a few customers. A stream of its own, so the
+        rest of the world stays as it was."""
+        r = random.Random(f"{self.seed}-open-items")
+        members = sorted((c for c in self.customers if c.erp), key=lambda c: c.erp)
+        items, notes = [], []
+        for customer in members:
+            billed = [i for o in customer.orders for i in o.invoices if not i.cancelled]
+            if billed and customer not in self.exact_fit and r.random() < 0.02:
+                credited = r.choice(billed)  # a credit of a tenth of one of its invoices
+                issued = max(credited.issued, self.day(-r.randint(1, 20)))
+                net = -(credited.net // 10)
+                tax = -(credited.tax // 10)
+                notes.append((issued, customer.erp, net, tax))
+            roll = r.random()
+            if roll < 0.03:
+                when = self.day(-r.randint(20, 150))
+                items.append((customer.erp, when, when + timedelta(days=30), 100 * r.randint(200, 20000),
+                              "Opening balance carried over"))
+            elif roll < 0.05:
+                items.append((customer.erp, self.day(-r.randint(1, 30)), None, -100 * r.randint(100, 5000),
+                              "Payment received, no invoice matched"))
+        items.sort(key=lambda item: (item[1], item[0]))
+        self.rows["erp"]["open_items"] = [
+            (f"OI{n:05d}", party, when.isoformat(), due and due.isoformat(), cents, text, "EUR")
+            for n, (party, when, due, cents, text) in enumerate(items, 1)]
+        notes.sort()
+        self.rows["erp"]["invoices"] += [
+            (f"CN{n:05d}", f"CN-{issued.year}-{n:05d}", party, None, issued.isoformat(),
+             (issued + timedelta(days=30)).isoformat(), net + tax, 0, "OPEN", "EUR", net, tax)
+            for n, (issued, party, net, tax) in enumerate(notes, 1)]
 
     # ERP: stock and receipts ---------------------------------------------------------------
 
@@ -827,6 +908,25 @@ class World:
         self.rows["erp"]["stock"] = stock
         self.rows["erp"]["receipts"] = [(f"RC{n:05d}", sku, wh, kind, when.isoformat(), 100 * q)
                                         for n, (when, sku, wh, kind, q) in enumerate(receipts, 1)]
+        self.rows["erp"]["receipts"] += self.planned_consumption(receipts)
+
+    def planned_consumption(self, receipts: list[tuple]) -> list[tuple]:
+        """Planned demand after today: a share of the production receipts have their components'
+        consumption planned a day or two before the output arrives (negative quantities, kind
+        PRODUCTION), so ATP must keep back what later production will take. A stream of its
+        own, so the rest of the world stays as it was."""
+        r = random.Random(f"{self.seed}-consumption")
+        by_sku = {p.sku: p for p in self.products}
+        planned: dict[tuple[date, str, str], int] = {}
+        for when, sku, warehouse, kind, quantity in receipts:
+            if kind != "PRODUCTION" or when <= self.anchor or r.random() >= PLANNED_CONSUMPTION_SHARE:
+                continue
+            start = max(self.day(1), when - timedelta(days=r.randint(0, 2)))
+            for component, per_unit in by_sku[sku].bom:
+                key = (start, component.sku, warehouse)
+                planned[key] = planned.get(key, 0) + quantity * per_unit  # hundredths
+        return [(f"PC{n:05d}", sku, warehouse, "PRODUCTION", when.isoformat(), -hundredths)
+                for n, ((when, sku, warehouse), hundredths) in enumerate(sorted(planned.items()), 1)]
 
     # CRM: contacts, opportunities, activities -----------------------------------------
 
@@ -964,6 +1064,11 @@ def order_quantity(r: random.Random, price: int) -> int:
     if euros > 20:
         return r.randint(2, 60)
     return r.choice([10, 20, 25, 50, 100, 200, 250, 500])
+
+
+def line_tax(net_cents: int, rate_basis_points: int) -> int:
+    """Tax of one line in cents, half up."""
+    return (net_cents * rate_basis_points + 5000) // 10000
 
 
 def split(r: random.Random, quantity: int) -> list[int]:

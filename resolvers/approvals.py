@@ -219,6 +219,7 @@ class CreditFacts:
     exceeded_by: Decimal | None
     currency: str
     has_account: bool
+    basis: str = "GROSS"  # of `used` and `quote`: GROSS or NET
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def decide(rules: Rules, facts: Facts, *, show_margin: bool = True, show_credit:
             add(
                 rules.credit_exceeded,
                 f"Credit limit {credit.limit} {credit.currency} exceeded by {credit.exceeded_by} {credit.currency} "
-                f"(credit used {credit.used} + this quote {credit.quote})"
+                f"(credit used {credit.used} + this quote {credit.quote}, {credit.basis.lower()})"
                 if show_credit
                 else "Credit limit exceeded",
             )

@@ -1,9 +1,17 @@
-"""Available-to-promise for one SKU, from the ERP's stock, allocations and receipts.
+"""Available-to-promise for one SKU, from the ERP's stock, allocations and planned movements.
 
-available(date) = on hand - allocated to open orders + open receipts expected by
-`date`. The promise date for a quantity is the earliest day the cumulative
-availability covers it (today when stock already does; a receipt already late
-counts from today); None when no known receipt covers it.
+The projection: projected(t) = on hand - allocated to open orders + every planned movement
+dated up to t (receipts in, planned demand such as production consumption out; a movement
+already late counts from today). A promise must survive the demand already on the books,
+so the quantity available to promise at a date is the least projected quantity over that
+date and every later date the ERP has plans for (the horizon is everything on the books):
+
+    available(t) = min(projected(s) for s >= t)
+
+`available` never falls as t grows, so the promise date for a quantity is the earliest
+day from which `available` covers it (today when stock already does), None when the plans
+never leave enough; `can_promise` at a date is `date >= promise date`, never a
+contradiction of it. `timeline` and `promise_points` are pure functions of the plans.
 """
 
 from __future__ import annotations
@@ -11,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Awaitable
+from typing import Awaitable, Iterable
 
 from sources.records import Stock
 
@@ -29,9 +38,45 @@ class Availability:
     on_hand: Decimal
     allocated: Decimal
     incoming: Decimal
+    projected: Decimal
     available: Decimal
     can_promise: bool
     promise_date: dt.date | None
+
+
+def timeline(free_now: Decimal, movements: Iterable[tuple[dt.date, Decimal]], today: dt.date
+             ) -> list[tuple[dt.date, Decimal]]:
+    """(day, projected quantity from that day on): today first, then one point per day with
+    a planned movement (a late one counts today)."""
+    by_day: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+    for day, quantity in movements:
+        by_day[max(day, today)] += quantity
+    points, running = [], free_now
+    for day in sorted(set(by_day) | {today}):
+        running += by_day.get(day, ZERO)
+        points.append((day, running))
+    return points
+
+
+def promise_points(points: list[tuple[dt.date, Decimal]]) -> list[tuple[dt.date, Decimal]]:
+    """(day, available to promise from that day on): the least projected quantity over the
+    day and every later point, so what is promised is never needed by a later demand."""
+    result, least = [], None
+    for day, projected in reversed(points):
+        least = projected if least is None else min(least, projected)
+        result.append((day, least))
+    return result[::-1]
+
+
+def value_on(points: list[tuple[dt.date, Decimal]], on: dt.date) -> Decimal:
+    """The step function's value at `on`: that of the last point not after it (the first
+    point, today's, for a date before today)."""
+    value = points[0][1]
+    for day, quantity in points:
+        if day > on:
+            break
+        value = quantity
+    return value
 
 
 def compute(
@@ -46,29 +91,19 @@ def compute(
     rows = [row for row in stock if warehouse is None or row.warehouse == warehouse]
     on_hand = sum((row.on_hand for row in rows), ZERO)
     allocated = sum((row.allocated for row in rows), ZERO)
-    receipts = sorted(
-        ((max(receipt.expected_date, today), receipt.quantity) for row in rows for receipt in row.receipts),
-        key=lambda pair: pair[0],
-    )
-    incoming = sum((qty for day, qty in receipts if day <= on), ZERO)
-    free_now = on_hand - allocated
-    promise_date: dt.date | None = None
-    if free_now >= quantity:
-        promise_date = today
-    else:
-        cumulative = free_now
-        for day, qty in receipts:
-            cumulative += qty
-            if cumulative >= quantity:
-                promise_date = day
-                break
-    available = free_now + incoming
+    movements = [(receipt.expected_date, receipt.quantity) for row in rows for receipt in row.receipts]
+    incoming = sum((qty for day, qty in movements if max(day, today) <= on), ZERO)
+    projection = timeline(on_hand - allocated, movements, today)
+    promisable = promise_points(projection)
+    available = value_on(promisable, on)
+    promise_date = next((day for day, atp_quantity in promisable if atp_quantity >= quantity), None)
     return Availability(
         sku=sku,
         warehouse=warehouse,
         on_hand=on_hand,
         allocated=allocated,
         incoming=incoming,
+        projected=value_on(projection, on),
         available=available,
         can_promise=available >= quantity,
         promise_date=promise_date,

@@ -38,6 +38,8 @@ class Context:
     restricted: frozenset[str] = frozenset()
     scope: str | None = "all"
     denied: set[str] = field(default_factory=set)
+    # Credit exposure: receivables and uninvoiced orders both "gross" (default) or both "net".
+    credit_basis: str = "gross"
 
     def report_partial(self, path: Any, error: Exception) -> None:
         self.partial_failures.append((path, error))

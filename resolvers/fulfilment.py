@@ -4,6 +4,12 @@ Each ERP order summarises its own shipments, invoices and payments
 (`shipped_amount`, `invoiced_amount`, `paid_amount`); a contract's figures are
 the sums over its non-cancelled orders. `progress` is the shipped share of the
 contract's amount (of the ordered amount when the contract has none), at most 1.
+
+Order amounts are net in every ERP, so ordered, shipped, invoiced and paid are net; the
+tax on the ordered, invoiced and paid parts comes from the orders too (`tax_amount`,
+`invoiced_tax_amount`, `paid_tax_amount`), and gross = net + tax, so invoiced and paid
+gross reconcile with the invoices and the receivables. A tax figure is None when an
+order does not carry it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from decimal import Decimal
 from sources.records import Contract, OrderStatus
 
 from resolvers.context import Context
-from resolvers.money import total
+from resolvers.money import money, total
 from resolvers.relations import orders_of_contract
 
 
@@ -25,6 +31,26 @@ class Fulfilment:
     invoiced_amount: Decimal
     paid_amount: Decimal
     progress: float | None
+    ordered_tax: Decimal | None = None
+    invoiced_tax: Decimal | None = None
+    paid_tax: Decimal | None = None
+    currency: str | None = None
+
+    @property
+    def ordered_gross(self) -> Decimal | None:
+        return None if self.ordered_tax is None else money(self.ordered_amount + self.ordered_tax)
+
+    @property
+    def invoiced_gross(self) -> Decimal | None:
+        return None if self.invoiced_tax is None else money(self.invoiced_amount + self.invoiced_tax)
+
+    @property
+    def paid_gross(self) -> Decimal | None:
+        return None if self.paid_tax is None else money(self.paid_amount + self.paid_tax)
+
+
+def tax_total(values: list[Decimal | None]) -> Decimal | None:
+    return None if any(value is None for value in values) else total(values)
 
 
 async def fulfilment_of_contract(ctx: Context, contract: Contract) -> Fulfilment:
@@ -39,4 +65,8 @@ async def fulfilment_of_contract(ctx: Context, contract: Contract) -> Fulfilment
         invoiced_amount=total(o.invoiced_amount for o in orders),
         paid_amount=total(o.paid_amount for o in orders),
         progress=progress,
+        ordered_tax=tax_total([o.tax_amount for o in orders]),
+        invoiced_tax=tax_total([o.invoiced_tax_amount for o in orders]),
+        paid_tax=tax_total([o.paid_tax_amount for o in orders]),
+        currency=contract.currency or next((o.currency for o in orders if o.currency), None),
     )

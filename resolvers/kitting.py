@@ -8,9 +8,9 @@ plan, not a kitting check).
 Per component (BOM lines of the same component are added up):
 - required  = kits asked x quantity per kit;
 - available = the component's ATP at the warehouse (all warehouses when null) by the date
-  (today when null): on hand - allocated to open orders + receipts expected by then,
-  exactly as `availability.compute`. It can be negative when open orders already need
-  more than there is;
+  (today when null), exactly as `availability.compute`: the least projected quantity over
+  that date and every later planned date, so kits built now do not take what planned
+  demand needs later. It can be negative when open orders already need more than there is;
 - missing   = required - available when positive, else 0: what to buy or make so the
   kits can be built without taking stock promised to open orders.
 

@@ -179,6 +179,11 @@ class InvoicesByPartyLoader(SourceLoader):
         return await self.backends.erp.invoices_by_party(keys)
 
 
+class OpenItemsByPartyLoader(SourceLoader):
+    async def fetch(self, keys):
+        return await self.backends.erp.open_items_by_party(keys)
+
+
 # --- CLM -------------------------------------------------------------------
 
 
@@ -250,6 +255,7 @@ class Loaders:
     order_by_id = cached_property(lambda self: self._make(OrderByIdLoader))
     orders_by_party = cached_property(lambda self: self._make(OrdersByPartyLoader))
     invoices_by_party = cached_property(lambda self: self._make(InvoicesByPartyLoader))
+    open_items_by_party = cached_property(lambda self: self._make(OpenItemsByPartyLoader))
     contract_by_id = cached_property(lambda self: self._make(ContractByIdLoader))
     contract_by_number = cached_property(lambda self: self._make(ContractByNumberLoader))
     contracts_by_counterparty = cached_property(lambda self: self._make(ContractsByCounterpartyLoader))

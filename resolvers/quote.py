@@ -12,8 +12,12 @@
   the other lines.
 - earliest complete date = the latest of the lines' promise dates; None when a line
   cannot be promised.
+- Tax: a line's tax = its amount x its product's tax rate in the ERP (none when the ERP
+  has none for it), to the cent; the quote's tax is the sum, gross = net + tax. Amounts
+  and `total` are net.
 - Credit check: credit used (open receivables + the not yet invoiced part of open
-  orders, as `receivables`) + this quote's total against the ERP credit limit.
+  orders, as `receivables`, on its basis: gross by default) + this quote on the same
+  basis (its gross, or its net) against the ERP credit limit.
 - Approval: the rules in `policies/approvals.toml` (see `approvals`).
 - Currency: the ERP prices in EUR only and the gateway does not convert, so a quote in
   another currency is a BAD_USER_INPUT error.
@@ -80,6 +84,8 @@ class CreditCheck:
     exceeded_by: Decimal | None
     ok: bool
     has_account: bool
+    basis: str = "GROSS"
+    quote_amount: Decimal = ZERO  # the quote on the basis: its gross or its net
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,12 @@ class QuoteLine:
     unit_cost: Decimal | None
     cost_error: Exception | None
     availability: Availability | Exception | None
+    tax_amount: Decimal | None = None
+    tax_error: Exception | None = None
+
+    @property
+    def gross_amount(self) -> Decimal | None:
+        return None if self.tax_amount is None else money(self.amount + self.tax_amount)
 
     @property
     def cost(self) -> Decimal | None:
@@ -129,6 +141,12 @@ class QuoteEvaluation:
     earliest_complete_date: dt.date | None
     date_error: Exception | None
     approval: Approval | None
+    total_tax: Decimal | None = None
+    tax_error: Exception | None = None
+
+    @property
+    def total_gross(self) -> Decimal | None:
+        return None if self.total_tax is None else money(self.total + self.total_tax)
 
     @property
     def margin(self) -> Decimal | None:
@@ -271,7 +289,12 @@ def evaluate_line(
     if product is None:
         error = NotFound(f"No product with SKU {sku!r}; this line is left out of the quote's totals.")
     unit_cost, cost_error = None, None
+    tax_amount, tax_error = None, None
     if error is None:
+        if isinstance(product, BaseException):
+            tax_error = product
+        else:
+            tax_amount = money(amount * (product.tax_rate or ZERO))
         try:
             unit_cost = roll_up(sku, tree)
         except (GatewayError, SourceError) as exc:
@@ -297,6 +320,8 @@ def evaluate_line(
         unit_cost=unit_cost,
         cost_error=cost_error,
         availability=line_availability,
+        tax_amount=tax_amount,
+        tax_error=tax_error,
     )
 
 
@@ -323,7 +348,13 @@ def summarise(
         if date_error is None and all(date is not None for date in dates):
             earliest = max(dates)
 
-    credit = credit_check(side, quote_total, currency) if wants.credit or wants.approval else None
+    tax_error = next((line.tax_error for line in valid if line.tax_error is not None), None)
+    total_tax = None if tax_error is not None else total(line.tax_amount for line in valid)
+    if ctx.credit_basis == "net":
+        on_basis: Decimal | Exception = quote_total
+    else:
+        on_basis = tax_error if tax_error is not None else money(quote_total + total_tax)
+    credit = credit_check(side, on_basis, currency, ctx.credit_basis.upper()) if wants.credit or wants.approval else None
 
     approval = None
     if wants.approval:
@@ -347,18 +378,25 @@ def summarise(
         earliest_complete_date=earliest,
         date_error=date_error,
         approval=approval,
+        total_tax=total_tax,
+        tax_error=tax_error,
     )
 
 
-def credit_check(side: CustomerSide, quote_total: Decimal, currency: str) -> CreditCheck | Exception:
+def credit_check(
+    side: CustomerSide, quote_amount: Decimal | Exception, currency: str, basis: str = "GROSS"
+) -> CreditCheck | Exception:
+    """`quote_amount`: the quote on the credit basis (or the error that cost its tax)."""
     if isinstance(side.customer, BaseException):
         return side.customer
     receivables = side.receivables
     if isinstance(receivables, BaseException):
         return receivables
+    if isinstance(quote_amount, BaseException):
+        return quote_amount
     used = receivables.credit_used if receivables is not None else ZERO
     limit = receivables.credit_limit if receivables is not None else None
-    with_quote = money(used + quote_total)
+    with_quote = money(used + quote_amount)
     exceeded_by = None if limit is None else max(ZERO, money(with_quote - limit))
     return CreditCheck(
         currency=(receivables.currency if receivables is not None else None) or currency,
@@ -369,6 +407,8 @@ def credit_check(side: CustomerSide, quote_total: Decimal, currency: str) -> Cre
         exceeded_by=exceeded_by,
         ok=exceeded_by is not None and exceeded_by == 0,
         has_account=receivables is not None,
+        basis=basis,
+        quote_amount=quote_amount,
     )
 
 
@@ -403,10 +443,11 @@ def facts(
         credit_facts = CreditFacts(
             limit=credit.credit_limit,
             used=credit.credit_used,
-            quote=quote_total,
+            quote=credit.quote_amount,
             exceeded_by=credit.exceeded_by,
             currency=credit.currency,
             has_account=credit.has_account,
+            basis=credit.basis,
         )
     elif isinstance(credit, BaseException):
         credit_unknown = why(credit)

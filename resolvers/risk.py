@@ -14,7 +14,7 @@ from enum import Enum
 from sources.records import Customer, TicketKind, TicketStatus
 
 from resolvers.context import Context
-from resolvers.receivables import days_overdue, receivables_of_customer
+from resolvers.receivables import receivables_of_customer
 from resolvers.relations import tickets_of_customer
 
 OPEN_TICKET_STATUSES = frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
@@ -44,7 +44,7 @@ async def risk_of_customer(ctx: Context, customer: Customer) -> RiskLevel:
     )
     points = rating_points(customer.credit_rating)
     if receivables is not None and receivables.overdue_balance > 0:
-        oldest = max(days_overdue(invoice, ctx.today) for invoice in receivables.open_invoices)
+        oldest = receivables.oldest_overdue_days
         half_limit = (receivables.credit_limit or 0) / 2
         points += 2 if oldest > 90 or (half_limit and receivables.overdue_balance > half_limit) else 1
     complaints = sum(1 for t in tickets if t.kind is TicketKind.COMPLAINT and t.status in OPEN_TICKET_STATUSES)

@@ -36,25 +36,39 @@ class Milestone:
         return self.status
 
 
+# Invoiced and paid figures are the contract's invoices summed: denied with them.
+FROM_INVOICES = derived_from("Contract.invoices", "SalesOrder.invoices")
+
+
 @strawberry.type(
     description="How far a contract is fulfilled. Figures computed from restricted ones are denied to callers "
     "who may not read those (invoiced and paid from the invoices, progress from the contract amount)."
 )
 class Fulfilment:
-    ordered_amount: Decimal | None
-    shipped_amount: Decimal | None
+    ordered_amount: Decimal | None = strawberry.field(description="Net: the orders' totals before tax.")
+    shipped_amount: Decimal | None = strawberry.field(description="Net: shipped quantities x unit prices.")
     invoiced_amount: Decimal | None = strawberry.field(
-        description="Sum of the contract's orders' invoices.",
-        metadata=derived_from("Contract.invoices", "SalesOrder.invoices"),
+        description="Net: the invoiced part before tax.", metadata=FROM_INVOICES
     )
     paid_amount: Decimal | None = strawberry.field(
-        description="Sum paid on the contract's orders' invoices.",
-        metadata=derived_from("Contract.invoices", "SalesOrder.invoices"),
+        description="Net: the paid share of the invoiced part.", metadata=FROM_INVOICES
     )
     progress: float | None = strawberry.field(
         description="shippedAmount / the contract's amount (/ orderedAmount when it has none), at most 1.",
         metadata=derived_from("Contract.amount"),
     )
+    ordered_tax: Decimal | None = strawberry.field(description="Tax on the ordered amount.")
+    ordered_gross: Decimal | None = strawberry.field(description="Gross: orderedAmount + orderedTax.")
+    invoiced_tax: Decimal | None = strawberry.field(description="Tax on the invoiced amount.", metadata=FROM_INVOICES)
+    invoiced_gross: Decimal | None = strawberry.field(
+        description="Gross: invoicedAmount + invoicedTax, as the invoices and receivables show it.",
+        metadata=FROM_INVOICES,
+    )
+    paid_tax: Decimal | None = strawberry.field(description="Tax on the paid amount.", metadata=FROM_INVOICES)
+    paid_gross: Decimal | None = strawberry.field(
+        description="Gross: paidAmount + paidTax, the money received.", metadata=FROM_INVOICES
+    )
+    currency: str | None = strawberry.field(description="The currency of every amount here.")
 
 
 @strawberry.federation.type(keys=["id"])

@@ -27,11 +27,20 @@ class OrderLine:
     sku: strawberry.ID
     quantity: Decimal
     shipped_quantity: Decimal | None
-    unit_price: Decimal | None
-    amount: Decimal | None
+    unit_price: Decimal | None = strawberry.field(description="Net, per unit.")
+    amount: Decimal | None = strawberry.field(description="Net: quantity x unit price, before tax.")
     unit_cost: Decimal | None = strawberry.field(
         description="The product's cost when the order was placed.", metadata=derived_from("Product.standardCost")
     )
+    tax_amount: Decimal | None = strawberry.field(description="Tax on this line, as the ERP charges it.")
+
+    @strawberry.field(description="Net: the same as `amount`.")
+    def net_amount(self) -> Decimal | None:
+        return self.amount
+
+    @strawberry.field(description="Gross: netAmount + taxAmount.")
+    def gross_amount(self) -> Decimal | None:
+        return plus(self.amount, self.tax_amount)
 
     @strawberry.field
     def product(self, info: Info) -> ProductRef | None:
@@ -51,9 +60,21 @@ class SalesOrder:
     status: OrderStatus
     ordered_at: dt.datetime | None
     promised_date: dt.date | None
-    total: Decimal | None
-    currency: str | None
+    total: Decimal | None = strawberry.field(description="Net: the sum of the lines' amounts, before tax.")
+    currency: str | None = strawberry.field(description="The currency of every amount of the order.")
     lines: list[OrderLine] | None
+
+    @strawberry.field(description="Net: the same as `total`.")
+    def total_net(self) -> Decimal | None:
+        return self.total
+
+    @strawberry.field(description="Tax on the order, as the ERP charges it.")
+    def total_tax(self) -> Decimal | None:
+        return self.tax_amount
+
+    @strawberry.field(description="Gross: totalNet + totalTax, what the customer pays.")
+    def total_gross(self) -> Decimal | None:
+        return plus(self.total, self.tax_amount)
 
     @strawberry.field
     async def customer(self, info: Info) -> CustomerRef | None:
@@ -66,6 +87,11 @@ class SalesOrder:
     @strawberry.field
     async def invoices(self, info: Info) -> list[InvoiceRef] | None:
         return await relations.invoices_of_orders(info.context, self.party_code, {self.id})
+
+
+def plus(net: Decimal | None, tax: Decimal | None) -> Decimal | None:
+    """net + tax, unknown when either is."""
+    return None if net is None or tax is None else money(net + tax)
 
 
 async def prefetched(info: Info, orders: list) -> list:

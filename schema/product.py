@@ -19,11 +19,19 @@ class Availability:
     warehouse: strawberry.ID | None
     on_hand: Decimal | None
     allocated: Decimal | None = strawberry.field(description="Reserved by open sales orders.")
-    incoming: Decimal | None = strawberry.field(description="Open purchase / production receipts up to the date.")
-    available: Decimal | None = strawberry.field(description="onHand - allocated + incoming.")
-    can_promise: bool | None
+    incoming: Decimal | None = strawberry.field(
+        description="Planned movements up to the date: receipts in, planned demand (e.g. production consumption) out."
+    )
+    projected: Decimal | None = strawberry.field(
+        description="onHand - allocated + incoming: the projected quantity at the date, before later planned demand."
+    )
+    available: Decimal | None = strawberry.field(
+        description="Available to promise at the date: the least projected quantity over the date and every later "
+        "planned date, so later demand already on the books cannot break the promise."
+    )
+    can_promise: bool | None = strawberry.field(description="available >= quantity; true exactly from promiseDate on.")
     promise_date: dt.date | None = strawberry.field(
-        description="Earliest date the asked quantity is available; null when never."
+        description="Earliest date from which `available` covers the asked quantity; null when the plans never do."
     )
 
 

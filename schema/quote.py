@@ -73,10 +73,26 @@ class QuoteLineEvaluation:
     sku: strawberry.ID
     quantity: Decimal
     unit_price: Decimal
-    amount: Decimal = strawberry.field(description="quantity x unitPrice, in cents (half-up).")
+    amount: Decimal = strawberry.field(description="Net: quantity x unitPrice, in cents (half-up), before tax.")
     requested_date: dt.date = strawberry.field(
         description="The date the availability is checked for: the requested date, else today."
     )
+
+    @strawberry.field(description="Net: the same as `amount`.")
+    def net_amount(self) -> Decimal:
+        return self.amount
+
+    @strawberry.field(description="Tax: amount x the product's tax rate in the ERP, in cents (half-up).")
+    def tax_amount(self) -> Decimal | None:
+        _line_known(self)
+        unwrap(self.tax_error)
+        return self.tax_amount
+
+    @strawberry.field(description="Gross: netAmount + taxAmount.")
+    def gross_amount(self) -> Decimal | None:
+        _line_known(self)
+        unwrap(self.tax_error)
+        return self.gross_amount
 
     @strawberry.field
     def product(self) -> Product | None:
@@ -111,10 +127,14 @@ class CreditCheck:
     currency: str | None
     credit_limit: Decimal | None = strawberry.field(description="From the ERP; null when the customer has no limit there.")
     credit_used: Decimal | None = strawberry.field(
-        description="Open receivables + confirmed, not yet invoiced orders (before this quote)."
+        description="Open receivables + confirmed, not yet invoiced orders (before this quote), on `basis`."
     )
+    basis: str | None = strawberry.field(description="GROSS (the default) or NET: the basis of every credit figure here.")
+    quote_amount: Decimal | None = strawberry.field(description="This quote on `basis`: its totalGross or its totalNet.")
     credit_available: Decimal | None = strawberry.field(description="creditLimit - creditUsed (before this quote).")
-    credit_used_with_quote: Decimal | None = strawberry.field(description="creditUsed + this quote's total.")
+    credit_used_with_quote: Decimal | None = strawberry.field(
+        description="creditUsed + this quote on the same basis (totalGross on GROSS, totalNet on NET)."
+    )
     exceeded_by: Decimal | None = strawberry.field(
         description="How much creditUsedWithQuote is over the limit (0 when within); null without a limit."
     )
@@ -148,8 +168,22 @@ class QuoteEvaluation:
     invalid_lines: list[int] = strawberry.field(
         description="Indexes (0-based, as in `lines`) of the lines left out of the totals because their SKU is unknown."
     )
-    total: Decimal
+    total: Decimal = strawberry.field(description="Net: the valid lines' amounts, before tax.")
     approval: Approval
+
+    @strawberry.field(description="Net: the same as `total`.")
+    def total_net(self) -> Decimal:
+        return self.total
+
+    @strawberry.field(description="Tax: the valid lines' taxAmount.")
+    def total_tax(self) -> Decimal | None:
+        unwrap(self.tax_error)
+        return self.total_tax
+
+    @strawberry.field(description="Gross: totalNet + totalTax, what the customer would pay.")
+    def total_gross(self) -> Decimal | None:
+        unwrap(self.tax_error)
+        return self.total_gross
 
     @strawberry.field
     def customer(self) -> Customer | None:
@@ -210,7 +244,8 @@ async def evaluate_quote(info: Info, input: QuoteInput) -> quoting.QuoteEvaluati
 class Shortage:
     required: Decimal = strawberry.field(description="Kits asked x quantityPerKit.")
     available: Decimal = strawberry.field(
-        description="ATP by the date (on hand - allocated + receipts); negative when open orders already need more."
+        description="ATP by the date, as `Availability.available`: the least projected quantity (on hand - allocated "
+        "+ planned movements) over the date and every later planned date; negative when open orders already need more."
     )
     missing: Decimal = strawberry.field(description="required - available when positive, else 0: what to buy or make.")
     quantity_per_kit: Decimal

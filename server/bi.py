@@ -33,12 +33,19 @@ caller. A column below a field the caller may not read is empty, and listed in
 `X-Isthmus-Denied-Columns` (known from the policy before the first byte). Other
 errors (a backend down, the deadline) on the first page are an HTTP error with the
 coded errors; on a later page the stream is cut off (no silent truncation).
+
+As of when: `X-Isthmus-As-Of` (ISO 8601, UTC) is a time no later than the reading of
+the oldest backend data behind the first page: the moment the page came back less the
+largest age its freshness report gives, and at the latest the moment it was asked for
+(data read live is read after that). A finance user knows how current the figures are;
+later pages are read after it, each within the caches' TTLs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import datetime
 import gc
 import io
 import json
@@ -83,6 +90,7 @@ access_log = logging.getLogger("isthmus.access")
 
 RESERVED = frozenset({"bom"})
 DENIED_HEADER = "X-Isthmus-Denied-Columns"
+AS_OF_HEADER = "X-Isthmus-As-Of"
 CELL_ERROR_CODES = frozenset({"FORBIDDEN", "NOT_FOUND", "BOM_CYCLE"})  # an empty cell; anything else fails
 ERROR_STATUS = {"SOURCE_UNAVAILABLE": 503, "SOURCE_TIMEOUT": 504, "DEADLINE_EXCEEDED": 504,
                 "SOURCE_BAD_RESPONSE": 502, "INTERNAL": 500}
@@ -585,7 +593,9 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
 
         denied_columns = _denied_columns(plan, gateway, principal)
         try:
+            asked_at = time.time()
             first = await page()
+            answered_at = time.time()
         except BadRequest as exc:
             audit(exc.status, "refused", 0)
             return refuse(str(exc), exc.code, exc.status, request_id, exc.headers)
@@ -640,7 +650,16 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         }
         if denied_columns:
             headers[DENIED_HEADER] = ",".join(denied_columns)
+        headers[AS_OF_HEADER] = as_of(first, asked_at, answered_at)
         return StreamingResponse(body(first), media_type=encoder.media_type, headers=headers)
+
+
+def as_of(result: dict[str, Any], asked_at: float, answered_at: float) -> str:
+    """No later than the reading of the oldest data behind `result`: `answered_at` less the
+    largest age in its freshness report (per source), at the latest `asked_at`; ISO 8601 UTC."""
+    ages = [entry.get("age", 0.0) for entry in ((result.get("extensions") or {}).get("freshness") or {}).values()]
+    moment = datetime.datetime.fromtimestamp(min(asked_at, answered_at - max(ages, default=0.0)), datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def paced(page: Callable[[], Any]) -> dict[str, Any]:

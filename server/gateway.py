@@ -166,7 +166,8 @@ class Gateway:
         """The request's context: its loaders, and the policy's decisions for this caller."""
         loaders = Loaders(self.backends, batching=self.settings.batching)
         if not self.settings.auth.enabled:
-            return Context(principal=principal, loaders=loaders, request_id=request_id)
+            return Context(principal=principal, loaders=loaders, request_id=request_id,
+                           credit_basis=self.settings.credit_basis)
         authorizer = self.authorizer
         authorizer.reload_if_changed()
         roles = principal.roles
@@ -177,6 +178,7 @@ class Gateway:
             can_read=lambda field: authorizer.can_read(roles, field),
             restricted=authorizer.restricted,
             scope=authorizer.scope(roles),
+            credit_basis=self.settings.credit_basis,
         )
 
     def may_trace(self, principal: Principal) -> bool:

@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     desk: BackendSettings = BackendSettings(url="http://127.0.0.1:8104")
     erp_kind: Literal["demo", "tryton"] = Field("demo", description="The ERP behind the `erp` source: the demo REST ERP or Tryton.")
     tryton: TrytonSettings = TrytonSettings()
+    credit_basis: Literal["gross", "net"] = Field(
+        "gross", description="Credit used = open receivables + uninvoiced open orders, both gross (with tax, like the "
+        "credit limit) or both net.")
     http_transport: Literal["httpx", "aiohttp"] = "aiohttp"
     request_timeout: float = Field(5.0, description="Deadline for one GraphQL request, in seconds.")
     max_body_bytes: int = 1_000_000

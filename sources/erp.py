@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from sources.base import Result, Source, cached
-from sources.records import BomLine, Invoice, Order, Party, Product, Stock, Warehouse
+from sources.records import BomLine, Invoice, OpenItem, Order, Party, Product, Stock, Warehouse
 
 
 class ErpSource(Source):
@@ -55,6 +55,11 @@ class ErpSource(Source):
     async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
         """Every invoice of each party (open and settled); callers filter."""
         return await self.many_per_key("invoices_by_party", "/invoices", "party", codes, Invoice, "party_code")
+
+    @cached("balances")
+    async def open_items_by_party(self, codes: Sequence[str]) -> list[Result]:
+        """Each party's open receivable entries without an invoice (unapplied payments, opening balances)."""
+        return await self.many_per_key("open_items_by_party", "/open_items", "party", codes, OpenItem, "party_code")
 
     @cached("balances")
     async def invoices_by_order(self, ids: Sequence[str]) -> list[Result]:

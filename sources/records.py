@@ -154,6 +154,7 @@ class Product(Record):
     assembly_cost: Decimal = Decimal("0")
     currency: str | None = None
     kind: str | None = None
+    tax_rate: Decimal | None = None  # the sales tax rate charged on it (0.19 for 19 %)
 
 
 class Warehouse(Record):
@@ -169,6 +170,9 @@ class BomLine(Record):
 
 
 class Receipt(Record):
+    """A planned stock movement: a receipt (positive) or planned demand such as production
+    consumption or a sale planned after today (negative)."""
+
     id: str
     kind: str
     expected_date: dt.date
@@ -189,11 +193,14 @@ class OrderLine(Record):
     quantity: Decimal
     shipped_quantity: Decimal | None = None
     unit_price: Decimal | None = None
-    amount: Decimal | None = None
+    amount: Decimal | None = None  # net: quantity x unit price
     unit_cost: Decimal | None = None
+    tax_amount: Decimal | None = None
 
 
 class Order(Record):
+    """Amounts are net (before tax); `*_tax_amount` is the tax on the same part."""
+
     id: str
     number: str
     party_code: str
@@ -207,19 +214,49 @@ class Order(Record):
     shipped_amount: Decimal | None = None
     invoiced_amount: Decimal | None = None
     paid_amount: Decimal | None = None
+    tax_amount: Decimal | None = None
+    invoiced_tax_amount: Decimal | None = None
+    paid_tax_amount: Decimal | None = None
     lines: list[OrderLine] = []
 
 
+class Instalment(Record):
+    """One due date of an invoice and what falls due then (gross)."""
+
+    due_date: dt.date | None = None
+    amount: Decimal
+
+
 class Invoice(Record):
+    """A customer invoice, or a credit note (negative amounts)."""
+
     id: str
     number: str
     party_code: str
     order_id: str | None = None
     issued_at: dt.date | None = None
     due_date: dt.date | None = None
-    amount: Decimal | None = None
-    paid_amount: Decimal | None = None
+    amount: Decimal | None = None  # gross: net_amount + tax_amount
+    paid_amount: Decimal | None = None  # of the gross amount
     status: InvoiceStatus
+    currency: str | None = None
+    net_amount: Decimal | None = None
+    tax_amount: Decimal | None = None
+    instalments: list[Instalment] = []  # empty: one, of the whole amount, on `due_date`
+    # The gross amount in the company's currency, when the invoice is in another (else None).
+    company_amount: Decimal | None = None
+
+
+class OpenItem(Record):
+    """An open entry on a party's receivable that no invoice carries: a payment not matched to
+    an invoice (negative), an opening balance carried over (positive), a manual entry."""
+
+    id: str
+    party_code: str
+    date: dt.date | None = None
+    due_date: dt.date | None = None
+    amount: Decimal  # gross, signed: + the customer owes more, - less
+    description: str | None = None
     currency: str | None = None
 
 

@@ -41,8 +41,10 @@ from sources.errors import SourceBadResponse, SourceError, SourceUnauthorized, S
 from sources.http import BackendClient
 from sources.records import (
     BomLine,
+    Instalment,
     Invoice,
     InvoiceStatus,
+    OpenItem,
     Order,
     OrderLine,
     OrderStatus,
@@ -316,19 +318,22 @@ def _nested(row: dict[str, Any], name: str) -> Any:
 
 
 ORDER_FIELDS = [
-    "number", "reference", "state", "shipment_state", "sale_date", "shipping_date", "untaxed_amount",
+    "number", "reference", "state", "shipment_state", "sale_date", "shipping_date", "untaxed_amount", "tax_amount",
     "currency.code", "warehouse.code",
     "lines.type", "lines.sequence", "lines.product.code", "lines.product.cost_price", "lines.quantity",
-    "lines.unit_price", "lines.amount",
+    "lines.unit_price", "lines.amount", "lines.taxes.rate", "lines.taxes.type",
     "lines.moves.state", "lines.moves.quantity", "lines.moves.planned_date", "lines.moves.to_location",
     "lines.invoice_lines.quantity", "lines.invoice_lines.invoice",
-    "invoices.state", "invoices.total_amount", "invoices.untaxed_amount", "invoices.amount_to_pay",
+    "invoices.state", "invoices.total_amount", "invoices.untaxed_amount", "invoices.tax_amount", "invoices.amount_to_pay",
 ]
 ORDER_ORDER = [["sale_date", "DESC"], ["id", "DESC"]]
 INVOICE_FIELDS = [
-    "number", "state", "invoice_date", "total_amount", "amount_to_pay", "currency.code", "sales",
-    "lines_to_pay.maturity_date", "lines_to_pay.reconciliation",
+    "number", "state", "invoice_date", "total_amount", "untaxed_amount", "tax_amount", "amount_to_pay", "currency.code",
+    "sales",
+    "lines_to_pay.maturity_date", "lines_to_pay.reconciliation", "lines_to_pay.debit", "lines_to_pay.credit",
+    "lines_to_pay.amount_second_currency",
 ]
+OPEN_ITEM_FIELDS = ["date", "maturity_date", "debit", "credit", "move.description", "description"]
 INVOICE_ORDER = [["invoice_date", "DESC"], ["id", "DESC"]]
 # Issued customer invoices: drafts and validated ones have no number and owe nothing yet.
 ISSUED = ["posted", "paid", "cancelled"]
@@ -448,13 +453,15 @@ class TrytonSource(Source):
 
     @cached("master")
     async def products(self, skus: Sequence[str]) -> list[Result]:
-        """product.product by `code`: name, default_uom.symbol, list_price_used, cost_price, producible."""
+        """product.product by `code`: name, default_uom.symbol, list_price_used, cost_price, producible;
+        tax_rate: the sum of the percentage customer taxes of its account category (0 without)."""
         session = await self.rpc.session()
 
         async def read(chunk: list[str]) -> list[dict[str, Any]]:
             return await self.search_read(
                 "products", "product.product", [["code", "in", chunk]],
-                ["code", "name", "default_uom.symbol", "list_price_used", "cost_price", "producible"],
+                ["code", "name", "default_uom.symbol", "list_price_used", "cost_price", "producible",
+                 "account_category.customer_taxes_used.rate", "account_category.customer_taxes_used.type"],
                 keys=len(chunk))
 
         found = {}
@@ -469,6 +476,7 @@ class TrytonSource(Source):
                 assembly_cost=Decimal("0"),  # no per-level labour cost without production routings
                 currency=session.currency,
                 kind="MANUFACTURED" if row.get("producible") else "PURCHASED",
+                tax_rate=_rate((row.get("account_category.") or {}).get("customer_taxes_used.") or []),
             )
         return [found.get(sku) for sku in skus]
 
@@ -627,6 +635,10 @@ class TrytonSource(Source):
         - invoiced_amount: sum of the lines' invoice line quantities on posted or paid invoices
           x unit price (what Tryton's sale credit limit deducts);
         - paid_amount: each posted or paid invoice's untaxed amount x its paid share;
+        - tax_amount: tax_amount; a line's tax: its amount x its percentage taxes' rates;
+          invoiced_tax_amount: the invoiced quantities x unit price x the line's rates, summed
+          and rounded once (Tryton's document rounding); paid_tax_amount: each posted or paid
+          invoice's tax x its paid share;
         - promised_date: the requested shipping_date, else the latest planned move date.
         """
         party = self.ref_of(row, "party")
@@ -641,7 +653,7 @@ class TrytonSource(Source):
             status = OrderStatus.SHIPPED
         invoice_states = {inv["id"]: inv.get("state") for inv in row.get("invoices.") or []}
         lines = []
-        shipped_total = invoiced_total = Decimal(0)
+        shipped_total = invoiced_total = invoiced_tax = Decimal(0)
         planned: list[dt.date] = []
         for line in row.get("lines.") or []:
             sku = _nested(line, "product.code")
@@ -657,26 +669,34 @@ class TrytonSource(Source):
                     planned.append(move["planned_date"])
             invoiced = sum((Decimal(repr(il.get("quantity") or 0.0)) for il in line.get("invoice_lines.") or []
                             if invoice_states.get(il.get("invoice")) in INVOICED), Decimal(0))
+            rate = _rate(line.get("taxes.") or [])
             if unit_price is not None:
                 shipped_total += shipped * unit_price
                 invoiced_total += invoiced * unit_price
+                invoiced_tax += invoiced * unit_price * rate
+            amount = number(line.get("amount"))
             lines.append(OrderLine(
                 line_no=len(lines) + 1,
                 sku=sku,
                 quantity=quantity,
                 shipped_quantity=number(shipped),
                 unit_price=unit_price,
-                amount=number(line.get("amount")),
+                amount=amount,
                 unit_cost=number(_nested(line, "product.cost_price")),
+                tax_amount=None if amount is None else number((amount * rate).quantize(CENT)),
             ))
-        paid = Decimal(0)
+        paid = paid_tax = Decimal(0)
         for invoice in row.get("invoices.") or []:
             total = invoice.get("total_amount") or Decimal(0)
             untaxed = invoice.get("untaxed_amount") or Decimal(0)
+            tax = invoice.get("tax_amount") or Decimal(0)
             if invoice.get("state") == "paid":
                 paid += untaxed
+                paid_tax += tax
             elif invoice.get("state") == "posted" and total:
-                paid += untaxed * (total - (invoice.get("amount_to_pay") or Decimal(0))) / total
+                share = (total - (invoice.get("amount_to_pay") or Decimal(0))) / total
+                paid += untaxed * share
+                paid_tax += tax * share
         sale_date = row.get("sale_date")
         return Order(
             id=str(row["id"]),
@@ -692,6 +712,9 @@ class TrytonSource(Source):
             shipped_amount=number(shipped_total.quantize(CENT)),
             invoiced_amount=number(invoiced_total.quantize(CENT)),
             paid_amount=number(paid.quantize(CENT)),
+            tax_amount=number(row.get("tax_amount")),
+            invoiced_tax_amount=number(invoiced_tax.quantize(CENT)),
+            paid_tax_amount=number(paid_tax.quantize(CENT)),
             lines=lines,
         )
 
@@ -731,13 +754,19 @@ class TrytonSource(Source):
     def _invoice(self, row: dict[str, Any], currency: str | None) -> Invoice | None:
         """account.invoice (type out, issued):
 
-        - amount: total_amount (with tax); paid_amount: total_amount - amount_to_pay (what is
-          left on its receivable lines after payments);
+        - amount: total_amount (with tax); net_amount, tax_amount: untaxed_amount, tax_amount;
+          paid_amount: total_amount - amount_to_pay (what is left on its receivable lines
+          after payments);
         - status: paid -> PAID; cancelled -> CANCELLED; posted -> PARTIALLY_PAID when something
           was paid, else OPEN;
         - due_date: the earliest maturity date of its unreconciled lines to pay (of all of them
           once paid); an invoice with several instalments is due at its first open one;
-        - order_id: its first sale (account.invoice.sales).
+        - order_id: its first sale (account.invoice.sales);
+        - instalments: its lines to pay, each a maturity date and an amount (debit - credit, in
+          the invoice's currency: amount_second_currency when the invoice is not in the
+          company's). A credit note has negative amounts;
+        - company_amount: for an invoice in another currency than the company's, its lines to
+          pay in the company's currency (debit - credit), what the receivable account holds.
         """
         party = self.ref_of(row, "party")
         if party is None:
@@ -757,6 +786,15 @@ class TrytonSource(Source):
         all_dates = [line["maturity_date"] for line in lines if line.get("maturity_date")]
         due = min(open_dates) if open_dates else min(all_dates) if all_dates else None
         sales = row.get("sales") or []
+        foreign = _nested(row, "currency.code") not in (None, currency)
+        instalments = [
+            Instalment(due_date=line.get("maturity_date"),
+                       amount=number(line["amount_second_currency"] if foreign and line.get("amount_second_currency")
+                                     is not None else (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))))
+            for line in sorted(lines, key=lambda line: (line.get("maturity_date") or dt.date.max, line["id"]))
+        ]
+        company_amount = sum(((line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0)) for line in lines),
+                             Decimal(0)) if foreign and lines else None
         return Invoice(
             id=str(row["id"]),
             number=row.get("number") or f"DRAFT-{row['id']}",
@@ -768,7 +806,40 @@ class TrytonSource(Source):
             paid_amount=number(paid),
             status=status,
             currency=_nested(row, "currency.code") or currency,
+            net_amount=number(row.get("untaxed_amount")),
+            tax_amount=number(row.get("tax_amount")),
+            instalments=instalments,
+            company_amount=number(company_amount),
         )
+
+    @cached("balances")
+    async def open_items_by_party(self, codes: Sequence[str]) -> list[Result]:
+        """account.move.line on a receivable account, not reconciled, that no invoice carries:
+        neither a line of an invoice's move (`move.origin` an account.invoice) nor a payment of
+        one (`invoice_payment`): payments not matched to an invoice, opening balances, manual
+        entries. amount = debit - credit (company currency); due date = maturity_date."""
+        session = await self.rpc.session()
+
+        async def read(chunk: list[str]) -> list[dict[str, Any]]:
+            domain = [["account.type.receivable", "=", True], ["reconciliation", "=", None],
+                      ["invoice_payment", "=", None],
+                      ["OR", ["move.origin", "=", None], ["move.origin", "not like", "account.invoice,%"]],
+                      self.party_domain(chunk, "party")]
+            return await self.search_read("open_items_by_party", "account.move.line", domain,
+                                          [*OPEN_ITEM_FIELDS, *self.party_fields("party")],
+                                          order=[["date", "ASC"], ["id", "ASC"]], keys=len(chunk))
+
+        items = []
+        for row in await self.batched(codes, read):
+            party = self.ref_of(row, "party")
+            if party is None:
+                continue
+            items.append(OpenItem(
+                id=f"ML{row['id']}", party_code=party, date=row.get("date"), due_date=row.get("maturity_date"),
+                amount=number((row.get("debit") or Decimal(0)) - (row.get("credit") or Decimal(0))),
+                description=_nested(row, "move.description") or row.get("description"), currency=session.currency,
+            ))
+        return _group(items, "party_code", codes)
 
     @cached("balances")
     async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
@@ -784,6 +855,12 @@ class TrytonSource(Source):
         for invoice in invoices:
             groups[invoice.order_id].append(invoice)
         return [groups.get(i, []) for i in ids]
+
+
+def _rate(taxes: list[dict[str, Any]]) -> Decimal:
+    """The sum of the rates of percentage taxes (account.tax rows); fixed-amount taxes are left out."""
+    return sum((tax.get("rate") or Decimal(0) for tax in taxes if tax.get("type", "percentage") == "percentage"),
+               Decimal(0))
 
 
 def _in_default_unit(line: dict[str, Any]) -> Decimal:

@@ -38,37 +38,39 @@ def stock_by_sku(rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def atp(rows: list[dict], quantity: Decimal, warehouse: str | None = None, on: dt.date | None = None) -> dict:
-    """available(on) = on hand - allocated + receipts by `on` (a late receipt arrives today);
-    promise date = first day the running total covers `quantity`."""
+    """projected(t) = on hand - allocated + planned movements by t (a late one arrives today);
+    available(on) = the least projected(t) for t = `on` and every later planned day;
+    promise date = the first day (today or a planned day) whose available covers `quantity`."""
     on = on or TODAY
     mine = [r for r in rows if warehouse is None or r["warehouse"] == warehouse]
     on_hand = sum((d(r["on_hand"]) for r in mine), ZERO)
     allocated = sum((d(r["allocated"]) for r in mine), ZERO)
-    arrivals = sorted((max(day(x["expected_date"]), TODAY), d(x["quantity"])) for r in mine for x in r["receipts"])
-    incoming = sum((q for when, q in arrivals if when <= on), ZERO)
+    moves = [(max(day(x["expected_date"]), TODAY), d(x["quantity"])) for r in mine for x in r["receipts"]]
     free = on_hand - allocated
-    promise = TODAY if free >= quantity else None
-    running = free
-    for when, q in arrivals:
-        if promise is not None:
-            break
-        running += q
-        if running >= quantity:
-            promise = when
-    available = free + incoming
+
+    def projected(t: dt.date) -> Decimal:
+        return free + sum((q for when, q in moves if when <= t), ZERO)
+
+    def available(t: dt.date) -> Decimal:
+        return min([projected(t)] + [projected(when) for when, _ in moves if when > t])
+
+    candidates = sorted({TODAY} | {when for when, _ in moves})
+    promise = next((t for t in candidates if available(t) >= quantity), None)
     return {
         "onHand": on_hand,
         "allocated": allocated,
-        "incoming": incoming,
-        "available": available,
-        "canPromise": available >= quantity,
+        "incoming": sum((q for when, q in moves if when <= on), ZERO),
+        "projected": projected(max(on, TODAY)),
+        "available": available(max(on, TODAY)),
+        "canPromise": available(max(on, TODAY)) >= quantity,
         "promiseDate": promise.isoformat() if promise else None,
     }
 
 
 def assert_availability(got: dict, expected: dict) -> None:
-    for key in ("onHand", "allocated", "incoming", "available"):
-        assert d(got[key]) == expected[key], (key, got, expected)
+    for key in ("onHand", "allocated", "incoming", "projected", "available"):
+        if key in got:
+            assert d(got[key]) == expected[key], (key, got, expected)
     assert got["canPromise"] == expected["canPromise"], (got, expected)
     assert got["promiseDate"] == expected["promiseDate"], (got, expected)
 
@@ -114,22 +116,40 @@ OPEN_INVOICE = ("OPEN", "PARTIALLY_PAID")
 OPEN_ORDER = ("CONFIRMED", "PROCESSING", "SHIPPED")
 
 
-def credit(systems, party_code: str) -> dict:
+def credit(systems, party_code: str, basis: str = "gross") -> dict:
+    """Credit used on one basis: gross open invoices + gross uninvoiced open orders (the
+    default), or both net (an open invoice's net share = open x net / gross)."""
     invoices = systems.get("erp", "/invoices", party=party_code)
     orders = systems.get("erp", "/orders", party=party_code)
     party = systems.get("erp", "/parties", codes=party_code)[0]
+    items = systems.get("erp", "/open_items", party=party_code)
     open_invoices = [i for i in invoices if i["status"] in OPEN_INVOICE]
+    items_total = sum((d(x["amount"]) for x in items), ZERO)  # unapplied payments -, opening balances +
     open_balance = sum((d(i["amount"]) - d(i["paid_amount"]) for i in open_invoices), ZERO)
-    uninvoiced = sum(
-        (max(ZERO, d(o["total"]) - d(o["invoiced_amount"])) for o in orders if o["status"] in OPEN_ORDER), ZERO
-    )
+    if basis == "net":
+        open_balance = sum((cents((d(i["amount"]) - d(i["paid_amount"])) * d(i["net_amount"]) / d(i["amount"]))
+                            for i in open_invoices), ZERO)
+
+    def not_invoiced(o: dict) -> Decimal:
+        net = d(o["total"]) - d(o["invoiced_amount"])
+        return net if basis == "net" else net + d(o["tax_amount"]) - d(o["invoiced_tax_amount"])
+
+    uninvoiced = sum((max(ZERO, not_invoiced(o)) for o in orders if o["status"] in OPEN_ORDER), ZERO)
+    past_due_items = [x for x in items if d(x["amount"]) > 0 and x["due_date"] and day(x["due_date"]) < TODAY]
     overdue = [i for i in open_invoices if d(i["amount"]) > d(i["paid_amount"]) and day(i["due_date"]) < TODAY]
     return {
         "limit": d(party["credit_limit"]),
-        "used": open_balance + uninvoiced,
-        "overdue": sum((d(i["amount"]) - d(i["paid_amount"]) for i in overdue), ZERO),
-        "oldest_overdue_days": max(((TODAY - day(i["due_date"])).days for i in overdue), default=0),
+        "used": open_balance + items_total + uninvoiced,
+        "overdue": sum((d(i["amount"]) - d(i["paid_amount"]) for i in overdue), ZERO)
+                   + sum((d(x["amount"]) for x in past_due_items), ZERO),
+        "oldest_overdue_days": max([(TODAY - day(i["due_date"])).days for i in overdue]
+                                   + [(TODAY - day(x["due_date"])).days for x in past_due_items], default=0),
     }
+
+
+def line_tax(product: dict, amount: Decimal) -> Decimal:
+    """A quote line's tax: its net amount x its product's tax rate, to the cent."""
+    return cents(amount * d(product["tax_rate"]))
 
 
 def risk(systems, customer: dict) -> str:

@@ -1,8 +1,10 @@
-"""ATP and promise dates equal what a person computes from the ERP's stock, allocations and receipts.
+"""ATP and promise dates equal what a person computes from the ERP's stock, allocations and plans.
 
 Edge cases are found by scanning the ERP's REST data, never hard-coded: a stock-out covered
 by a later receipt, a stock-out with no receipt, exactly enough, a late receipt, one SKU in
-several warehouses.
+several warehouses, and stock that planned production consumption takes after today (the
+over-promise the projection alone would make). The pure ATP function is property-tested
+in-process over generated timelines of receipts and demands.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from expected import TODAY, ZERO, assert_availability, atp, d, day
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-FIELDS = "onHand allocated incoming available canPromise promiseDate"
+from expected import TODAY, ZERO, assert_availability, atp, d, day
+from resolvers.availability import compute
+from sources.records import Receipt, Stock
+
+FIELDS = "onHand allocated incoming projected available canPromise promiseDate"
 
 
 def free(row) -> Decimal:
@@ -27,15 +33,36 @@ def rows(stock):
     return [row for sku_rows in stock.values() for row in sku_rows]
 
 
+def demands(row) -> list[dict]:
+    """Planned demand (negative movements, e.g. production consumption)."""
+    return [x for x in row["receipts"] if d(x["quantity"]) < 0]
+
+
+def projection_only(row, quantity: Decimal) -> str | None:
+    """The promise date the old rule gave: the first day the running projection covers the quantity."""
+    running = free(row)
+    if running >= quantity:
+        return TODAY.isoformat()
+    for x in sorted(row["receipts"], key=lambda x: x["expected_date"]):
+        running += d(x["quantity"])
+        if running >= quantity:
+            return max(day(x["expected_date"]), TODAY).isoformat()
+    return None
+
+
 def find_cases(stock) -> dict[str, list[tuple[str, str | None, Decimal, dt.date | None]]]:
     """(sku, warehouse, quantity, date) per kind of case, a few of each."""
     cases: dict[str, list] = {name: [] for name in (
         "stock-out, later receipt", "stock-out, no receipt", "exactly enough now",
         "one more than on hand, no receipt", "exactly covered by a receipt", "late receipt",
-        "by a date before the receipt", "multi-warehouse",
+        "by a date before the receipt", "multi-warehouse", "later demand takes stock free today",
     )}
     for row in rows(stock):
         sku, warehouse, now = row["sku"], row["warehouse"], free(row)
+        if demands(row):
+            if now > 0 and atp([row], now, warehouse)["available"] < now:
+                cases["later demand takes stock free today"].append((sku, warehouse, now, None))
+            continue  # the cases below are about receipts alone
         arrivals = sorted(row["receipts"], key=lambda x: x["expected_date"])
         if now <= 0 and future(row) and now + sum(d(x["quantity"]) for x in arrivals) >= 1:
             cases["stock-out, later receipt"].append((sku, warehouse, Decimal(1), None))
@@ -156,3 +183,97 @@ def test_product_availability_and_a_quote_line_answer_like_atp(systems, gateway,
         assert "errors" not in body, body["errors"]
         assert_availability(body["data"]["quote"]["lines"][0]["availability"], expected)
         assert body["data"]["quote"]["lines"][0]["requestedDate"] == (on or TODAY).isoformat()
+
+
+# --- later demand cannot break a promise ------------------------------------------------------
+
+
+def test_stock_that_later_demand_takes_is_not_promised_today(gateway, stock):
+    """The over-promise the projection alone made: everything free today promised today, while
+    planned production consumption takes part of it later. Now the promise waits for the receipt
+    that makes it safe (or is not made), and asked for today it cannot be promised."""
+    cases = find_cases(stock)["later demand takes stock free today"]
+    assert len(cases) >= 11, len(cases)
+    cases = cases[:: max(1, len(cases) // 40)][:40]  # a spread over the SKUs, in one request
+    over_promised = 0
+    for (sku, warehouse, quantity, _), got in zip(cases, ask(gateway, cases)):
+        row = next(r for r in stock[sku] if r["warehouse"] == warehouse)
+        over_promised += projection_only(row, quantity) == TODAY.isoformat()
+        expected = atp(stock[sku], quantity, warehouse)
+        assert_availability(got, expected)
+        assert got["canPromise"] is False and d(got["available"]) < quantity < d(got["projected"]) + 1
+        assert got["promiseDate"] is None or day(got["promiseDate"]) > TODAY
+    assert over_promised == len(cases)
+
+
+def test_a_promise_holds_against_every_later_planned_demand(gateway, stock):
+    """At the promise date, the promised quantity is there on every later planned day."""
+    cases = find_cases(stock)["later demand takes stock free today"][:8]
+    for (sku, warehouse, quantity, _), got in zip(cases, ask(gateway, cases)):
+        if got["promiseDate"] is None:
+            continue
+        promised = day(got["promiseDate"])
+        row = next(r for r in stock[sku] if r["warehouse"] == warehouse)
+        moves = [(max(day(x["expected_date"]), TODAY), d(x["quantity"])) for x in row["receipts"]]
+        for later in sorted({promised} | {when for when, _ in moves if when > promised}):
+            left = free(row) + sum((q for when, q in moves if when <= later), ZERO)
+            assert left >= quantity, (sku, warehouse, later, left)
+
+
+# --- the pure function, over generated timelines ----------------------------------------------
+
+MOVES = st.lists(
+    st.tuples(st.integers(-5, 60), st.integers(-300, 300).filter(bool)),
+    max_size=12,
+)
+
+
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    on_hand=st.integers(0, 500),
+    allocated=st.integers(0, 300),
+    moves=MOVES,
+    quantity=st.integers(1, 600),
+    offsets=st.lists(st.integers(-3, 70), min_size=1, max_size=6),
+)
+def test_atp_never_promises_what_a_later_planned_demand_needs(on_hand, allocated, moves, quantity, offsets):
+    """For any timeline of receipts (+) and demands (-), a day offset from today, days in the past
+    counting today: what `available` says can be promised at a date is still there at that date and
+    at every later planned date; `canPromise` is true exactly from `promiseDate` on; and the
+    promise date is the earliest such day."""
+    today = dt.date(2030, 6, 1)
+    receipts = [Receipt(id=f"M{n}", kind="PRODUCTION", expected_date=today + dt.timedelta(days=offset),
+                        quantity=Decimal(qty)) for n, (offset, qty) in enumerate(moves)]
+    stock = [Stock(sku="X", warehouse="W", on_hand=Decimal(on_hand), allocated=Decimal(allocated), receipts=receipts)]
+    planned = [(max(r.expected_date, today), r.quantity) for r in receipts]
+    horizon = sorted({today} | {when for when, _ in planned})
+
+    def projected(t: dt.date) -> Decimal:
+        return on_hand - allocated + sum((q for when, q in planned if when <= t), Decimal(0))
+
+    answers = {}
+    for offset in sorted(set(offsets) | {0}):
+        on = today + dt.timedelta(days=offset)
+        got = compute("X", stock, warehouse=None, on=on, quantity=Decimal(quantity), today=today)
+        answers[on] = got
+        day_counted = max(on, today)
+        # Never promise what a demand already planned later will need.
+        assert all(projected(t) >= got.available for t in horizon if t >= day_counted)
+        assert projected(day_counted) >= got.available
+        assert got.projected == projected(day_counted)
+        # ... and nothing more could have been promised: the least is reached somewhere.
+        assert got.available in [projected(t) for t in horizon if t >= day_counted] + [projected(day_counted)]
+        # canPromise and promiseDate never contradict each other.
+        if got.promise_date is None:
+            assert got.can_promise is False
+        else:
+            assert got.can_promise is (day_counted >= got.promise_date)
+    first = next(iter(answers.values())).promise_date
+    assert all(a.promise_date == first for a in answers.values())  # it does not depend on the date asked
+    if first is not None:
+        assert first in horizon
+        assert all(projected(t) >= quantity for t in horizon if t >= first)
+        earlier = [t for t in horizon if t < first]
+        assert all(any(projected(s) < quantity for s in horizon if s >= t) for t in earlier)
+    else:
+        assert projected(horizon[-1]) < quantity or any(projected(t) < quantity for t in horizon)

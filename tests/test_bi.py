@@ -383,3 +383,37 @@ def test_csv_cells_never_carry_a_formula():
     assert csv_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("+49 30 1234") == "'+49 30 1234"
     assert csv_cell("-12.50") == "-12.50" and csv_cell(None) == "" and csv_cell(False) == "false"
+
+
+# --- as of when -----------------------------------------------------------------------------------
+
+
+def as_of(response: httpx.Response) -> float:
+    import datetime as dt
+
+    stamp = response.headers["X-Isthmus-As-Of"]
+    assert stamp.endswith("Z"), stamp
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_every_export_says_as_of_when_its_figures_are(gw):
+    """Live data: the as-of time is the moment the backends answered, within the request."""
+    for name, params in (("ReceivablesAgingByCustomer", {"tier": "STRATEGIC"}), ("ContractFulfilmentStatus", {}),
+                         ("CustomersOverCreditLimit", {}), ("OpenOrdersByProduct", {"tier": "STRATEGIC"})):
+        for fmt in ("csv", "json"):
+            started = time.time()
+            response = gw.get(f"/bi/{name}.{fmt}", params=params, headers=BI)
+            assert response.status_code == 200, (name, response.text[:300])
+            assert started - 1 <= as_of(response) <= time.time(), (name, response.headers["X-Isthmus-As-Of"])
+
+
+def test_cached_figures_are_dated_when_they_were_read_not_when_they_were_sent(systems):
+    """From the cache, the same figures keep the time they were read from the backends."""
+    with GatewayProcess(systems.urls, auth=BI_AUTH) as process, httpx.Client(base_url=process.url, timeout=120) as client:
+        first = client.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "STRATEGIC"}, headers=BI)
+        assert first.status_code == 200
+        time.sleep(2.0)
+        asked = time.time()
+        again = client.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "STRATEGIC"}, headers=BI)
+        assert again.status_code == 200 and again.content == first.content
+        assert as_of(first) - 0.5 <= as_of(again) <= asked - 1.5  # read for the first export, not now

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
 import orjson
@@ -19,6 +19,8 @@ import pytest
 
 from demo.generate import SYSTEMS, generate
 from demo.launcher import start_systems
+
+CENT = Decimal("0.01")
 
 OPEN_ORDER = ("CONFIRMED", "PROCESSING")
 OPEN_INVOICE = ("OPEN", "PARTIALLY_PAID")
@@ -206,8 +208,16 @@ def test_order_amounts_add_up(world):
             for parcel in shipment["lines"]:
                 shipped[parcel["sku"]] += d(parcel["quantity"])
         assert shipped == Counter({x["sku"]: d(x["shipped_quantity"]) for x in lines if d(x["shipped_quantity"])})
+        # Taxes: per line, the product's rate; orders net with their tax beside; invoices gross.
+        for x in lines:
+            rate = d(world["products"][x["sku"]]["tax_rate"])
+            assert d(x["tax_rate"]) == rate and d(x["tax_amount"]) == (d(x["amount"]) * rate).quantize(CENT, ROUND_HALF_UP)
+        assert d(order["tax_amount"]) == sum(d(x["tax_amount"]) for x in lines)
         valid = [i for i in invoices_of[order["id"]] if i["status"] != "CANCELLED"]
-        assert d(order["invoiced_amount"]) == sum(d(i["amount"]) for i in valid)
+        for invoice in invoices_of[order["id"]]:
+            assert d(invoice["net_amount"]) + d(invoice["tax_amount"]) == d(invoice["amount"])
+        assert d(order["invoiced_amount"]) == sum(d(i["net_amount"]) for i in valid)
+        assert d(order["invoiced_tax_amount"]) == sum(d(i["tax_amount"]) for i in valid)
         terms = contracts[order["contract_number"]]["payment_terms"] if order["contract_number"] else \
             world["parties"][order["party_code"]]["payment_terms"]
         for invoice in invoices_of[order["id"]]:
@@ -221,7 +231,10 @@ def test_order_amounts_add_up(world):
                                              else "OPEN")
             due = date.fromisoformat(invoice["issued_at"]) + timedelta(days=int(terms[3:]))
             assert invoice["due_date"] == due.isoformat()
-        assert d(order["paid_amount"]) == sum(d(i["paid_amount"]) for i in valid)
+        paid_net = sum(((d(i["paid_amount"]) * d(i["net_amount"]) / d(i["amount"])).quantize(CENT, ROUND_HALF_UP)
+                        for i in valid), Decimal(0))
+        assert d(order["paid_amount"]) == paid_net
+        assert d(order["paid_amount"]) + d(order["paid_tax_amount"]) == sum(d(i["paid_amount"]) for i in valid)
         check_status(order, valid)
 
 
@@ -299,8 +312,9 @@ def test_about_five_percent_of_customers_are_over_their_credit_limit(world):
         if invoice["status"] in OPEN_INVOICE:
             exposure[invoice["party_code"]] += d(invoice["amount"]) - d(invoice["paid_amount"])
     for order in world["orders"]:
-        if order["status"] in OPEN_ORDER:
-            exposure[order["party_code"]] += d(order["total"]) - d(order["invoiced_amount"])
+        if order["status"] in OPEN_ORDER:  # gross, like the invoices: the basis credit limits are set on
+            exposure[order["party_code"]] += (d(order["total"]) + d(order["tax_amount"]) - d(order["invoiced_amount"])
+                                              - d(order["invoiced_tax_amount"]))
     over = [p for p in world["parties"].values() if exposure[p["code"]] > d(p["credit_limit"])]
     at_limit = [p for p in world["parties"].values() if exposure[p["code"]] == d(p["credit_limit"])]
     assert 0.04 <= len(over) / len(world["parties"]) <= 0.07
@@ -339,8 +353,13 @@ def test_stock_shortages_with_and_without_receipts_and_exact_fits(world):
         if available == 0 and d(row["allocated"]) > 0:
             kinds["exactly enough"] += 1
     assert len(kinds) == 4 and min(kinds.values()) >= 5, kinds
-    kinds_of_receipt = {(world["products"][row["sku"]]["kind"], r["kind"]) for row in world["stock"] for r in row["receipts"]}
+    kinds_of_receipt = {(world["products"][row["sku"]]["kind"], r["kind"]) for row in world["stock"] for r in row["receipts"]
+                        if d(r["quantity"]) > 0}
     assert kinds_of_receipt == {("PURCHASED", "PURCHASE"), ("MANUFACTURED", "PRODUCTION")}
+    # Planned production consumes components after today: negative PRODUCTION movements.
+    consumption = [r for row in world["stock"] for r in row["receipts"] if d(r["quantity"]) < 0]
+    assert len(consumption) >= 50
+    assert all(r["kind"] == "PRODUCTION" and r["expected_date"] > anchor for r in consumption)
 
 
 def test_cross_system_links_stay_within_one_customer(world):

@@ -15,17 +15,18 @@ from pathlib import Path
 import pytest
 
 from conftest import LIVE, QUERIES, gateway_with
-from expected import TODAY, ZERO, assert_availability, atp, cents, credit, d, day, risk
+from expected import TODAY, ZERO, assert_availability, atp, cents, credit, d, day, line_tax, risk
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_FILE = ROOT / "policies" / "approvals.toml"
 QUOTE_SCREEN = (QUERIES / "quote.graphql").read_text()
 FIGURES = """query($input: QuoteInput!) { quote(input: $input) {
-  currency invalidLines total cost margin marginPct earliestCompleteDate
+  currency invalidLines total totalNet totalTax totalGross cost margin marginPct earliestCompleteDate
   customer { id name }
-  credit { currency creditLimit creditUsed creditAvailable creditUsedWithQuote exceededBy ok }
+  credit { currency creditLimit creditUsed creditAvailable creditUsedWithQuote exceededBy ok basis quoteAmount }
   approval { required level reasons }
-  lines { sku amount unitCost marginPct product { sku } availability { available canPromise promiseDate } }
+  lines { sku amount netAmount taxAmount grossAmount unitCost marginPct product { sku }
+          availability { available canPromise promiseDate } }
 } }"""
 
 
@@ -133,6 +134,7 @@ def expected_quote(catalogue, stock, finder, customer, lines, warehouse=None):
         on = day(entry["requestedDate"]) if entry.get("requestedDate") else None
         evaluated.append({
             "amount": amount,
+            "tax": line_tax(catalogue.products[sku], amount),
             "unitCost": unit_cost,
             "cost": cost,
             "margin": amount - cost,
@@ -141,13 +143,15 @@ def expected_quote(catalogue, stock, finder, customer, lines, warehouse=None):
         })
     valid = [e for e in evaluated if e is not None]
     total = sum((e["amount"] for e in valid), ZERO)
+    tax = sum((e["tax"] for e in valid), ZERO)
+    gross = total + tax  # the credit check's basis: gross, like the receivables and the limit
     cost = sum((e["cost"] for e in valid), ZERO)
     dates = [e["availability"]["promiseDate"] for e in valid]
     figures, customer_risk = finder.facts(customer)
     if figures is None:
         check = {"creditLimit": None, "creditUsed": ZERO, "creditAvailable": None, "exceededBy": None, "ok": False}
     else:
-        exceeded = max(ZERO, figures["used"] + total - figures["limit"])
+        exceeded = max(ZERO, figures["used"] + gross - figures["limit"])
         check = {
             "creditLimit": figures["limit"],
             "creditUsed": figures["used"],
@@ -155,11 +159,14 @@ def expected_quote(catalogue, stock, finder, customer, lines, warehouse=None):
             "exceededBy": exceeded,
             "ok": exceeded == 0,
         }
-    check["creditUsedWithQuote"] = check["creditUsed"] + total
+    check["creditUsedWithQuote"] = check["creditUsed"] + gross
+    check["quoteAmount"] = gross
     return {
         "lines": evaluated,
         "invalidLines": [n for n, e in enumerate(evaluated) if e is None],
         "total": total,
+        "totalTax": tax,
+        "totalGross": gross,
         "cost": cost,
         "margin": total - cost,
         "marginPct": float((total - cost) * 100 / total),
@@ -192,7 +199,10 @@ def quote(gateway, customer_id, lines, warehouse=None, query=FIGURES, currency=N
 
 def assert_figures(got, expected, rules):
     assert got["invalidLines"] == expected["invalidLines"]
-    assert d(got["total"]) == expected["total"]
+    assert d(got["total"]) == d(got["totalNet"]) == expected["total"]
+    assert d(got["totalTax"]) == expected["totalTax"]
+    assert d(got["totalGross"]) == expected["totalGross"] == d(got["totalNet"]) + d(got["totalTax"])
+    assert got["credit"]["basis"] == "GROSS"
     assert d(got["cost"]) == expected["cost"]
     assert d(got["margin"]) == expected["margin"]
     assert got["marginPct"] == pytest.approx(expected["marginPct"], abs=0.006)
@@ -203,7 +213,9 @@ def assert_figures(got, expected, rules):
         if want is None:
             assert got_line["product"] is None and got_line["unitCost"] is None and got_line["availability"] is None
             continue
-        assert d(got_line["amount"]) == want["amount"]
+        assert d(got_line["amount"]) == d(got_line["netAmount"]) == want["amount"]
+        assert d(got_line["taxAmount"]) == want["tax"]
+        assert d(got_line["grossAmount"]) == d(got_line["netAmount"]) + d(got_line["taxAmount"])
         assert d(got_line["unitCost"]) == want["unitCost"], got_line["sku"]
         assert got_line["marginPct"] == pytest.approx(want["marginPct"], abs=0.006)
         for key in ("available", "canPromise", "promiseDate"):
@@ -221,7 +233,7 @@ def assert_figures(got, expected, rules):
 
 def test_the_quote_screen_query_prices_a_quote_live(systems, gateway, catalogue, stock, finder):
     """The front-end's own query, every figure checked against the REST data."""
-    customer = finder.quiet()
+    customer = finder.quiet(headroom=Decimal(50000))  # room for the quote's gross, tax included
     short, warehouse, covered_on, deep = stock_out_with_receipt(stock, catalogue)
     bought = plentiful(catalogue, stock, warehouse=warehouse)[0]
     lines = [
@@ -349,7 +361,8 @@ def test_exceeding_the_credit_limit_needs_finance(gateway, catalogue, stock, fin
     price = priced_for_margin(catalogue, sku, Decimal(40))
     quantity = int((figures["limit"] - figures["used"]) / price) + 10  # just over the room left
     got = quote(gateway, customer["id"], [line(sku, quantity, price)])["data"]["quote"]
-    total = d(got["total"])
+    total = d(got["totalGross"])  # on the credit basis: gross, like the limit and the receivables
+    assert total == d(got["total"]) + line_tax(catalogue.products[sku], d(got["total"]))
     exceeded = figures["used"] + total - figures["limit"]
     assert exceeded > 0
     assert d(got["credit"]["exceededBy"]) == exceeded and got["credit"]["ok"] is False
@@ -358,18 +371,19 @@ def test_exceeding_the_credit_limit_needs_finance(gateway, catalogue, stock, fin
         "level": "FINANCE",
         "reasons": [
             f"Credit limit {figures['limit']} EUR exceeded by {cents(exceeded)} EUR "
-            f"(credit used {cents(figures['used'])} + this quote {total}): finance approval"
+            f"(credit used {cents(figures['used'])} + this quote {total}, gross): finance approval"
         ],
     }
 
 
-def test_a_customer_already_over_the_limit_needs_finance_for_any_quote(gateway, finder):
+def test_a_customer_already_over_the_limit_needs_finance_for_any_quote(gateway, catalogue, finder):
     customer = finder.find(lambda c, f, r: f is not None and f["used"] > f["limit"] and r != "HIGH")
     figures, _ = finder.facts(customer)
     got = quote(gateway, customer["id"], [line("SKU-0001", 1, 100)])["data"]["quote"]
+    gross = 100 + line_tax(catalogue.products["SKU-0001"], Decimal(100))
     assert got["credit"]["ok"] is False
     assert d(got["credit"]["creditAvailable"]) < 0
-    assert d(got["credit"]["exceededBy"]) == figures["used"] + 100 - figures["limit"]
+    assert d(got["credit"]["exceededBy"]) == figures["used"] + gross - figures["limit"]
     assert got["approval"]["level"] == "FINANCE"
     assert any(reason.startswith(f"Credit limit {figures['limit']} EUR exceeded by") for reason in got["approval"]["reasons"])
 
@@ -381,12 +395,13 @@ def test_a_high_risk_customer_needs_finance(gateway, finder):
     assert got["approval"]["level"] in ("FINANCE", "EXECUTIVE")
 
 
-def test_a_customer_without_an_erp_account_needs_finance(gateway, finder):
+def test_a_customer_without_an_erp_account_needs_finance(gateway, catalogue, finder):
     customer = finder.find(lambda c, f, r: f is None and r not in ("HIGH",))
     got = quote(gateway, customer["id"], [line("SKU-0001", 1, 100)])["data"]["quote"]
+    gross = cents(100 + line_tax(catalogue.products["SKU-0001"], Decimal(100)))
     assert got["credit"] == {
         "currency": "EUR", "creditLimit": None, "creditUsed": "0.00", "creditAvailable": None,
-        "creditUsedWithQuote": "100.00", "exceededBy": None, "ok": False,
+        "creditUsedWithQuote": str(gross), "exceededBy": None, "ok": False, "basis": "GROSS", "quoteAmount": str(gross),
     }
     assert got["approval"]["reasons"] == [f"Customer {customer['id']} has no account in the ERP: finance approval"]
 
@@ -563,7 +578,7 @@ def test_backend_calls_do_not_grow_with_the_number_of_lines(systems, gateway, ca
     assert small_routes == large_routes
     erp = large_routes["erp"]
     # one call per source method per level: four BOM levels, one of stock, one each for credit
-    assert erp == {"/products": 4, "/boms": 4, "/stock": 1, "/parties": 1, "/invoices": 1, "/orders": 1}
+    assert erp == {"/products": 4, "/boms": 4, "/stock": 1, "/parties": 1, "/invoices": 1, "/open_items": 1, "/orders": 1}
     assert large_routes["crm"] == {"/customers": 1}
     assert large_routes["desk"] == {"/tickets": 1}
     assert large_routes["clm"] == {}
@@ -585,7 +600,8 @@ def test_line_loads_run_concurrently_with_the_customer_and_credit_loads(systems,
     # the whole BOM explosion (four levels) fits into the customer's round trip
     assert all(c["start_ms"] < crm_done for c in calls if c["method"] in ("boms", "products"))
     # credit and risk need the customer's refs: they follow it, all together
-    follow = [first[key] for key in (("ERP", "parties"), ("ERP", "invoices_by_party"), ("ERP", "orders_by_party"), ("DESK", "tickets_by_org"))]
+    follow = [first[key] for key in (("ERP", "parties"), ("ERP", "invoices_by_party"), ("ERP", "open_items_by_party"),
+                                     ("ERP", "orders_by_party"), ("DESK", "tickets_by_org"))]
     assert all(c["start_ms"] >= crm_done - 1 for c in follow)
     assert max(c["start_ms"] for c in follow) - min(c["start_ms"] for c in follow) < 50
 

@@ -18,7 +18,13 @@ warehouses, stock and the transactions, all relative to today:
 - customer 6: a confirmed order from the second warehouse, to ship in 10 days, invoice in draft;
 - stock in both warehouses, a purchase arriving in 14 days (and a line without a date),
   a purchase arriving in 3 days in the second warehouse, and a production of the
-  sub-assembly planned in 7 days (consumes its components, outputs the sub-assembly).
+  sub-assembly planned in 7 days (consumes its components, outputs the sub-assembly);
+- what finance sees first (`finance`): customer 7 an invoice and a credit note against it;
+  customer 8 an invoice in two instalments (30 % due 2 days ago, 70 % in 28 days) paid in
+  part twice; customer 9 a payment received that no invoice matches (unapplied); customer 10
+  an opening balance carried over 40 days ago (past due); customer 12 an invoice in USD;
+- customer 11: a confirmed order shipping in 20 days of the SKU the 14-day purchase brings in,
+  more than that receipt: planned demand that consumes stock after a receipt.
 
 Writes the ids it created (parties, products, sales, invoices, warehouses) to --out.
 This file imports nothing from Isthmus: it runs in another interpreter.
@@ -65,7 +71,7 @@ class Seed:
     def run(self) -> dict:
         started = time.perf_counter()
         for step in (self.company, self.accounting, self.warehouses, self.parties, self.products, self.boms,
-                     self.stock, self.purchases, self.production, self.sales):
+                     self.stock, self.purchases, self.production, self.sales, self.finance, self.later_demand):
             begun = time.perf_counter()
             step()
             print(f"seed {step.__name__}: {time.perf_counter() - begun:.1f} s", file=sys.stderr, flush=True)
@@ -87,6 +93,10 @@ class Seed:
         currency.save()
         Rate(date=dt.date(2000, 1, 1), rate=Decimal(1), currency=currency).save()
         self.currency = currency
+        # A foreign currency for one invoice: 1 EUR = 1.08 USD.
+        self.foreign_currency = Currency(name="U.S. Dollar", code="USD", symbol="$", rounding=Decimal("0.01"))
+        self.foreign_currency.save()
+        Rate(date=dt.date(2000, 1, 1), rate=Decimal("1.08"), currency=self.foreign_currency).save()
         # The country module ships no countries without network access: create the one we need.
         self.country = Country(name="Germany", code="DE")
         self.country.save()
@@ -180,6 +190,14 @@ class Seed:
         due.lines.new(type="remainder")
         due.save()
         self.due_on_receipt = due
+
+        instalments = PaymentTerm(name="30 % on receipt, rest in 30 days")
+        instalments.lines.new(type="percent", ratio=Decimal("0.3"))
+        rest = instalments.lines.new(type="remainder")
+        rest.relativedeltas.new(days=30)
+        instalments.save()
+        self.instalments = instalments
+        (self.general_journal,) = Journal.find([("type", "=", "general")], limit=1)
 
         (cash_journal,) = Journal.find([("type", "=", "cash")], limit=1)
         method = PaymentMethod(name="Bank transfer", journal=cash_journal)
@@ -403,11 +421,11 @@ class Seed:
             shipment.click("pack")
             shipment.click("do")
 
-    def pay(self, invoice, amount) -> None:
+    def pay(self, invoice, amount, days_ago: int = 0) -> None:
         pay = invoice.click("pay")
         pay.form.payment_method = self.payment_method
         pay.form.amount = amount
-        pay.form.date = self.today
+        pay.form.date = self.today - dt.timedelta(days=days_ago)
         pay.execute("choice")
         if pay.state != "end":  # less than the amount to pay: a partial payment, the rest stays open
             pay.form.type = "partial"
@@ -476,6 +494,73 @@ class Seed:
         c[1].save()
         self.ids["sales"] = {name: sale.id for name, sale in sales.items()}
         self.ids["invoices"] = {name: invoice.id for name, invoice in invoice_of.items()}
+
+    def invoice(self, party, code, quantity, days_ago, payment_term=None, currency=None):
+        Invoice = Model.get("account.invoice")
+        invoice = Invoice(type="out", party=party, payment_term=payment_term or self.net30)
+        if currency is not None:
+            invoice.currency = currency
+        line = invoice.lines.new()
+        line.product = self.products_by_code[code]
+        line.quantity = quantity
+        line.unit_price = self.products_by_code[code].template.list_price
+        invoice.invoice_date = self.today - dt.timedelta(days=days_ago)
+        return invoice
+
+    def receivable_move(self, party, amount, counterpart, days_ago, description, maturity: bool):
+        """A posted move on the party's receivable without an invoice: + a debit, - a credit."""
+        Move = Model.get("account.move")
+        move = Move(journal=self.general_journal, date=self.today - dt.timedelta(days=days_ago),
+                    description=description)
+        receivable = move.lines.new(account=self.accounts["receivable"], party=party)
+        other = move.lines.new(account=counterpart)
+        if amount > 0:
+            receivable.debit, other.credit = amount, amount
+        else:
+            receivable.credit, other.debit = -amount, -amount
+        if maturity:
+            receivable.maturity_date = move.date
+        move.save()
+        move.click("post")
+        return move
+
+    def finance(self) -> None:
+        """Credit note, instalments paid in part, an unapplied payment, an opening balance."""
+        Invoice = Model.get("account.invoice")
+        c = self.customers
+        goods = [code for code, p in self.products_by_code.items() if p.template.purchasable]
+        invoices = {
+            # Dated after the sales' invoices: the invoice sequence is strict, in date order.
+            "credited": self.invoice(c[7], goods[6], 10, 2),
+            "credit_note": self.invoice(c[7], goods[6], -4, 1),
+            "instalments": self.invoice(c[8], goods[7], 30, 2, payment_term=self.instalments),
+            "foreign_currency": self.invoice(c[12], goods[8], 40, 1, currency=self.foreign_currency),
+        }
+        Invoice.save(list(invoices.values()))
+        Invoice.click(list(invoices.values()), "post")
+        instalments = invoices["instalments"]
+        instalments.reload()
+        tenth = (instalments.total_amount / 10).quantize(Decimal("0.01"))
+        self.pay(instalments, tenth, days_ago=2)
+        self.pay(instalments, tenth, days_ago=1)
+        unapplied = self.receivable_move(c[9], Decimal("-300.00"), self.accounts["cash"], 6,
+                                         "Payment received, no invoice matched", maturity=False)
+        opening = self.receivable_move(c[10], Decimal("1250.00"), self.accounts["revenue"], 40,
+                                       "Opening balance carried over", maturity=True)
+        self.ids["invoices"].update({name: invoice.id for name, invoice in invoices.items()})
+        self.ids["moves"] = {"unapplied_payment": unapplied.id, "opening_balance": opening.id}
+
+    def later_demand(self) -> None:
+        """A confirmed sale after the 14-day receipt of its SKU, for more than the receipt brings."""
+        Sale = Model.get("sale.sale")
+        bought = [code for code, p in self.products_by_code.items() if p.template.purchasable]
+        sku = bought[3]  # the first purchase's dated line: 30 units in 14 days
+        (sale_id,) = Sale._proxy.create([self.sale(self.customers[11], [(sku, 40)], shipping_days=20)],
+                                        self.config.context)
+        sale = Sale(sale_id)
+        Sale.click([sale], "quote")
+        Sale.click([sale], "confirm")
+        self.ids["sales"]["later_demand"] = sale.id
 
 
 if __name__ == "__main__":
