@@ -32,12 +32,13 @@ from typing import Any, Protocol
 
 import orjson
 from cachetools import LRUCache
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, parse, validate
 
 from resolvers.context import Principal
-from server.gateway import BadRequest, error_body
+from server.access import caller
+from server.gateway import BadRequest
 from server.settings import ApqSettings, Settings
 from sources.redis_link import RedisLink
 
@@ -430,18 +431,8 @@ def conditional_get(request: Request, response: Response, result: dict[str, Any]
 
 
 def add_manifest_route(app: FastAPI) -> None:
-    @app.get(MANIFEST_PATH, summary="The trusted documents (Apollo persisted query manifest format)")
+    @app.get(MANIFEST_PATH, summary="The trusted documents (Apollo persisted query manifest format)",
+             dependencies=[Depends(caller)])
     async def manifest(request: Request) -> Response:
-        from server.auth import Unauthenticated
-
-        gateway = request.app.state.gateway
-        try:
-            gateway.authenticator.authenticate(request.headers)
-        except Unauthenticated as exc:
-            logging.getLogger("isthmus.access").info(
-                "manifest", extra={"principal": None, "method": "GET", "status": 401, "outcome": "unauthenticated"}
-            )
-            return Response(error_body(str(exc), "UNAUTHENTICATED"), 401, media_type="application/json",
-                            headers={"WWW-Authenticate": 'Bearer realm="isthmus"'})
         documents: PersistedDocuments = request.app.state.documents
         return Response(orjson.dumps(documents.manifest.as_json()), media_type="application/json")
