@@ -19,6 +19,7 @@ from cachetools import LRUCache
 import schema
 from policies import Authorizer
 from policies.derivations import Derivation
+from resolvers.approvals import RulesFile
 from resolvers.context import Context, Principal
 from resolvers.loaders import Loaders
 from schema import demand
@@ -149,6 +150,7 @@ class Gateway:
         self.budget = CostBudget(settings.limits.budget_per_window, settings.limits.budget_window, shared=self.redis)
         self._shapes: LRUCache[tuple[int, str | None], tuple[Prepared, demand.Shape]] = LRUCache(maxsize=settings.document_cache_size)
         self.authorizer = build_authorizer(Path(settings.policy_dir) if settings.policy_dir else None)
+        self.approval_rules = RulesFile(settings.approval_rules)
         self.policy_sync = PolicySync(self.redis, self.authorizer, settings.redis.timeout) if self.redis else None
         self._listening: asyncio.Task[None] | None = None
         if not settings.auth.enabled:
@@ -158,7 +160,7 @@ class Gateway:
         """The request's context: its loaders, and the policy's decisions for this caller."""
         loaders = Loaders(self.backends, batching=self.settings.batching)
         if not self.settings.auth.enabled:
-            return Context(principal=principal, loaders=loaders, request_id=request_id)
+            return Context(principal=principal, loaders=loaders, request_id=request_id, approval_rules=self.approval_rules)
         authorizer = self.authorizer
         authorizer.reload_if_changed()
         roles = principal.roles
@@ -166,6 +168,7 @@ class Gateway:
             principal=principal,
             loaders=loaders,
             request_id=request_id,
+            approval_rules=self.approval_rules,
             can_read=lambda field: authorizer.can_read(roles, field),
             restricted=authorizer.restricted,
             scope=authorizer.scope(roles),
