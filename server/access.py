@@ -27,6 +27,7 @@ from server import logs
 from server.auth import Unauthenticated
 from server.gateway import error_body
 from server.metrics import UNAUTHENTICATED
+from sources.errors import IsthmusError
 
 access_log = logging.getLogger("isthmus.access")
 
@@ -35,8 +36,11 @@ CHALLENGE = 'Bearer realm="isthmus"'
 EVENTS = {"graphql": "graphql", "bi": "bi", "persisted": "manifest"}
 
 
-class Forbidden(Exception):
+class Forbidden(IsthmusError):
     """An authenticated caller who may not use this route: 403, coded FORBIDDEN, audited."""
+
+    code = "FORBIDDEN"
+    http = "403"
 
     def __init__(self, message: str, principal: Principal | None) -> None:
         super().__init__(message)
@@ -101,13 +105,13 @@ async def answer_unauthenticated(request: Request, exc: Exception) -> Response:
     seconds = time.perf_counter() - started if started is not None else 0.0
     request.app.state.metrics.request(UNAUTHENTICATED, "unauthenticated", seconds)
     audit(request, principal=None, status=401, outcome="unauthenticated", duration_ms=round(seconds * 1000, 2))
-    return refusal(request, 401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": CHALLENGE})
+    return refusal(request, 401, Unauthenticated.code, str(exc), {"WWW-Authenticate": CHALLENGE})
 
 
 async def answer_forbidden(request: Request, exc: Exception) -> Response:
     principal = exc.principal if isinstance(exc, Forbidden) else None
     audit(request, principal=principal, status=403, outcome="refused")
-    return refusal(request, 403, "FORBIDDEN", str(exc))
+    return refusal(request, 403, Forbidden.code, str(exc))
 
 
 def install(app: Any) -> None:

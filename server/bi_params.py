@@ -16,6 +16,7 @@ from graphql import (
     type_from_ast,
 )
 
+from resolvers.errors import BadUserInput
 from server.bi_plan import ExportPlan
 
 RESERVED = frozenset({"bom"})
@@ -25,7 +26,7 @@ RESERVED = frozenset({"bom"})
 # ---------------------------------------------------------------------------
 
 
-class BadParameter(Exception):
+class BadParameter(BadUserInput):
     pass
 
 

@@ -30,6 +30,7 @@ from graphql import (
     parse,
 )
 
+from server.errors import NotExportable
 from server.persisted import ManifestError, TrustedDocument
 
 WHERE = re.compile(r"^\s*#\s*bi\.where:\s*(?P<column>[\w.]+)\s+(?P<op>==|!=|<=|>=|<|>|not in|in)\s+(?P<value>.+?)\s*$")
@@ -108,10 +109,6 @@ class ExportPlan:
     columns: list[Column]
     paging: Paging | None
     filters: list[Filter] = field(default_factory=list)
-
-
-class NotExportable(Exception):
-    pass
 
 
 def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_size: int = 100) -> ExportPlan:

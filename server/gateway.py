@@ -26,6 +26,18 @@ from schema import demand
 from schema.executor import Executor, Prepared
 from server.auth import Authenticator
 from server.budget import CostBudget
+from server.errors import (
+    BadRequest,
+    IntrospectionDisabled,
+    MethodNotAllowed,
+    QueryTooComplex,
+    QueryTooDeep,
+    RateLimited,
+    Refused,
+    TooManyAliases,
+    TooManyFields,
+    TooManyRootFields,
+)
 from server.policy_sync import PolicySync
 from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, freshness, trace
@@ -107,24 +119,6 @@ def error_body(message: str, code: str) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
 
 
-class BadRequest(Exception):
-    """A request refused before execution: HTTP `status`, a coded GraphQL-shaped error."""
-
-    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST", headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.headers = headers or {}
-
-
-class Refused(Exception):
-    """A valid document over a demand limit: answered with a coded error, never executed."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def build_authorizer(policy_dir: Path | None = None) -> Authorizer:
     """The policy files (the shipped ones by default) with the schema's declared derivations."""
     derivations = {field: Derivation(*spec) for field, spec in schema.derivations().items()}
@@ -204,31 +198,28 @@ class Gateway:
         if cached is None or cached[0] is not prepared:
             cached = self._shapes[key] = (prepared, demand.measure(prepared.document, operation))
         shape = cached[1]
-        for measured, limit, code, what in (
-            (shape.depth, limits.max_depth, "QUERY_TOO_DEEP", "nested"),
-            (shape.aliases, limits.max_aliases, "TOO_MANY_ALIASES", "aliases"),
-            (shape.root_fields, limits.max_root_fields, "TOO_MANY_ROOT_FIELDS", "root fields"),
-            (shape.fields, limits.max_fields, "TOO_MANY_FIELDS", "fields (fragments expanded)"),
+        for measured, limit, error, what in (
+            (shape.depth, limits.max_depth, QueryTooDeep, "nested"),
+            (shape.aliases, limits.max_aliases, TooManyAliases, "aliases"),
+            (shape.root_fields, limits.max_root_fields, TooManyRootFields, "root fields"),
+            (shape.fields, limits.max_fields, TooManyFields, "fields (fragments expanded)"),
         ):
             if measured > limit:
-                raise Refused(f"The operation has {measured} {what}; at most {limit} are allowed.", code)
+                raise error(f"The operation has {measured} {what}; at most {limit} are allowed.")
         if shape.introspection and limits.introspection_roles is not None:
             if not set(principal.roles) & set(limits.introspection_roles):
-                raise Refused("Introspection is not enabled for your role.", "INTROSPECTION_DISABLED")
+                raise IntrospectionDisabled("Introspection is not enabled for your role.")
         estimated = demand.cost(self.schema, prepared.document, operation, variables)
         if estimated > limits.max_cost:
-            raise Refused(
+            raise QueryTooComplex(
                 f"The operation's estimated cost is {estimated}, above the limit of {limits.max_cost}. "
-                "Ask for fewer items (smaller `first`) or fewer nested lists.",
-                "QUERY_TOO_COMPLEX",
+                "Ask for fewer items (smaller `first`) or fewer nested lists."
             )
         wait = await self.budget.charge(principal.id, estimated)
         if wait is not None:
-            raise BadRequest(
+            raise RateLimited(
                 f"Your cost budget of {limits.budget_per_window} per {limits.budget_window:g} s is spent; "
                 f"retry in {wait} s.",
-                status=429,
-                code="RATE_LIMITED",
                 headers={"Retry-After": str(wait)},
             )
 
@@ -265,7 +256,7 @@ class Gateway:
                 else "The document has several operations; name one in `operationName`."
             )
         if method == "GET" and not prepared.is_query(operation_name):
-            raise BadRequest("Only queries may be sent with GET; use POST for mutations.", status=405)
+            raise MethodNotAllowed("Only queries may be sent with GET; use POST for mutations.")
         try:
             await self.check_demand(prepared, operation_name, variables, principal)
         except Refused as refused:

@@ -38,7 +38,15 @@ from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, Operat
 
 from resolvers.context import Principal
 from server.access import caller
-from server.gateway import BadRequest
+from server.errors import (
+    BadRequest,
+    DocumentNotTrusted,
+    MethodNotAllowed,
+    PersistedDocumentNotFound,
+    PersistedQueryHashMismatch,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+)
 from server.settings import ApqSettings, Settings
 from sources.redis_link import RedisLink
 
@@ -55,10 +63,6 @@ NO_CACHE = {"Cache-Control": "private, no-cache, must-revalidate"}
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class DocumentRefused(BadRequest):
-    """A coded refusal about the document itself (unknown hash, not trusted, ...)."""
 
 
 # ---------------------------------------------------------------------------
@@ -273,10 +277,8 @@ class PersistedDocuments:
             sha256 = self._apq_hash(apq)
             if query is not None:
                 if sha256_hex(query) != sha256:
-                    raise DocumentRefused(
-                        "The persistedQuery sha256Hash is not the SHA-256 of the query text (hex of its UTF-8 bytes).",
-                        status=400,
-                        code="PERSISTED_QUERY_HASH_MISMATCH",
+                    raise PersistedQueryHashMismatch(
+                        "The persistedQuery sha256Hash is not the SHA-256 of the query text (hex of its UTF-8 bytes)."
                     )
                 trusted = self.manifest.get(sha256)
                 register = sha256 if trusted is None else None
@@ -287,11 +289,9 @@ class PersistedDocuments:
                 elif self.settings.apq.enabled:
                     query = await self.store.get(sha256)
                     if query is None:
-                        raise DocumentRefused("PersistedQueryNotFound", status=200, code="PERSISTED_QUERY_NOT_FOUND",
-                                              headers=NO_CACHE)
+                        raise PersistedQueryNotFound("PersistedQueryNotFound", headers=NO_CACHE)
                 else:
-                    raise DocumentRefused("PersistedQueryNotSupported", status=200,
-                                          code="PERSISTED_QUERY_NOT_SUPPORTED", headers=NO_CACHE)
+                    raise PersistedQueryNotSupported("PersistedQueryNotSupported", status=200, headers=NO_CACHE)
         elif query is not None:
             trusted = self.manifest.get(sha256_hex(query))
 
@@ -299,16 +299,12 @@ class PersistedDocuments:
             return payload, None  # parse_payload says what is missing
         operation_name = payload.get("operationName")
         if method == "GET" and self._is_mutation(query, operation_name if isinstance(operation_name, str) else None):
-            raise DocumentRefused(
-                "Only queries may be sent with GET; send mutations with POST.",
-                status=405, code="METHOD_NOT_ALLOWED", headers={"Allow": "POST"},
-            )
+            raise MethodNotAllowed("Only queries may be sent with GET; send mutations with POST.", headers={"Allow": "POST"})
         if trusted is None and self.level(principal) == "trusted":
-            raise DocumentRefused(
+            raise DocumentNotTrusted(
                 "Your role may only run trusted documents: send `documentId: \"sha256:<hash>\"` of an operation "
                 f"listed by GET {MANIFEST_PATH} (or export it from /bi/<operationName>.csv); "
-                "ad-hoc documents are not accepted.",
-                status=403, code="DOCUMENT_NOT_TRUSTED",
+                "ad-hoc documents are not accepted."
             )
         if register is not None and self.settings.apq.enabled:
             # Only documents that parse and validate are kept (the check is cached for the run).
@@ -325,10 +321,7 @@ class PersistedDocuments:
             raise BadRequest('`documentId` must be "sha256:" followed by the 64 hex digits of a trusted document\'s hash.')
         trusted = self.manifest.get(document_id[7:])
         if trusted is None:
-            raise DocumentRefused(
-                f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them.",
-                status=404, code="PERSISTED_DOCUMENT_NOT_FOUND",
-            )
+            raise PersistedDocumentNotFound(f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them.")
         return trusted
 
     @staticmethod
@@ -336,8 +329,7 @@ class PersistedDocuments:
         if not isinstance(apq, dict):
             raise BadRequest("`extensions.persistedQuery` must be a JSON object.")
         if apq.get("version") != 1:
-            raise DocumentRefused("PersistedQueryNotSupported: only persistedQuery version 1 is supported.",
-                                  status=400, code="PERSISTED_QUERY_NOT_SUPPORTED")
+            raise PersistedQueryNotSupported("PersistedQueryNotSupported: only persistedQuery version 1 is supported.")
         sha256 = apq.get("sha256Hash")
         if not isinstance(sha256, str) or not HEX64.match(sha256):
             raise BadRequest("`extensions.persistedQuery.sha256Hash` must be 64 hex digits.")
