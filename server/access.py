@@ -61,7 +61,7 @@ def caller(request: Request) -> Principal:
     """The authentication dependency: the request's principal; `Unauthenticated` is answered 401 for the route."""
     take_request_id(request)
     request.state.started = time.perf_counter()
-    principal: Principal = request.app.state.gateway.authenticator.authenticate(request.headers)
+    principal: Principal = request.app.state.services.authenticator.authenticate(request.headers)
     return principal
 
 

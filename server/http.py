@@ -30,6 +30,7 @@ from server.bi import Exports, add_bi_routes
 from server.ops import add_ops_routes
 from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
 from server.settings import Settings
+from server.wiring import Services
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.load(os.environ.get("ISTHMUS_CONFIG"))
@@ -37,17 +38,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.gateway = Gateway(settings)
-        await app.state.gateway.start()
+        # The wiring (server/wiring.py) and the request pipeline on it (server/gateway.py).
+        app.state.services = services = Services(settings)
+        app.state.gateway = Gateway(services)
+        await services.start()
         # Trusted documents, the APQ store and the BI exports (server/persisted.py, server/bi.py).
-        app.state.documents = PersistedDocuments(settings, app.state.gateway)
-        app.state.exports = Exports(app.state.documents, app.state.gateway.executor.schema, settings.persisted.bi_page_size)
+        app.state.documents = PersistedDocuments(services, app.state.gateway)
+        app.state.exports = Exports(app.state.documents, services.executor.schema, settings.persisted.bi_page_size)
         tune_garbage_collector()
         try:
             yield
         finally:
             await app.state.documents.aclose()
-            await app.state.gateway.aclose()
+            await services.aclose()
 
     app = FastAPI(title="Isthmus", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.metrics = metrics

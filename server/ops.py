@@ -31,7 +31,7 @@ WHAT = {"/readyz": "see the readiness details", "/metrics": "read the metrics", 
 
 def scraper(request: Request) -> bool:
     """Whether the request carries the metrics token (`Authorization: Bearer <token>`, its SHA-256 configured)."""
-    token_sha256 = (request.app.state.gateway.settings.ops.metrics_token_sha256 or "").lower()
+    token_sha256 = (request.app.state.services.settings.ops.metrics_token_sha256 or "").lower()
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if not token_sha256 or scheme.lower() != "bearer" or not token.strip():
         return False
@@ -82,20 +82,20 @@ def add_ops_routes(app: FastAPI, metrics: Any) -> None:
         rotation. Redis alone never takes a replica out: all of them would lose it at once.
         """
         wanted = details_wanted(request)
-        gateway = request.app.state.gateway
-        breakers = {source.name: source.http.breaker for source in gateway.backends.all()}
+        services = request.app.state.services
+        breakers = {source.name: source.http.breaker for source in services.backends.all()}
         sources = {name: {"circuit": breaker.state} for name, breaker in breakers.items()}
         open_count = sum(1 for breaker in breakers.values() if breaker.refusing)
         status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
         redis = None
-        if gateway.redis is not None:
-            await gateway.redis.run("ping", lambda client: client.ping(), None)
-            redis = gateway.redis.status()  # its error text is already redacted
+        if services.redis is not None:
+            await services.redis.run("ping", lambda client: client.ping(), None)
+            redis = services.redis.status()  # its error text is already redacted
             if redis["state"] != "up" and status == "ready":
                 status = "degraded"
         body: dict[str, Any] = {"status": status}
         if wanted:
-            policy = gateway.authorizer.policy
+            policy = services.authorizer.policy
             body.update(sources=sources, policy={"version": policy.version, "digest": policy.digest})
             if redis is not None:
                 body["redis"] = redis
@@ -107,8 +107,8 @@ def add_ops_routes(app: FastAPI, metrics: Any) -> None:
 
     @app.post("/admin/policy/reload", summary="Reload the authorisation policy now (admin only)")
     async def reload_policy(request: Request, principal: Principal = Depends(admin)) -> JSONResponse:
-        gateway = request.app.state.gateway
-        reloaded = gateway.authorizer.reload()
+        authorizer = request.app.state.services.authorizer
+        reloaded = authorizer.reload()
         audit(request, principal=principal, status=200 if reloaded else 422, outcome="reloaded" if reloaded else "refused")
-        body = {"reloaded": reloaded, "version": gateway.authorizer.policy.version}
+        body = {"reloaded": reloaded, "version": authorizer.policy.version}
         return JSONResponse(body, status_code=200 if reloaded else 422)

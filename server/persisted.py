@@ -47,7 +47,7 @@ from server.errors import (
     PersistedQueryNotFound,
     PersistedQueryNotSupported,
 )
-from server.settings import ApqSettings, Settings
+from server.settings import ApqSettings
 from sources.redis_link import RedisLink
 
 log = logging.getLogger("isthmus.persisted")
@@ -232,12 +232,12 @@ def make_store(settings: ApqSettings, link: RedisLink | None) -> ApqStore:
 class PersistedDocuments:
     """Turns a request (query, documentId, or APQ hash) into the document to run, or refuses it."""
 
-    def __init__(self, settings: Settings, gateway: Any, schema: GraphQLSchema | None = None) -> None:
-        self.settings = settings
+    def __init__(self, services: Any, gateway: Any) -> None:
+        """`services`: the wiring (server/wiring.py); `gateway`: the request pipeline, with its document cache."""
+        self.settings = settings = services.settings
         self.gateway = gateway
-        self.manifest = Manifest.load(settings.persisted.dir, schema or gateway.executor.schema)
-        self.store = make_store(settings.apq, gateway.redis)
-        self._kinds: LRUCache[str, dict[str | None, OperationType]] = LRUCache(maxsize=256)
+        self.manifest = Manifest.load(settings.persisted.dir, services.executor.schema)
+        self.store = make_store(settings.apq, services.redis)
         log.info("trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)})
 
     async def aclose(self) -> None:
@@ -298,7 +298,7 @@ class PersistedDocuments:
         if query is None:
             return payload, None  # parse_payload says what is missing
         operation_name = payload.get("operationName")
-        if method == "GET" and self._is_mutation(query, operation_name if isinstance(operation_name, str) else None):
+        if method == "GET" and self.gateway.documents.is_mutation(query, operation_name if isinstance(operation_name, str) else None):
             raise MethodNotAllowed("Only queries may be sent with GET; send mutations with POST.", headers={"Allow": "POST"})
         if trusted is None and self.level(principal) == "trusted":
             raise DocumentNotTrusted(
@@ -308,7 +308,7 @@ class PersistedDocuments:
             )
         if register is not None and self.settings.apq.enabled:
             # Only documents that parse and validate are kept (the check is cached for the run).
-            if not self.gateway.executor.prepare(query).errors:
+            if not self.gateway.documents.prepare(query).errors:
                 await self.store.put(register, query)
         resolved = {key: value for key, value in payload.items() if key not in ("documentId", "extensions")}
         resolved["query"] = query
@@ -334,22 +334,6 @@ class PersistedDocuments:
         if not isinstance(sha256, str) or not HEX64.match(sha256):
             raise BadRequest("`extensions.persistedQuery.sha256Hash` must be 64 hex digits.")
         return sha256.lower()
-
-    def _is_mutation(self, query: str, operation_name: str | None) -> bool:
-        """Whether the operation to run is not a query (checked before validation: the schema has no mutations)."""
-        kinds = self._kinds.get(query)
-        if kinds is None:
-            try:
-                document = parse(query)
-            except GraphQLError:
-                return False  # the run reports the parse error
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            kinds = {o.name.value if o.name else None: o.operation for o in operations}
-            if len(operations) == 1:
-                kinds[None] = operations[0].operation
-            self._kinds[query] = kinds
-        kind = kinds.get(operation_name)
-        return kind is not None and kind is not OperationType.QUERY
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from policies.enforcement import Authorizer
 from policies.reloading import NothingValid, Watched
 from resolvers.approvals import ApprovalRulesUnavailable, RulesFile
-from server.gateway import Gateway
+from server.wiring import Services
 from server.settings import Settings
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
@@ -74,11 +74,11 @@ def test_the_policy_and_the_approval_rules_share_the_reloader(tmp_path):
 
 def test_the_rules_file_is_a_setting_and_a_missing_one_fails_the_quote_only(tmp_path, monkeypatch):
     monkeypatch.delenv("ISTHMUS_APPROVAL_RULES", raising=False)
-    assert Gateway(Settings()).approval_rules.path == POLICIES / "approvals.toml"
+    assert Services(Settings()).approval_rules.path == POLICIES / "approvals.toml"
     missing = tmp_path / "none.toml"
-    gateway = Gateway(Settings(approval_rules=str(missing)))
-    assert gateway.approval_rules.path == missing
+    services = Services(Settings(approval_rules=str(missing)))
+    assert services.approval_rules.path == missing
     with pytest.raises(ApprovalRulesUnavailable):
-        gateway.approval_rules.current()
+        services.approval_rules.current()
     monkeypatch.setenv("ISTHMUS_APPROVAL_RULES", str(POLICIES / "approvals.toml"))
     assert Settings().approval_rules == str(POLICIES / "approvals.toml")
