@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from policies.enforcement import derivation_findings, markdown_derivations, markdown_matrix
-from server.gateway import build_authorizer
+from server.wiring import build_authorizer
 
 parser = argparse.ArgumentParser(prog="python -m policies", description=__doc__.splitlines()[0])
 parser.add_argument("--policy-dir", type=Path, help="a folder with model.conf and policy.csv")

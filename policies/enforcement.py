@@ -1,7 +1,8 @@
 """Casbin decides who may read what: restricted fields, and which customers a caller sees.
 
 The policy is files an administrator edits (`model.conf`, `policy.csv`). They are
-re-read when they change (checked at most once a second); a file that does not
+re-read when they change (checked at most once a second, by the reloader of
+`policies/reloading.py`, which serves the approval rules too); a file that does not
 load is refused, the previous policy stays in force, and the error is logged.
 
 A derived field is decided with the fields it is computed from (`derivations`):
@@ -18,8 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -27,6 +26,7 @@ from typing import Callable, Mapping
 import casbin
 
 from policies.derivations import Derivation, Finding, report, restricted_by_derivation
+from policies.reloading import Watched
 
 log = logging.getLogger("isthmus.policy")
 
@@ -58,11 +58,11 @@ class Authorizer:
         self.policy_path = Path(policy)
         self.derivations = dict(derivations or {})
         _refuse_cycles(self.derivations)
-        self._lock = threading.Lock()
-        self._stamp = self._mtimes()
-        self._checked = time.monotonic()
-        self.policy = self._load(version=1)
-        self.on_reload: list[Callable[[Policy], None]] = []  # told after every successful reload
+        # The files, re-read when they change (policies/reloading.py); decisions are forgotten first.
+        self._watch = Watched((self.model_path, self.policy_path), self._load, what="policy",
+                              check_every=CHECK_EVERY, required=True)
+        self._watch.on_reload.append(self._forget)
+        self.on_reload: list[Callable[[Policy], None]] = self._watch.on_reload  # told after every successful reload
         self._decisions: dict[tuple[tuple[str, ...], str], bool] = {}
         self._scopes: dict[tuple[str, ...], str | None] = {}
         self._documents: dict[tuple[tuple[str, ...], str], str] = {}
@@ -138,39 +138,30 @@ class Authorizer:
 
     # --- reloading -----------------------------------------------------------
 
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        policy = self._watch.value
+        assert policy is not None  # required: loaded in __init__ or raised there
+        return policy
+
     def reload_if_changed(self, now: bool = False) -> bool:
         """Cheap enough to call on every request; looks at the files at most once a second (`now`: at once)."""
-        moment = time.monotonic()
-        if not now and moment - self._checked < CHECK_EVERY:
-            return False
-        self._checked = moment
-        stamp = self._mtimes()
-        if stamp == self._stamp:
-            return False
-        return self.reload(stamp)
+        return self._watch.reload_if_changed(now)
 
-    def reload(self, stamp: tuple[float, float] | None = None) -> bool:
+    def reload(self) -> bool:
         """Load the files again; on failure keep the policy in force and say why in the log."""
-        with self._lock:
-            self._stamp = stamp or self._mtimes()
-            try:
-                policy = self._load(self.policy.version + 1)
-            except Exception as exc:  # noqa: BLE001 - any broken file must leave the old policy standing
-                log.error("policy not reloaded, the previous one stays in force: %s", exc)
-                return False
-            self.policy = policy
-            self._decisions = {}
-            self._scopes = {}
-            self._documents = {}
-            log.info("policy reloaded", extra={"policy_version": policy.version, "policy_digest": policy.digest})
-        for listener in self.on_reload:
-            listener(policy)
-        return True
+        return self._watch.reload()
 
-    def _mtimes(self) -> tuple[float, float]:
-        return (self.model_path.stat().st_mtime, self.policy_path.stat().st_mtime)
+    def _forget(self, policy: Policy) -> None:
+        self._decisions = {}
+        self._scopes = {}
+        self._documents = {}
+        log.info("policy reloaded", extra={"policy_version": policy.version, "policy_digest": policy.digest})
 
-    def _load(self, version: int) -> Policy:
+    def _load(self) -> Policy:
+        watch = getattr(self, "_watch", None)  # None: the first load, from Watched's constructor
+        version = watch.value.version + 1 if watch is not None and watch.value is not None else 1
         rules = _read_rules(self.policy_path)
         enforcer = casbin.Enforcer(str(self.model_path), str(self.policy_path))
         named = frozenset(rule[2] for rule in rules if rule[0] == "p" and rule[3] == "read")

@@ -18,6 +18,10 @@ from resolvers.errors import GatewayError
 
 class Forbidden(GatewayError):
     code = "FORBIDDEN"
+    when = (
+        "a restricted field the caller's roles may not read, or a customer (or its order, contract) outside the "
+        "caller's scope"
+    )
 
 
 def search_filters(ctx: Context, owner_id: str | None) -> tuple[list[str] | None, str | None]:

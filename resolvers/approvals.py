@@ -1,11 +1,12 @@
 """Approval rules for quotes, read from a file an administrator edits.
 
-The rules live in `policies/approvals.toml` (or the file named by the
-ISTHMUS_APPROVAL_RULES environment variable). The file is checked on every
-quote and re-read when it changes (modification time, size or inode), so an
-edit takes effect without a restart. An edit that leaves the file invalid is
-logged and the last valid rules stay in force; only when no valid version was
-ever read does a quote fail (its approval cannot be decided).
+The rules live in `policies/approvals.toml`, or the file the `approval_rules`
+setting names (ISTHMUS_APPROVAL_RULES). The file is checked on every quote and
+re-read when it changes (modification time, size or inode), by the reloader that
+serves the policy too (`policies/reloading.py`), so an edit takes effect without a
+restart. An edit that leaves the file invalid is logged and the last valid rules
+stay in force; only when no valid version was ever read does a quote fail (its
+approval cannot be decided).
 
 `decide` applies the rules to the facts of one quote: every rule that applies
 adds a reason in words (with its numbers); the level is the highest level any
@@ -14,21 +15,17 @@ applying rule asks for, in the order the file lists the levels.
 
 from __future__ import annotations
 
-import logging
-import os
 import tomllib
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from policies.reloading import NothingValid, Watched
 from resolvers.errors import GatewayError
-
-log = logging.getLogger("isthmus.approvals")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = "policies/approvals.toml"
-ENVIRONMENT_VARIABLE = "ISTHMUS_APPROVAL_RULES"
 RISK_LEVELS = ("LOW", "MEDIUM", "HIGH")
 
 
@@ -151,59 +148,29 @@ def _only(table: dict[str, Any], allowed: set[str], where: str) -> None:
         raise InvalidRules(f"{where}: unknown key(s) {', '.join(sorted(unexpected))}; allowed: {', '.join(sorted(allowed))}")
 
 
-class RulesFile:
-    """One rules file, parsed again only when it changes on disk."""
+def load_rules(path: Path) -> Rules:
+    """The rules of one file; an exception (unreadable, not TOML, InvalidRules) refuses that version."""
+    try:
+        return parse_rules(tomllib.loads(path.read_text(encoding="utf-8")))
+    except InvalidOperation as exc:
+        raise InvalidRules(f"{path} is invalid: {exc}") from None
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._rules: Rules | None = None
+
+class RulesFile:
+    """One rules file, read again when it changes; a broken version is refused and the last valid one stays."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path).resolve() if path else ROOT / DEFAULT_PATH
+        self._watch = Watched([self.path], lambda: load_rules(self.path), what=f"approval rules ({self.path})")
 
     def current(self) -> Rules:
         try:
-            stat = os.stat(self.path)
-        except OSError as exc:
-            return self._keep_last(f"cannot read {self.path}: {exc.strerror or exc}")
-        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        if stamp != self._stamp:
-            self._stamp = stamp  # an invalid version is reported once, not on every quote
-            try:
-                self._rules = parse_rules(tomllib.loads(self.path.read_text(encoding="utf-8")))
-                log.info("approval rules read from %s", self.path)
-            except (OSError, UnicodeError, tomllib.TOMLDecodeError, InvalidRules, InvalidOperation) as exc:
-                return self._keep_last(f"{self.path} is invalid: {exc}")
-        if self._rules is None:
-            return self._keep_last(f"{self.path} is invalid (see the earlier log line)")
-        return self._rules
-
-    def _keep_last(self, problem: str) -> Rules:
-        if self._rules is not None:
-            log.error("approval rules: %s; the last valid version stays in force", problem)
-            return self._rules
-        log.error("approval rules: %s; quotes cannot be approved until it is fixed", problem)
-        raise ApprovalRulesUnavailable(
-            "The approval rules could not be read, so the quote's approval cannot be decided. "
-            "An administrator must fix the rules file (the gateway log names the problem)."
-        )
-
-
-_files: dict[Path, RulesFile] = {}
-
-
-def rules_path() -> Path:
-    """ISTHMUS_APPROVAL_RULES (relative to the working directory), else policies/approvals.toml of this checkout."""
-    configured = os.environ.get(ENVIRONMENT_VARIABLE)
-    if configured:
-        return Path(configured).resolve()
-    return ROOT / DEFAULT_PATH
-
-
-def current_rules() -> Rules:
-    path = rules_path()
-    rules_file = _files.get(path)
-    if rules_file is None:
-        rules_file = _files[path] = RulesFile(path)
-    return rules_file.current()
+            return self._watch.current()
+        except NothingValid:
+            raise ApprovalRulesUnavailable(
+                "The approval rules could not be read, so the quote's approval cannot be decided. "
+                "An administrator must fix the rules file (the gateway log names the problem)."
+            ) from None
 
 
 # --- applying them ---------------------------------------------------------------

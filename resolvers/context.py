@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from resolvers.approvals import RulesFile
 from resolvers.loaders import Loaders
 
 
@@ -37,6 +38,8 @@ class Context:
     can_read: Callable[[str], bool] = lambda field: True
     restricted: frozenset[str] = frozenset()
     scope: str | None = "all"
+    # The quote approval rules in force (resolvers/approvals.py), read from the file the settings name.
+    approval_rules: RulesFile = field(default_factory=RulesFile)
     denied: set[str] = field(default_factory=set)
     # Credit exposure: receivables and uninvoiced orders both "gross" (default) or both "net".
     credit_basis: str = "gross"

@@ -25,6 +25,7 @@ MAX_BOM_DEPTH = 25
 
 class BomCycle(GatewayError):
     code = "BOM_CYCLE"
+    when = "a product's BOM contains a cycle (only `rolledUpCost` of that product fails)"
 
 
 @dataclass

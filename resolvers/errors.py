@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from sources.errors import IsthmusError
 
-class GatewayError(Exception):
+
+class GatewayError(IsthmusError):
     """An error whose message is written for the client; `code` goes to `extensions.code`."""
 
     code = "INTERNAL"
+    when = "a bug; the message carries the request id, the log the details"
 
 
 class BadUserInput(GatewayError):
     code = "BAD_USER_INPUT"
+    when = (
+        "a variable or argument value is wrong (type, `first` above 100, a cursor the API did not issue, a `search` over "
+        "200 characters or with control characters, a malformed customer or owner id, unknown warehouse, quantity ≤ 0, "
+        "a `Decimal` that is not finite, not below 10^15 or has more than 12 decimal places); the message names the "
+        "variable or argument, and nothing is sent to a backend"
+    )
 
 
 class NotFound(GatewayError):
     code = "NOT_FOUND"
+    when = "`customer(id)`, `product(sku)`, `contract(id)`, `order(id)`, `atp(sku)` for a key nobody knows"

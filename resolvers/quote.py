@@ -359,7 +359,7 @@ def summarise(
     approval = None
     if wants.approval:
         approval = approvals.decide(
-            approvals.current_rules(),
+            ctx.approval_rules.current(),
             facts(customer_id, side, credit, quote_total, cost, unknown_cost, valid, currency),
             # Reasons quote figures only to callers who may read them.
             show_margin=ctx.can_read("QuoteEvaluation.marginPct"),

@@ -23,16 +23,13 @@ from typing import Any
 import jwt
 
 from resolvers.context import Principal
+from server.errors import Unauthenticated
 from server.settings import AuthSettings
 
 
 MAX_TOKEN_LENGTH = 8192  # characters; real tokens are a few hundred
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
-
-
-class Unauthenticated(Exception):
-    """The request carries no valid credentials; the message tells the caller what to fix."""
 
 
 class Authenticator:

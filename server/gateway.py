@@ -1,101 +1,33 @@
-"""The gateway's request path, independent of HTTP: document, limits, context, execution.
+"""The gateway's request pipeline, independent of HTTP: document, limits, context, execution.
 
-`Gateway` owns what outlives a request (settings, sources, cached documents) and
-runs one GraphQL request: it resolves the document, builds the request's
-context and loaders, applies the deadline and freshness budget, and executes.
+`Gateway` runs one GraphQL request of an authenticated caller: it resolves the
+document (`server/documents.py`), refuses what is over a demand limit, builds the
+request's context and loaders, applies the deadline and freshness budget, and
+executes. What it runs on is built in `server/wiring.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
 import orjson
-from cachetools import LRUCache
 
-import schema
-from policies import Authorizer
-from policies.derivations import Derivation
 from resolvers.context import Context, Principal
 from resolvers.loaders import Loaders
-from schema import demand
-from schema.executor import Executor, Prepared
-from server.auth import Authenticator
-from server.budget import CostBudget
-from server.policy_sync import PolicySync
-from server.settings import BackendSettings, Settings
-from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, deadline, freshness, trace
-from sources.breaker import CircuitBreaker
-from sources.cache import CachePolicy
-from sources.redis_link import RedisLink
-from sources.shared_cache import SharedCache
-
-
-def build_redis(settings: Settings) -> RedisLink | None:
-    conf = settings.redis
-    if not conf.url:
-        return None
-    return RedisLink(conf.url.get_secret_value(), prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
-
-
-def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backends:
-    resilience = settings.resilience
-    shared = SharedCache(redis) if redis is not None and settings.redis.source_cache else None
-    policy = (
-        CachePolicy(ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries, shared=shared)
-        if settings.cache.enabled
-        else None
-    )
-
-    def client(name: str, conf: BackendSettings) -> BackendClient:
-        return BackendClient(
-            name,
-            conf.url,
-            timeout=conf.timeout,
-            connect_timeout=conf.connect_timeout,
-            max_connections=conf.max_connections,
-            transport=settings.http_transport,
-            retries=resilience.retries,
-            breaker=CircuitBreaker(
-                name,
-                threshold=resilience.breaker_threshold,
-                window=resilience.breaker_window,
-                cooldown=resilience.breaker_cooldown,
-                enabled=resilience.breaker,
-            ),
-        )
-
-    return Backends(
-        crm=CrmSource(client("CRM", settings.crm), policy),
-        erp=build_erp(settings, client, policy),
-        clm=ClmSource(client("CLM", settings.clm), policy),
-        desk=DeskSource(client("DESK", settings.desk), policy),
-    )
-
-
-def build_erp(settings: Settings, client: Any, policy: CachePolicy | None) -> ErpSource:
-    """The ERP source `erp_kind` names: the demo REST ERP, or Tryton over JSON-RPC."""
-    if settings.erp_kind != "tryton":
-        return ErpSource(client("ERP", settings.erp), policy)
-    from sources.tryton import TrytonSource
-
-    conf = settings.tryton
-    return TrytonSource(  # type: ignore[return-value]  # the same batch methods and records
-        client("ERP", conf),
-        policy,
-        database=conf.database,
-        user=conf.user,
-        password=conf.password.get_secret_value() if conf.password else None,
-        language=conf.language,
-        party_ref=conf.party_ref,
-        party_code_prefix=conf.party_code_prefix,
-    )
-
-
-log = logging.getLogger("isthmus.gateway")
+from schema.executor import Prepared
+from server.documents import DocumentCache
+from server.errors import (
+    BadRequest,
+    IntrospectionDisabled,
+    MethodNotAllowed,
+    QueryTooComplex,
+    RateLimited,
+    Refused,
+)
+from server.wiring import Services
+from sources import deadline, freshness, trace
 
 DEADLINE_MARGIN = 0.25
 TRACE_HEADER = "x-isthmus-trace"
@@ -106,68 +38,25 @@ def error_body(message: str, code: str) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
 
 
-class BadRequest(Exception):
-    """A request refused before execution: HTTP `status`, a coded GraphQL-shaped error."""
-
-    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST", headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.headers = headers or {}
-
-
-class Refused(Exception):
-    """A valid document over a demand limit: answered with a coded error, never executed."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def build_authorizer(policy_dir: Path | None = None) -> Authorizer:
-    """The policy files (the shipped ones by default) with the schema's declared derivations."""
-    derivations = {field: Derivation(*spec) for field, spec in schema.derivations().items()}
-    if policy_dir is None:
-        return Authorizer(derivations=derivations)
-    return Authorizer(policy_dir / "model.conf", policy_dir / "policy.csv", derivations=derivations)
-
-
 class Gateway:
-    """Everything a request needs that outlives it: settings, sources, cached documents."""
+    """The request pipeline: one GraphQL request from its payload to its answer, over the `Services`."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.redis = build_redis(settings)
-        self.backends = build_backends(settings, self.redis)
-        self.schema = schema.subgraph if settings.federation.enabled else schema.public
-        self.executor = Executor(
-            self.schema, document_cache_size=settings.document_cache_size,
-            max_tokens=settings.limits.max_tokens,
-            limits=demand.Limits(
-                depth=settings.limits.max_depth,
-                aliases=settings.limits.max_aliases,
-                root_fields=settings.limits.max_root_fields,
-                fields=settings.limits.max_fields,
-            ),
-        )
-        self.authenticator = Authenticator(settings.auth)
-        self.budget = CostBudget(settings.limits.budget_per_window, settings.limits.budget_window, shared=self.redis)
-        # Per validated document and operation: what demand control needs that no variable changes.
-        self._demands: LRUCache[tuple[int, str | None], tuple[Prepared, demand.Shape, demand.CostPlan]] = LRUCache(
-            maxsize=settings.document_cache_size
-        )
-        self.authorizer = build_authorizer(Path(settings.policy_dir) if settings.policy_dir else None)
-        self.policy_sync = PolicySync(self.redis, self.authorizer, settings.redis.timeout) if self.redis else None
-        self._listening: asyncio.Task[None] | None = None
-        if not settings.auth.enabled:
-            log.warning("authorisation is OFF (auth.enabled = false): every caller sees every field and customer")
+    def __init__(self, services: Services) -> None:
+        self.settings = services.settings
+        self.backends = services.backends
+        self.schema = services.schema
+        self.executor = services.executor
+        self.budget = services.budget
+        self.authorizer = services.authorizer
+        self.approval_rules = services.approval_rules
+        self.documents = DocumentCache(services.executor, services.settings.document_cache_size)
 
     def context_for(self, principal: Principal, request_id: str) -> Context:
         """The request's context: its loaders, and the policy's decisions for this caller."""
         loaders = Loaders(self.backends, batching=self.settings.batching)
         if not self.settings.auth.enabled:
             return Context(principal=principal, loaders=loaders, request_id=request_id,
-                           credit_basis=self.settings.credit_basis)
+                           credit_basis=self.settings.credit_basis, approval_rules=self.approval_rules)
         authorizer = self.authorizer
         authorizer.reload_if_changed()
         roles = principal.roles
@@ -175,6 +64,7 @@ class Gateway:
             principal=principal,
             loaders=loaders,
             request_id=request_id,
+            approval_rules=self.approval_rules,
             can_read=lambda field: authorizer.can_read(roles, field),
             restricted=authorizer.restricted,
             scope=authorizer.scope(roles),
@@ -185,21 +75,6 @@ class Gateway:
         """`X-Isthmus-Trace` is honoured for roles the policy grants `debug:trace` (everyone with auth off)."""
         return not self.settings.auth.enabled or self.authorizer.may_trace(principal.roles)
 
-    async def start(self) -> None:
-        """Background work of a running gateway: listening for other replicas' policy reloads."""
-        if self.policy_sync is not None:
-            self._listening = asyncio.create_task(self.policy_sync.listen())
-
-    async def aclose(self) -> None:
-        if self._listening is not None:
-            self._listening.cancel()
-            await asyncio.gather(self._listening, return_exceptions=True)
-        if self.policy_sync is not None:
-            await self.policy_sync.aclose()
-        await self.backends.aclose()
-        if self.redis is not None:
-            await self.redis.aclose()
-
     async def check_demand(
         self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal
     ) -> None:
@@ -208,32 +83,23 @@ class Gateway:
         The shape limits were checked when the document was prepared (`Executor`, before validation).
         """
         limits = self.settings.limits
-        operation = prepared.operation(operation_name)
-        key = (id(prepared), operation_name)
-        cached = self._demands.get(key)
-        if cached is None or cached[0] is not prepared:
-            shape = demand.measure(prepared.document, operation)
-            cached = self._demands[key] = (prepared, shape, demand.CostPlan(self.schema, prepared.document, operation))
-        _, shape, plan = cached
+        shape, plan = self.documents.demand(prepared, operation_name)
         if shape.introspection and limits.introspection_roles is not None:
             if not set(principal.roles) & set(limits.introspection_roles):
-                raise Refused("Introspection is not enabled for your role.", "INTROSPECTION_DISABLED")
+                raise IntrospectionDisabled("Introspection is not enabled for your role.")
         estimated = plan.estimate(variables)
         if estimated is None:
             return  # variables that do not coerce: execution answers BAD_USER_INPUT, nothing runs
         if estimated > limits.max_cost:
-            raise Refused(
+            raise QueryTooComplex(
                 f"The operation's estimated cost is {estimated}, above the limit of {limits.max_cost}. "
-                "Ask for fewer items (smaller `first`) or fewer nested lists.",
-                "QUERY_TOO_COMPLEX",
+                "Ask for fewer items (smaller `first`) or fewer nested lists."
             )
         wait = await self.budget.charge(principal.id, estimated)
         if wait is not None:
-            raise BadRequest(
+            raise RateLimited(
                 f"Your cost budget of {limits.budget_per_window} per {limits.budget_window:g} s is spent; "
                 f"retry in {wait} s.",
-                status=429,
-                code="RATE_LIMITED",
                 headers={"Retry-After": str(wait)},
             )
 
@@ -242,7 +108,7 @@ class Gateway:
         if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
             return None
         given = payload.get("operationName")
-        prepared = self.executor.prepare(payload["query"])
+        prepared = self.documents.prepare(payload["query"])
         if prepared.document is None:
             return None
         operation = prepared.operation(given if isinstance(given, str) else None)
@@ -261,7 +127,7 @@ class Gateway:
     ) -> tuple[dict[str, Any], set[str]]:
         """The response body, and the restricted fields the caller was denied (for the audit log)."""
         query, variables, operation_name = parse_payload(payload)
-        prepared: Prepared = self.executor.prepare(query)
+        prepared: Prepared = self.documents.prepare(query)
         if prepared.errors:
             return {"errors": list(prepared.errors)}, set()
         if prepared.operation(operation_name) is None:
@@ -270,7 +136,7 @@ class Gateway:
                 else "The document has several operations; name one in `operationName`."
             )
         if method == "GET" and not prepared.is_query(operation_name):
-            raise BadRequest("Only queries may be sent with GET; use POST for mutations.", status=405)
+            raise MethodNotAllowed("Only queries may be sent with GET; use POST for mutations.")
         try:
             await self.check_demand(prepared, operation_name, variables, principal)
         except Refused as refused:

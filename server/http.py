@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import time
-import uuid
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import logs
-from server.auth import Unauthenticated
+from resolvers.context import Principal
+from server import access
+from server.access import audit, caller, caller_unless, take_request_id
 from server.gateway import (
     TIMEOUT_HEADER,
     TRACE_HEADER,
@@ -26,14 +25,12 @@ from server.gateway import (
     requested_max_age,
     requested_timeout,
 )
-from server.metrics import UNAUTHENTICATED, Metrics
+from server.metrics import Metrics
 from server.bi import Exports, add_bi_routes
 from server.ops import add_ops_routes
 from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
 from server.settings import Settings
-
-access_log = logging.getLogger("isthmus.access")
-
+from server.wiring import Services
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.load(os.environ.get("ISTHMUS_CONFIG"))
@@ -41,31 +38,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.gateway = Gateway(settings)
-        await app.state.gateway.start()
+        # The wiring (server/wiring.py) and the request pipeline on it (server/gateway.py).
+        app.state.services = services = Services(settings)
+        app.state.gateway = Gateway(services)
+        await services.start()
         # Trusted documents, the APQ store and the BI exports (server/persisted.py, server/bi.py).
-        app.state.documents = PersistedDocuments(settings, app.state.gateway)
-        app.state.exports = Exports(app.state.documents, app.state.gateway.executor.schema, settings.persisted.bi_page_size)
+        app.state.documents = PersistedDocuments(services, app.state.gateway)
+        app.state.exports = Exports(app.state.documents, services.executor.schema, settings.persisted.bi_page_size)
         tune_garbage_collector()
         try:
             yield
         finally:
             await app.state.documents.aclose()
-            await app.state.gateway.aclose()
+            await services.aclose()
 
     app = FastAPI(title="Isthmus", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.metrics = metrics
+    access.install(app)
 
-    async def run(request: Request, request_id: str, payload: Any) -> Response:
+    async def run(request: Request, request_id: str, payload: Any, principal: Principal) -> Response:
         gateway: Gateway = request.app.state.gateway
-        # Operation names label metrics series; only authenticated callers may name one.
-        operation = UNAUTHENTICATED
         started = time.perf_counter()
-        status, outcome, denied, principal, extra_headers = 200, "ok", set(), None, {}
+        status, outcome, denied, extra_headers = 200, "ok", set(), {}
         result: dict[str, Any] | None = None
         trusted = None
+        # Operation names label metrics series; only authenticated callers reach here to name one.
+        operation = metrics.operation_label(gateway.operation_name(payload))
         try:
-            principal = gateway.authenticator.authenticate(request.headers)
-            operation = metrics.operation_label(gateway.operation_name(payload))
             # A documentId or APQ hash becomes its text; safelisting may refuse the document.
             resolved, trusted = await request.app.state.documents.resolve(payload, principal, request.method)
             if resolved is not payload:
@@ -86,35 +85,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except BadRequest as exc:
             status, outcome, body = exc.status, "refused", error_body(str(exc), exc.code)
             extra_headers = exc.headers
-        except Unauthenticated as exc:
-            status, outcome, body = 401, "unauthenticated", error_body(str(exc), "UNAUTHENTICATED")
         seconds = time.perf_counter() - started
         metrics.request(operation, outcome, seconds)
-        # The audit line: who asked, for what, what they were denied, how long it took.
-        access_log.info(
-            "graphql",
-            extra={
-                "principal": principal.id if principal else None,
-                "roles": list(principal.roles) if principal else None,
-                "method": request.method,
-                "operation": operation,
-                "status": status,
-                "outcome": outcome,
-                "denied": sorted(denied),
-                "document": trusted.document_id if trusted else None,
-                "duration_ms": round(seconds * 1000, 2),
-            },
-        )
+        audit(request, principal=principal, status=status, outcome=outcome, operation=operation, denied=sorted(denied),
+              document=trusted.document_id if trusted else None, duration_ms=round(seconds * 1000, 2))
         response = respond(body, request_id, status)
         response.headers.update(extra_headers)
         if request.method == "GET" and status == 200 and result is not None:
             response = conditional_get(request, response, result, gateway)  # ETag, Cache-Control, 304
-        if status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="isthmus"'
         return response
 
     @app.post("/graphql", summary="Run a GraphQL operation")
-    async def graphql_post(request: Request) -> Response:
+    async def graphql_post(request: Request, principal: Principal = Depends(caller)) -> Response:
         request_id = take_request_id(request)
         body = await request.body()
         if len(body) > settings.max_body_bytes:
@@ -123,13 +105,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return respond(error_body(f"The body is not valid JSON: {exc}.", "BAD_REQUEST"), request_id, 400)
-        return await run(request, request_id, payload)
+        return await run(request, request_id, payload, principal)
 
     @app.get("/graphql", summary="GraphiQL, or a query sent with GET")
-    async def graphql_get(request: Request) -> Response:
+    async def graphql_get(request: Request, principal: Principal | None = Depends(caller_unless(graphiql))) -> Response:
         request_id = take_request_id(request)
         params = request.query_params
-        if not {"query", "documentId", "extensions"} & set(params.keys()):
+        if principal is None:
             return HTMLResponse(_graphiql_html())
         payload: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
         if "documentId" in params:
@@ -140,12 +122,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     payload[name] = orjson.loads(params[name])
                 except orjson.JSONDecodeError:
                     return respond(error_body(f"`{name}` is not valid JSON.", "BAD_REQUEST"), request_id, 400)
-        return await run(request, request_id, payload)
+        return await run(request, request_id, payload, principal)
 
     add_manifest_route(app)
     add_bi_routes(app, metrics, take_request_id)
 
-    add_ops_routes(app, metrics, settings)
+    add_ops_routes(app, metrics)
     app.add_middleware(VaryOnCredentials)
 
     return app
@@ -194,12 +176,9 @@ class VaryOnCredentials:
         return kept
 
 
-def take_request_id(request: Request) -> str:
-    """The caller's X-Request-Id (if sane) or a new one; logs and the response carry it."""
-    given = request.headers.get("x-request-id", "")
-    rid = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
-    logs.request_id.set(rid)
-    return rid
+def graphiql(request: Request) -> bool:
+    """GET /graphql without a query, a documentId or extensions: the GraphiQL page, for anyone."""
+    return not {"query", "documentId", "extensions"} & set(request.query_params.keys())
 
 
 def respond(body: bytes, request_id: str, status: int = 200) -> Response:

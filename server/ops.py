@@ -10,60 +10,58 @@
   token opens these two and nothing else).
 - `POST /admin/policy/reload`: admins only.
 
-A refusal is 401 or 403 with a coded error and an audit line, like every other.
+A refusal is 401 or 403 with a coded error and an audit line, like every other (`server/access.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from resolvers.context import Principal
-from server.auth import Unauthenticated
-from server.settings import Settings
-
-access_log = logging.getLogger("isthmus.access")
+from server.access import Forbidden, audit, caller
 
 OPERATOR_ROLE = "admin"
+WHAT = {"/readyz": "see the readiness details", "/metrics": "read the metrics", "/admin/policy/reload": "reload the policy"}
 
 
-def add_ops_routes(app: FastAPI, metrics: Any, settings: Settings) -> None:
-    token_sha256 = (settings.ops.metrics_token_sha256 or "").lower()
+def scraper(request: Request) -> bool:
+    """Whether the request carries the metrics token (`Authorization: Bearer <token>`, its SHA-256 configured)."""
+    token_sha256 = (request.app.state.services.settings.ops.metrics_token_sha256 or "").lower()
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token_sha256 or scheme.lower() != "bearer" or not token.strip():
+        return False
+    return hmac.compare_digest(hashlib.sha256(token.strip().encode()).hexdigest(), token_sha256)
 
-    def refuse(request: Request, status: int, code: str, message: str, principal: Principal | None) -> JSONResponse:
-        access_log.info("ops", extra={
-            "principal": principal.id if principal else None,
-            "roles": list(principal.roles) if principal else None,
-            "method": request.method, "path": request.url.path, "status": status, "outcome": "refused",
-        })
-        headers = {"WWW-Authenticate": 'Bearer realm="isthmus"'} if status == 401 else None
-        return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status, headers=headers)
 
-    def scraper(request: Request) -> bool:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if not token_sha256 or scheme.lower() != "bearer" or not token.strip():
-            return False
-        return hmac.compare_digest(hashlib.sha256(token.strip().encode()).hexdigest(), token_sha256)
+def admin(request: Request) -> Principal:
+    """The dependency of admin routes: an authenticated caller with the admin role, else 401 or 403."""
+    principal = caller(request)
+    if OPERATOR_ROLE not in principal.roles:
+        raise Forbidden(f"Only admins may {WHAT.get(request.url.path, 'do this')}.", principal)
+    return principal
 
-    def admin(request: Request, what: str) -> tuple[Principal | None, JSONResponse | None]:
-        """The caller if an admin, else the 401/403 to answer."""
-        try:
-            principal = request.app.state.gateway.authenticator.authenticate(request.headers)
-        except Unauthenticated as exc:
-            return None, refuse(request, 401, "UNAUTHENTICATED", str(exc), None)
-        if OPERATOR_ROLE not in principal.roles:
-            return principal, refuse(request, 403, "FORBIDDEN", f"Only admins may {what}.", principal)
-        return principal, None
 
-    def operator(request: Request, what: str) -> JSONResponse | None:
-        """None when the caller may see operational details (the metrics token, or an admin)."""
-        return None if scraper(request) else admin(request, what)[1]
+def operator(request: Request) -> Principal | None:
+    """The dependency of operational details: the metrics token (None: no principal), or an admin."""
+    return None if scraper(request) else admin(request)
 
+
+def details_wanted(request: Request) -> bool:
+    details = request.query_params.get("details")
+    return details is not None and details.lower() not in ("0", "false", "no")
+
+
+def operator_for_details(request: Request) -> Principal | None:
+    """`/readyz` is public; `?details` takes an operator."""
+    return operator(request) if details_wanted(request) else None
+
+
+def add_ops_routes(app: FastAPI, metrics: Any) -> None:
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -71,6 +69,7 @@ def add_ops_routes(app: FastAPI, metrics: Any, settings: Settings) -> None:
     @app.get("/readyz", summary="Whether the backends (and Redis) can be reached; details for operators")
     async def readyz(
         request: Request,
+        _: Principal | None = Depends(operator_for_details),
         details: str | None = Query(None, description="Present (e.g. `?details`): each source's circuit, the policy, "
                                                       "Redis. Needs an admin or the metrics token."),
     ) -> Response:
@@ -82,44 +81,34 @@ def add_ops_routes(app: FastAPI, metrics: Any, settings: Settings) -> None:
         refuses is it not ready (503), since a replica that can answer nothing should leave
         rotation. Redis alone never takes a replica out: all of them would lose it at once.
         """
-        wanted = details is not None and details.lower() not in ("0", "false", "no")
-        if wanted and (refused := operator(request, "see the readiness details")) is not None:
-            return refused
-        gateway = request.app.state.gateway
-        breakers = {source.name: source.http.breaker for source in gateway.backends.all()}
+        wanted = details_wanted(request)
+        services = request.app.state.services
+        breakers = {source.name: source.http.breaker for source in services.backends.all()}
         sources = {name: {"circuit": breaker.state} for name, breaker in breakers.items()}
         open_count = sum(1 for breaker in breakers.values() if breaker.refusing)
         status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
         redis = None
-        if gateway.redis is not None:
-            await gateway.redis.run("ping", lambda client: client.ping(), None)
-            redis = gateway.redis.status()  # its error text is already redacted
+        if services.redis is not None:
+            await services.redis.run("ping", lambda client: client.ping(), None)
+            redis = services.redis.status()  # its error text is already redacted
             if redis["state"] != "up" and status == "ready":
                 status = "degraded"
         body: dict[str, Any] = {"status": status}
         if wanted:
-            policy = gateway.authorizer.policy
+            policy = services.authorizer.policy
             body.update(sources=sources, policy={"version": policy.version, "digest": policy.digest})
             if redis is not None:
                 body["redis"] = redis
         return JSONResponse(body, status_code=503 if status == "unavailable" else 200)
 
-    @app.get("/metrics", summary="Prometheus metrics (an admin or the metrics token)")
+    @app.get("/metrics", summary="Prometheus metrics (an admin or the metrics token)", dependencies=[Depends(operator)])
     async def prometheus(request: Request) -> Response:
-        if (refused := operator(request, "read the metrics")) is not None:
-            return refused
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post("/admin/policy/reload", summary="Reload the authorisation policy now (admin only)")
-    async def reload_policy(request: Request) -> JSONResponse:
-        principal, refused = admin(request, "reload the policy")
-        if refused is not None:
-            return refused
-        gateway = request.app.state.gateway
-        reloaded = gateway.authorizer.reload()
-        access_log.info("ops", extra={
-            "principal": principal.id, "roles": list(principal.roles), "method": request.method,
-            "path": request.url.path, "status": 200 if reloaded else 422, "outcome": "reloaded" if reloaded else "refused",
-        })
-        body = {"reloaded": reloaded, "version": gateway.authorizer.policy.version}
+    async def reload_policy(request: Request, principal: Principal = Depends(admin)) -> JSONResponse:
+        authorizer = request.app.state.services.authorizer
+        reloaded = authorizer.reload()
+        audit(request, principal=principal, status=200 if reloaded else 422, outcome="reloaded" if reloaded else "refused")
+        body = {"reloaded": reloaded, "version": authorizer.policy.version}
         return JSONResponse(body, status_code=200 if reloaded else 422)

@@ -32,13 +32,22 @@ from typing import Any, Protocol
 
 import orjson
 from cachetools import LRUCache
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, parse, validate
 
 from resolvers.context import Principal
-from server.gateway import BadRequest, error_body
-from server.settings import ApqSettings, Settings
+from server.access import caller
+from server.errors import (
+    BadRequest,
+    DocumentNotTrusted,
+    MethodNotAllowed,
+    PersistedDocumentNotFound,
+    PersistedQueryHashMismatch,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+)
+from server.settings import ApqSettings
 from sources.redis_link import RedisLink
 
 log = logging.getLogger("isthmus.persisted")
@@ -54,10 +63,6 @@ NO_CACHE = {"Cache-Control": "private, no-cache, must-revalidate"}
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class DocumentRefused(BadRequest):
-    """A coded refusal about the document itself (unknown hash, not trusted, ...)."""
 
 
 # ---------------------------------------------------------------------------
@@ -227,12 +232,12 @@ def make_store(settings: ApqSettings, link: RedisLink | None) -> ApqStore:
 class PersistedDocuments:
     """Turns a request (query, documentId, or APQ hash) into the document to run, or refuses it."""
 
-    def __init__(self, settings: Settings, gateway: Any, schema: GraphQLSchema | None = None) -> None:
-        self.settings = settings
+    def __init__(self, services: Any, gateway: Any) -> None:
+        """`services`: the wiring (server/wiring.py); `gateway`: the request pipeline, with its document cache."""
+        self.settings = settings = services.settings
         self.gateway = gateway
-        self.manifest = Manifest.load(settings.persisted.dir, schema or gateway.executor.schema)
-        self.store = make_store(settings.apq, gateway.redis)
-        self._kinds: LRUCache[str, dict[str | None, OperationType]] = LRUCache(maxsize=256)
+        self.manifest = Manifest.load(settings.persisted.dir, services.executor.schema)
+        self.store = make_store(settings.apq, services.redis)
         log.info("trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)})
 
     async def aclose(self) -> None:
@@ -272,10 +277,8 @@ class PersistedDocuments:
             sha256 = self._apq_hash(apq)
             if query is not None:
                 if sha256_hex(query) != sha256:
-                    raise DocumentRefused(
-                        "The persistedQuery sha256Hash is not the SHA-256 of the query text (hex of its UTF-8 bytes).",
-                        status=400,
-                        code="PERSISTED_QUERY_HASH_MISMATCH",
+                    raise PersistedQueryHashMismatch(
+                        "The persistedQuery sha256Hash is not the SHA-256 of the query text (hex of its UTF-8 bytes)."
                     )
                 trusted = self.manifest.get(sha256)
                 register = sha256 if trusted is None else None
@@ -286,32 +289,26 @@ class PersistedDocuments:
                 elif self.settings.apq.enabled:
                     query = await self.store.get(sha256)
                     if query is None:
-                        raise DocumentRefused("PersistedQueryNotFound", status=200, code="PERSISTED_QUERY_NOT_FOUND",
-                                              headers=NO_CACHE)
+                        raise PersistedQueryNotFound("PersistedQueryNotFound", headers=NO_CACHE)
                 else:
-                    raise DocumentRefused("PersistedQueryNotSupported", status=200,
-                                          code="PERSISTED_QUERY_NOT_SUPPORTED", headers=NO_CACHE)
+                    raise PersistedQueryNotSupported("PersistedQueryNotSupported", status=200, headers=NO_CACHE)
         elif query is not None:
             trusted = self.manifest.get(sha256_hex(query))
 
         if query is None:
             return payload, None  # parse_payload says what is missing
         operation_name = payload.get("operationName")
-        if method == "GET" and self._is_mutation(query, operation_name if isinstance(operation_name, str) else None):
-            raise DocumentRefused(
-                "Only queries may be sent with GET; send mutations with POST.",
-                status=405, code="METHOD_NOT_ALLOWED", headers={"Allow": "POST"},
-            )
+        if method == "GET" and self.gateway.documents.is_mutation(query, operation_name if isinstance(operation_name, str) else None):
+            raise MethodNotAllowed("Only queries may be sent with GET; send mutations with POST.", headers={"Allow": "POST"})
         if trusted is None and self.level(principal) == "trusted":
-            raise DocumentRefused(
+            raise DocumentNotTrusted(
                 "Your role may only run trusted documents: send `documentId: \"sha256:<hash>\"` of an operation "
                 f"listed by GET {MANIFEST_PATH} (or export it from /bi/<operationName>.csv); "
-                "ad-hoc documents are not accepted.",
-                status=403, code="DOCUMENT_NOT_TRUSTED",
+                "ad-hoc documents are not accepted."
             )
         if register is not None and self.settings.apq.enabled:
             # Only documents that parse and validate are kept (the check is cached for the run).
-            if not self.gateway.executor.prepare(query).errors:
+            if not self.gateway.documents.prepare(query).errors:
                 await self.store.put(register, query)
         resolved = {key: value for key, value in payload.items() if key not in ("documentId", "extensions")}
         resolved["query"] = query
@@ -324,10 +321,7 @@ class PersistedDocuments:
             raise BadRequest('`documentId` must be "sha256:" followed by the 64 hex digits of a trusted document\'s hash.')
         trusted = self.manifest.get(document_id[7:])
         if trusted is None:
-            raise DocumentRefused(
-                f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them.",
-                status=404, code="PERSISTED_DOCUMENT_NOT_FOUND",
-            )
+            raise PersistedDocumentNotFound(f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them.")
         return trusted
 
     @staticmethod
@@ -335,28 +329,11 @@ class PersistedDocuments:
         if not isinstance(apq, dict):
             raise BadRequest("`extensions.persistedQuery` must be a JSON object.")
         if apq.get("version") != 1:
-            raise DocumentRefused("PersistedQueryNotSupported: only persistedQuery version 1 is supported.",
-                                  status=400, code="PERSISTED_QUERY_NOT_SUPPORTED")
+            raise PersistedQueryNotSupported("PersistedQueryNotSupported: only persistedQuery version 1 is supported.")
         sha256 = apq.get("sha256Hash")
         if not isinstance(sha256, str) or not HEX64.match(sha256):
             raise BadRequest("`extensions.persistedQuery.sha256Hash` must be 64 hex digits.")
         return sha256.lower()
-
-    def _is_mutation(self, query: str, operation_name: str | None) -> bool:
-        """Whether the operation to run is not a query (checked before validation: the schema has no mutations)."""
-        kinds = self._kinds.get(query)
-        if kinds is None:
-            try:
-                document = parse(query)
-            except GraphQLError:
-                return False  # the run reports the parse error
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            kinds = {o.name.value if o.name else None: o.operation for o in operations}
-            if len(operations) == 1:
-                kinds[None] = operations[0].operation
-            self._kinds[query] = kinds
-        kind = kinds.get(operation_name)
-        return kind is not None and kind is not OperationType.QUERY
 
 
 # ---------------------------------------------------------------------------
@@ -430,18 +407,8 @@ def conditional_get(request: Request, response: Response, result: dict[str, Any]
 
 
 def add_manifest_route(app: FastAPI) -> None:
-    @app.get(MANIFEST_PATH, summary="The trusted documents (Apollo persisted query manifest format)")
+    @app.get(MANIFEST_PATH, summary="The trusted documents (Apollo persisted query manifest format)",
+             dependencies=[Depends(caller)])
     async def manifest(request: Request) -> Response:
-        from server.auth import Unauthenticated
-
-        gateway = request.app.state.gateway
-        try:
-            gateway.authenticator.authenticate(request.headers)
-        except Unauthenticated as exc:
-            logging.getLogger("isthmus.access").info(
-                "manifest", extra={"principal": None, "method": "GET", "status": 401, "outcome": "unauthenticated"}
-            )
-            return Response(error_body(str(exc), "UNAUTHENTICATED"), 401, media_type="application/json",
-                            headers={"WWW-Authenticate": 'Bearer realm="isthmus"'})
         documents: PersistedDocuments = request.app.state.documents
         return Response(orjson.dumps(documents.manifest.as_json()), media_type="application/json")

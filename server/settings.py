@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     ops: OpsSettings = OpsSettings()
     policy_dir: str | None = Field(None, description="Folder with model.conf and policy.csv (default: the shipped ones).")
+    approval_rules: str | None = Field(
+        None, description="The quote approval rules file (default: the shipped policies/approvals.toml); re-read when it changes."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -40,14 +40,6 @@ class Entry:
     fetched_at: float
 
 
-@dataclass
-class Counters:
-    hits: int = 0
-    misses: int = 0
-    stale: int = 0
-    shared: int = 0
-
-
 Fetch = Callable[[list[Hashable]], Awaitable[list[Any]]]
 
 
@@ -71,7 +63,6 @@ class MethodCache:
         self._entries: TTLCache[Hashable, Entry] = TTLCache(maxsize=maxsize, ttl=ttl + grace, timer=time.monotonic)
         self._inflight: dict[Hashable, asyncio.Future[Answer]] = {}
         self._fills: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
-        self.counters = Counters()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -96,11 +87,9 @@ class MethodCache:
                 if report is not None:
                     report.note(self.source, now - entry.fetched_at)
             elif key in self._inflight:
-                self.counters.shared += 1
                 waiting.append((index, key, self._inflight[key]))
             else:
                 missing.setdefault(key, []).append(index)
-        self.counters.hits += hits
         if hits:
             events.cache_event(self.source, self.method, "hit", hits)
             recorder = trace.current()
@@ -125,7 +114,6 @@ class MethodCache:
         loop = asyncio.get_running_loop()
         futures: dict[Hashable, asyncio.Future[Answer]] = {key: loop.create_future() for key in keys}
         self._inflight.update(futures)
-        self.counters.misses += len(keys)
         task = loop.create_task(self._fill(futures, fetch))
         self._fills.add(task)
         task.add_done_callback(self._fills.discard)
@@ -222,12 +210,8 @@ class MethodCache:
             entry = Entry(shared.value(), now - shared.age)
         if entry is None:
             return Answer(error)
-        self.counters.stale += 1
         events.cache_event(self.source, self.method, "stale", 1)
         return Answer(entry.value, entry.fetched_at, stale=True)
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 @dataclass(frozen=True)

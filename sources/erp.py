@@ -47,10 +47,6 @@ class ErpSource(Source):
         """Every order of each party, newest first, lines included."""
         return await self.many_per_key("orders_by_party", "/orders", "party", codes, Order, "party_code")
 
-    @cached("orders")
-    async def orders_by_contract(self, numbers: Sequence[str]) -> list[Result]:
-        return await self.many_per_key("orders_by_contract", "/orders", "contract", numbers, Order, "contract_number")
-
     @cached("balances")
     async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
         """Every invoice of each party (open and settled); callers filter."""
@@ -60,7 +56,3 @@ class ErpSource(Source):
     async def open_items_by_party(self, codes: Sequence[str]) -> list[Result]:
         """Each party's open receivable entries without an invoice (unapplied payments, opening balances)."""
         return await self.many_per_key("open_items_by_party", "/open_items", "party", codes, OpenItem, "party_code")
-
-    @cached("balances")
-    async def invoices_by_order(self, ids: Sequence[str]) -> list[Result]:
-        return await self.many_per_key("invoices_by_order", "/invoices", "order", ids, Invoice, "order_id")

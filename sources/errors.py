@@ -6,11 +6,26 @@ backend so a client can tell which system failed (`extensions.source`).
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class SourceError(Exception):
+
+class IsthmusError(Exception):
+    """The root of every error a client can see: `code` is its stable `extensions.code`.
+
+    `when` (what the client did or met) and `http` (the status it comes with) document
+    it: the README's error table is generated from them (`server/errors.py`). A class
+    with no `when` refines another's row (or is never seen by a client as itself).
+    """
+
+    code: ClassVar[str] = "INTERNAL"
+    when: ClassVar[str] = ""
+    http: ClassVar[str] = "200"
+
+
+class SourceError(IsthmusError):
     """A backend call failed; every key of the batch that needed it fails with it."""
 
-    code = "SOURCE_ERROR"
+    code = "SOURCE_ERROR"  # abstract: a client sees one of the subclasses
 
     def __init__(self, source: str, method: str, detail: str) -> None:
         super().__init__(f"{source} {method}: {detail}")
@@ -28,16 +43,19 @@ class SourceError(Exception):
 
 class SourceUnavailable(SourceError):
     code = "SOURCE_UNAVAILABLE"
+    when = "a backend refused, failed (5xx) or is down; `extensions.source` names it"
     describe = "unavailable"
 
 
 class SourceTimeout(SourceError):
     code = "SOURCE_TIMEOUT"
+    when = "a backend did not answer within its timeout or the request's deadline"
     describe = "timed out"
 
 
 class SourceBadResponse(SourceError):
     code = "SOURCE_BAD_RESPONSE"
+    when = "a backend answered with something that is not what its API promises"
     describe = "malformed answer"
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Awaitable, Callable, Literal, Sequence
 
-from sources.base import Result, Source, cached
+from sources.base import Result, Source, cached, group_by
 from sources.cache import CachePolicy
 from sources.errors import SourceBadResponse, SourceError, SourceUnauthorized, SourceUnavailable
 from sources.http import BackendClient
@@ -730,13 +730,7 @@ class TrytonSource(Source):
     async def orders_by_party(self, codes: Sequence[str]) -> list[Result]:
         """Every sale of each party, newest sale_date first, lines included."""
         orders = await self._orders("orders_by_party", codes, lambda chunk: [self.party_domain(chunk, "party")])
-        return _group(orders, "party_code", codes)
-
-    @cached("orders")
-    async def orders_by_contract(self, numbers: Sequence[str]) -> list[Result]:
-        """Sales whose customer reference (sale.reference) is the contract number."""
-        orders = await self._orders("orders_by_contract", numbers, lambda chunk: [["reference", "in", chunk]])
-        return _group(orders, "contract_number", numbers)
+        return group_by(orders, "party_code", codes)
 
     # --- invoices -----------------------------------------------------------------------------
 
@@ -839,22 +833,13 @@ class TrytonSource(Source):
                 amount=number((row.get("debit") or Decimal(0)) - (row.get("credit") or Decimal(0))),
                 description=_nested(row, "move.description") or row.get("description"), currency=session.currency,
             ))
-        return _group(items, "party_code", codes)
+        return group_by(items, "party_code", codes)
 
     @cached("balances")
     async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
         """Every issued customer invoice of each party (open and settled), newest first."""
         invoices = await self._invoices("invoices_by_party", codes, lambda chunk: [self.party_domain(chunk, "party")])
-        return _group(invoices, "party_code", codes)
-
-    @cached("balances")
-    async def invoices_by_order(self, ids: Sequence[str]) -> list[Result]:
-        wanted = [int(i) for i in ids if i.isdigit()]
-        invoices = await self._invoices("invoices_by_order", wanted, lambda chunk: [["sales", "in", chunk]]) if wanted else []
-        groups: dict[str, list[Invoice]] = defaultdict(list)
-        for invoice in invoices:
-            groups[invoice.order_id].append(invoice)
-        return [groups.get(i, []) for i in ids]
+        return group_by(invoices, "party_code", codes)
 
 
 def _rate(taxes: list[dict[str, Any]]) -> Decimal:
@@ -884,10 +869,3 @@ def _move_kind(topology: Topology, move: dict[str, Any]) -> str:
     if ends[0] == "customer":
         return "RETURN"
     return "TRANSFER"
-
-
-def _group(items: list[Any], key: str, keys: Sequence[str]) -> list[list[Any]]:
-    groups: dict[str, list[Any]] = defaultdict(list)
-    for item in items:
-        groups[getattr(item, key)].append(item)
-    return [groups.get(k, []) for k in keys]

@@ -40,7 +40,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings, strategies as 
 
 from conftest import bearer
 from policies import ROLES
-from server.gateway import build_authorizer
+from server.wiring import build_authorizer
 from schema import public
 
 POLICY = build_authorizer()

@@ -335,21 +335,21 @@ def test_a_large_export_streams_in_flat_memory(systems):
 
 def plan_of(text: str):
     from schema import public
-    from server.bi import build_plan
+    from server.bi_plan import build_plan
     from server.persisted import TrustedDocument
 
     return build_plan(TrustedDocument(sha256(text), "T", text, "query", "t.graphql"), public)
 
 
 def test_a_document_without_a_list_is_not_exportable():
-    from server.bi import NotExportable
+    from server.bi_plan import NotExportable
 
     with pytest.raises(NotExportable):
         plan_of('query T { customer(id: "C1") { id name } }')
 
 
 def test_side_by_side_lists_are_stacked_not_multiplied_and_empty_lists_keep_the_parent():
-    from server.bi import rows_of
+    from server.bi_plan import rows_of
 
     plan = plan_of("query T($after: String) { customers(first: 2, after: $after) { pageInfo { hasNextPage endCursor } "
                    "edges { node { id c: contacts { name } tickets { id } } } } }")
@@ -368,7 +368,7 @@ def test_side_by_side_lists_are_stacked_not_multiplied_and_empty_lists_keep_the_
 
 
 def test_filters_compare_decimals_as_numbers_and_null_matches_only_null():
-    from server.bi import Filter
+    from server.bi_plan import Filter
 
     assert Filter("x", "<", 0).matches("-0.01") and not Filter("x", "<", 0).matches("0.00")
     assert not Filter("x", "<", 0).matches(None)
@@ -378,7 +378,7 @@ def test_filters_compare_decimals_as_numbers_and_null_matches_only_null():
 
 
 def test_csv_cells_never_carry_a_formula():
-    from server.bi import csv_cell
+    from server.bi_encode import csv_cell
 
     assert csv_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert csv_cell("@SUM(A1)") == "'@SUM(A1)" and csv_cell("+49 30 1234") == "'+49 30 1234"

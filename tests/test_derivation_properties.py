@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import bearer
 from policies import ROLES
-from server.gateway import build_authorizer
+from server.wiring import build_authorizer
 
 POLICY = build_authorizer()
 PRINCIPALS = [*ROLES, "nobody"]

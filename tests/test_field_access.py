@@ -5,7 +5,7 @@ import pytest
 from conftest import bearer
 from policies import ROLES, matrix
 from schema import public
-from server.gateway import build_authorizer
+from server.wiring import build_authorizer
 
 POLICY = build_authorizer()
 MATRIX = matrix(POLICY, ROLES)

@@ -11,7 +11,7 @@ import pytest
 from policies import Authorizer
 from policies.derivations import Derivation
 from policies.enforcement import derivation_findings
-from server.gateway import build_authorizer
+from server.wiring import build_authorizer
 
 HERE = Path(__file__).resolve().parent.parent / "policies"
 DERIVED = {

@@ -798,7 +798,7 @@ def test_typed_json_both_ways():
 
 
 def test_settings_select_tryton_and_keep_its_password_secret(monkeypatch):
-    from server.gateway import build_backends
+    from server.wiring import build_backends
     from server.settings import Settings
     from sources.tryton import TrytonSource
 

@@ -1,0 +1,120 @@
+"""Who is asking, and the record of it: the one authentication dependency and the one audit writer.
+
+Every route that needs a caller declares `Depends(caller)` (FastAPI's security pattern:
+the current principal, declared once). A request without valid credentials never
+reaches its route, so nothing of it (body, GraphQL document) is read, parsed or cached;
+`answer_unauthenticated` answers it the same way on every route: 401, a coded body
+(`extensions.code = UNAUTHENTICATED`), `WWW-Authenticate: Bearer realm="isthmus"`,
+`X-Request-Id`, one audit line, and the `unauthenticated` metrics series. A caller
+who is known but may not do what they ask is refused alike with 403 (`Forbidden`).
+
+`audit` writes the access line (logger `isthmus.access`) of every route: who asked,
+what, with which outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from resolvers.context import Principal
+from server import logs
+from server.auth import Unauthenticated
+from server.gateway import error_body
+from server.metrics import UNAUTHENTICATED
+from sources.errors import IsthmusError
+
+access_log = logging.getLogger("isthmus.access")
+
+CHALLENGE = 'Bearer realm="isthmus"'
+# The audit event of a route: the first segment of its path.
+EVENTS = {"graphql": "graphql", "bi": "bi", "persisted": "manifest"}
+
+
+class Forbidden(IsthmusError):
+    """An authenticated caller who may not use this route: 403, coded FORBIDDEN, audited."""
+
+    code = "FORBIDDEN"
+    http = "403"
+
+    def __init__(self, message: str, principal: Principal | None) -> None:
+        super().__init__(message)
+        self.principal = principal
+
+
+def take_request_id(request: Request) -> str:
+    """The caller's X-Request-Id (if sane) or a new one, the same for the whole request; logs and the response carry it."""
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        given = request.headers.get("x-request-id", "")
+        rid = request.state.request_id = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
+    logs.request_id.set(rid)
+    return rid
+
+
+def caller(request: Request) -> Principal:
+    """The authentication dependency: the request's principal; `Unauthenticated` is answered 401 for the route."""
+    take_request_id(request)
+    request.state.started = time.perf_counter()
+    principal: Principal = request.app.state.services.authenticator.authenticate(request.headers)
+    return principal
+
+
+def caller_unless(public: Callable[[Request], bool]) -> Callable[[Request], Principal | None]:
+    """`caller` for a route that answers some requests without credentials (those `public` picks: None)."""
+
+    def dependency(request: Request) -> Principal | None:
+        return None if public(request) else caller(request)
+
+    return dependency
+
+
+def event_of(request: Request) -> str:
+    return EVENTS.get(request.url.path.strip("/").partition("/")[0], "ops")
+
+
+def audit(request: Request, *, principal: Principal | None, status: int, outcome: str, **fields: Any) -> None:
+    """The one access line: who asked (principal, roles), what (method, path, the route's fields), and the outcome."""
+    access_log.info(
+        event_of(request),
+        extra={
+            "principal": principal.id if principal else None,
+            "roles": list(principal.roles) if principal else None,
+            "method": request.method,
+            "path": request.url.path,
+            "status": status,
+            "outcome": outcome,
+            **fields,
+        },
+    )
+
+
+def refusal(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(error_body(message, code), status, media_type="application/json",
+                    headers={"X-Request-Id": take_request_id(request), **(headers or {})})
+
+
+async def answer_unauthenticated(request: Request, exc: Exception) -> Response:
+    """The 401 of every route: the same body shape, challenge, audit line and metrics series."""
+    started = getattr(request.state, "started", None)
+    seconds = time.perf_counter() - started if started is not None else 0.0
+    request.app.state.metrics.request(UNAUTHENTICATED, "unauthenticated", seconds)
+    audit(request, principal=None, status=401, outcome="unauthenticated", duration_ms=round(seconds * 1000, 2))
+    return refusal(request, 401, Unauthenticated.code, str(exc), {"WWW-Authenticate": CHALLENGE})
+
+
+async def answer_forbidden(request: Request, exc: Exception) -> Response:
+    principal = exc.principal if isinstance(exc, Forbidden) else None
+    audit(request, principal=principal, status=403, outcome="refused")
+    return refusal(request, 403, Forbidden.code, str(exc))
+
+
+def install(app: Any) -> None:
+    """Answer `Unauthenticated` and `Forbidden` raised by a route's dependencies, the same way for every route."""
+    app.add_exception_handler(Unauthenticated, answer_unauthenticated)
+    app.add_exception_handler(Forbidden, answer_forbidden)
