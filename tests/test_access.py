@@ -90,7 +90,7 @@ async def test_an_unauthenticated_request_parses_and_caches_no_document():
             assert (await client.post("/graphql", json={"extensions": apq}, headers=bearer("admin"))).json()[
                 "errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"  # not registered by the anonymous ask
         assert len(gateway.executor._documents) == 0
-        assert len(gateway.documents._shapes) == 0
+        assert len(gateway.documents._demands) == 0
         assert len(gateway.documents._kinds) == 0
         # the same requests with credentials do parse and cache: the test can see a fill
         await client.post("/graphql", json={"query": documents[0]}, headers=bearer("admin"))

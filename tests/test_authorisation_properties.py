@@ -792,7 +792,7 @@ def test_the_generator_reaches_every_restricted_field_and_root_field(world):
     """The documents cover the policy: each restricted field and each root field is generated."""
     seen: set[str] = set()
 
-    @settings(max_examples=600, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=1500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(doc=documents(world))
     def collect(doc):
         seen.update(p.field.coordinate for p in doc.positions)

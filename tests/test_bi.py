@@ -20,8 +20,11 @@ OPEN = ("CONFIRMED", "PROCESSING")
 
 @pytest.fixture(scope="module")
 def gw(systems):
-    """A gateway of its own (its own cost budgets), live data, with a bi_reader service account."""
-    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
+    """A gateway of its own (its own cost budgets), live data, with a bi_reader service account.
+
+    Exports read megabytes per ERP page; on a loaded 2-core machine the default 2 s backend
+    timeout is about the machine, not the exports, so here the ERP gets 10 s."""
+    with GatewayProcess(systems.urls, auth=BI_AUTH, erp={"timeout": 10}, **LIVE) as process:
         with httpx.Client(base_url=process.url, timeout=120) as client:
             yield client
 
