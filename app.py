@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from fastapi import FastAPI
@@ -89,11 +90,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for role, token in demo_tokens(secret, reps).items():
             print(f'  {role:14} {{"Authorization": "Bearer {token}"}}')
         print(f"\n{EXAMPLE_QUERIES}\nCtrl-C stops everything.", flush=True)
+        # SIGTERM (a process manager, `timeout`) stops everything too: uvicorn shuts down and
+        # re-raises the signal, which here unwinds the `with` and stops the demo systems.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             serve(settings)
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def start_demo_tryton():
