@@ -81,7 +81,11 @@ async def receivable_alerts(ctx: Context, customer: Customer) -> list[Alert]:
                 AlertKind.CREDIT_LIMIT,
                 "HIGH" if over else "MEDIUM",
                 f"Credit used {receivables.credit_used} "
-                + (f"exceeds the limit {limit} by {receivables.over_limit_by}." if over else f"is above 90 % of the limit {limit}."),
+                + (
+                    f"exceeds the limit {limit} by {receivables.over_limit_by}."
+                    if over
+                    else f"is above 90 % of the limit {limit}."
+                ),
                 SourceName.ERP,
                 customer.refs.erp,
             )

@@ -44,8 +44,9 @@ class Availability:
     promise_date: dt.date | None
 
 
-def timeline(free_now: Decimal, movements: Iterable[tuple[dt.date, Decimal]], today: dt.date
-             ) -> list[tuple[dt.date, Decimal]]:
+def timeline(
+    free_now: Decimal, movements: Iterable[tuple[dt.date, Decimal]], today: dt.date
+) -> list[tuple[dt.date, Decimal]]:
     """(day, projected quantity from that day on): today first, then one point per day with
     a planned movement (a late one counts today)."""
     by_day: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)

@@ -102,7 +102,9 @@ async def buildable(
         available = availability.compute(
             component, rows, warehouse=warehouse, on=on, quantity=max(required, Decimal(1)), today=ctx.today
         ).available
-        kits = (available / per_unit).to_integral_value(rounding=ROUND_FLOOR) if per_unit > 0 and available > 0 else ZERO
+        kits = (
+            (available / per_unit).to_integral_value(rounding=ROUND_FLOOR) if per_unit > 0 and available > 0 else ZERO
+        )
         needs.append(
             ComponentNeed(
                 component_sku=component,

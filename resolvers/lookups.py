@@ -56,7 +56,11 @@ async def order_by_id(ctx: Context, order_id: str) -> Order:
 async def contract_by_id(ctx: Context, contract_id: str) -> Contract:
     loaders = ctx.loaders
     return await _by_id(
-        ctx, "contract", contract_id, loaders.contract_by_id, relations.visible_customer_of_contract,
+        ctx,
+        "contract",
+        contract_id,
+        loaders.contract_by_id,
+        relations.visible_customer_of_contract,
         loaders.customer_by_clm_ref,
     )
 
@@ -64,5 +68,10 @@ async def contract_by_id(ctx: Context, contract_id: str) -> Contract:
 async def ticket_by_id(ctx: Context, ticket_id: str) -> Ticket:
     loaders = ctx.loaders
     return await _by_id(
-        ctx, "ticket", ticket_id, loaders.ticket_by_id, relations.visible_customer_of_ticket, loaders.customer_by_desk_ref
+        ctx,
+        "ticket",
+        ticket_id,
+        loaders.ticket_by_id,
+        relations.visible_customer_of_ticket,
+        loaders.customer_by_desk_ref,
     )

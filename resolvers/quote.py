@@ -184,7 +184,10 @@ def check_input(ctx: Context, lines: Sequence[LineInput], currency: str | None) 
         raise BadUserInput(f"A quote may have at most {MAX_LINES} lines, got {len(lines)}.")
     problems: list[str] = []
     for index, line in enumerate(lines):
-        for name, value, limit in (("quantity", line.quantity, MAX_QUANTITY), ("unitPrice", line.unit_price, MAX_UNIT_PRICE)):
+        for name, value, limit in (
+            ("quantity", line.quantity, MAX_QUANTITY),
+            ("unitPrice", line.unit_price, MAX_UNIT_PRICE),
+        ):
             if not value.is_finite() or value <= 0:
                 problems.append(f"lines[{index}].{name} must be a positive number, got {value}")
             elif value > limit:
@@ -354,7 +357,9 @@ def summarise(
         on_basis: Decimal | Exception = quote_total
     else:
         on_basis = tax_error if tax_error is not None else money(quote_total + total_tax)
-    credit = credit_check(side, on_basis, currency, ctx.credit_basis.upper()) if wants.credit or wants.approval else None
+    credit = (
+        credit_check(side, on_basis, currency, ctx.credit_basis.upper()) if wants.credit or wants.approval else None
+    )
 
     approval = None
     if wants.approval:
@@ -432,7 +437,8 @@ def facts(
     if unknown_cost is not None:
         cause = unknown_cost.cost_error
         margin_unknown = (
-            f"the cost of {unknown_cost.sku} is unknown: {why(cause)}" if cause is not None
+            f"the cost of {unknown_cost.sku} is unknown: {why(cause)}"
+            if cause is not None
             else f"the ERP has no cost for {unknown_cost.sku}"
         )
     elif cost is not None and valid:

@@ -57,7 +57,9 @@ async def customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:
 async def visible_customer_of_order(ctx: Context, order: Order, what: str | None = None) -> Customer | None:
     """`what` names the thing refused; a root look-up by id passes the id the caller gave,
     so a refusal says nothing the caller did not already know."""
-    return await access.visible(ctx, await customer_of_order(ctx, order), what or f"the customer of order {order.number}")
+    return await access.visible(
+        ctx, await customer_of_order(ctx, order), what or f"the customer of order {order.number}"
+    )
 
 
 async def visible_customer_of_contract(ctx: Context, contract: Contract, what: str | None = None) -> Customer | None:
@@ -67,7 +69,9 @@ async def visible_customer_of_contract(ctx: Context, contract: Contract, what: s
 
 
 async def visible_customer_of_ticket(ctx: Context, ticket: Ticket, what: str | None = None) -> Customer | None:
-    return await access.visible(ctx, await customer_of_ticket(ctx, ticket), what or f"the customer of ticket {ticket.id}")
+    return await access.visible(
+        ctx, await customer_of_ticket(ctx, ticket), what or f"the customer of ticket {ticket.id}"
+    )
 
 
 async def orders_of_contract(ctx: Context, contract: Contract) -> list[Order]:

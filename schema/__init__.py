@@ -31,7 +31,9 @@ _built = SubgraphSchema(
 subgraph: GraphQLSchema = _built._schema
 subgraph.get_type("_Entity").resolve_type = entity_type_name
 install_direct_resolvers(subgraph)
-if {t.__name__ for t in ENTITY_TYPES} != set(ENTITIES) or set(ENTITIES) != {t.name for t in subgraph.get_type("_Entity").types}:
+if {t.__name__ for t in ENTITY_TYPES} != set(ENTITIES) or set(ENTITIES) != {
+    t.name for t in subgraph.get_type("_Entity").types
+}:
     raise RuntimeError("every @key type needs its look-up in schema.federation.ENTITIES")
 
 

@@ -146,7 +146,9 @@ class Customer:
         return [c for c in contracts if status is None or c.status is status]
 
     @strawberry.field
-    async def orders(self, info: Info, status: OrderStatus | None = None, first: int | None = 20) -> list[SalesOrderRef] | None:
+    async def orders(
+        self, info: Info, status: OrderStatus | None = None, first: int | None = 20
+    ) -> list[SalesOrderRef] | None:
         first = 20 if first is None else first
         find.check_page_size(first)
         orders = await relations.orders_of_customer(info.context, self)

@@ -302,7 +302,9 @@ class CostPlan:
                     terms.append((multiplier, below))
                 continue
             if isinstance(selection, InlineFragmentNode):
-                target = self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+                target = (
+                    self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+                )
                 inner = self._compile(selection.selection_set, target)
                 constant += inner.constant
                 terms.extend(inner.terms)

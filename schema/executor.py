@@ -97,9 +97,13 @@ class Executor:
                 return Prepared(None, (refusal.as_error(),))
         errors = validate(self.schema, document)
         if errors:
-            return Prepared(None, tuple(
-                scalars.client_error(error, document) or _client_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors
-            ))
+            return Prepared(
+                None,
+                tuple(
+                    scalars.client_error(error, document) or _client_error(error, "GRAPHQL_VALIDATION_FAILED")
+                    for error in errors
+                ),
+            )
         return Prepared(document, ())
 
     async def run(
@@ -134,7 +138,9 @@ class Executor:
 
 def _count_fields(document: DocumentNode) -> int:
     count = 0
-    stack = [definition.selection_set for definition in document.definitions if getattr(definition, "selection_set", None)]
+    stack = [
+        definition.selection_set for definition in document.definitions if getattr(definition, "selection_set", None)
+    ]
     while stack:
         for selection in stack.pop().selections:
             count += isinstance(selection, FieldNode)
@@ -181,9 +187,7 @@ def format_errors(errors: list[GraphQLError], context: Context) -> list[dict[str
             # Request errors from graphql-core itself: variable coercion, unknown operation.
             out.append(_with_code(error, error.message, "BAD_USER_INPUT"))
         else:
-            log.error(
-                "unexpected error at %s (request %s)", error.path, context.request_id, exc_info=original
-            )
+            log.error("unexpected error at %s (request %s)", error.path, context.request_id, exc_info=original)
             out.append(
                 _with_code(
                     error,

@@ -118,7 +118,9 @@ class FastExecutor(Executor):
         if node.directives:
             values = get_directive_values(self.schema.get_directive("fresh"), node, self.variable_values)
             if values is not None:
-                return self._execute_fresh(float(values["maxAge"]), parent_type, source, field_details_list, path, position_context)
+                return self._execute_fresh(
+                    float(values["maxAge"]), parent_type, source, field_details_list, path, position_context
+                )
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def _execute_fresh(self, max_age, parent_type, source, field_details_list, path, position_context):
@@ -164,7 +166,11 @@ class FastExecutor(Executor):
                             results[response_name] = serialized
                             continue
                 result = self.execute_field(
-                    parent_type, source_value, field_details_list, Path(path, response_name, parent_type.name), position_context
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
                 )
                 if result is not Undefined:
                     results[response_name] = result

@@ -95,8 +95,12 @@ def audit(request: Request, *, principal: Principal | None, status: int, outcome
 
 
 def refusal(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(error_body(message, code), status, media_type="application/json",
-                    headers={"X-Request-Id": take_request_id(request), **(headers or {})})
+    return Response(
+        error_body(message, code),
+        status,
+        media_type="application/json",
+        headers={"X-Request-Id": take_request_id(request), **(headers or {})},
+    )
 
 
 async def answer_unauthenticated(request: Request, exc: Exception) -> Response:

@@ -39,7 +39,11 @@ def variables_from(plan: ExportPlan, schema: GraphQLSchema, params: Any) -> dict
         if name in RESERVED:
             continue
         if name not in definitions or name in owned:
-            why = "is set by the exporter (it pages through the whole list)" if name in owned else "is not a parameter of this export"
+            why = (
+                "is set by the exporter (it pages through the whole list)"
+                if name in owned
+                else "is not a parameter of this export"
+            )
             raise BadParameter(f"`{name}` {why}; it takes: {', '.join(accepted) or 'no parameters'}.")
         values = [v for v in params.getlist(name) if v != ""]
         if not values:
@@ -48,7 +52,11 @@ def variables_from(plan: ExportPlan, schema: GraphQLSchema, params: Any) -> dict
         variables[name] = _convert(name, values, type_)
     for name in accepted:
         definition = definitions[name]
-        if name not in variables and is_non_null_type(type_from_ast(schema, definition.type)) and definition.default_value is None:
+        if (
+            name not in variables
+            and is_non_null_type(type_from_ast(schema, definition.type))
+            and definition.default_value is None
+        ):
             raise BadParameter(f"`{name}` is required ({_type_text(definition.type)}).")
     return variables
 

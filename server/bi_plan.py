@@ -122,7 +122,9 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
     item_type = get_named_type(list_type)
     node_key = None
     if len(chain) >= 2 and chain[-1][1] == "edges" and get_named_type(chain[-2][2]).name.endswith("Connection"):
-        node_key = next((key for key, name in _field_names(schema, fragments, item_type, item_sets) if name == "node"), None)
+        node_key = next(
+            (key for key, name in _field_names(schema, fragments, item_type, item_sets) if name == "node"), None
+        )
 
     def column_name(names: tuple[str, ...]) -> str:
         if not names:  # a list of scalars gives the rows: the column is the list's own key
@@ -142,22 +144,27 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
         match = WHERE.match(line)
         if match is None:
             if "bi.where" in line:
-                raise ManifestError(f"{document.file}: not a `# bi.where: <column> <op> <JSON value>` line: {line.strip()}")
+                raise ManifestError(
+                    f"{document.file}: not a `# bi.where: <column> <op> <JSON value>` line: {line.strip()}"
+                )
             continue
         try:
             value = json.loads(match["value"])
         except json.JSONDecodeError:
             raise ManifestError(f"{document.file}: the value in `{line.strip()}` is not JSON") from None
         if match["column"] not in names:
-            raise ManifestError(f"{document.file}: bi.where names {match['column']!r}, not a column ({', '.join(names)})")
+            raise ManifestError(
+                f"{document.file}: bi.where names {match['column']!r}, not a column ({', '.join(names)})"
+            )
         if match["op"] in ("in", "not in") and not isinstance(value, list):
             raise ManifestError(f"{document.file}: `{match['op']}` needs a JSON list")
         filters.append(Filter(match["column"], match["op"], value))
     return ExportPlan(document.name, document, operation, row_path, coordinates, item, columns, paging, filters)
 
 
-def _collect(schema: GraphQLSchema, fragments: dict, parent: Any, selection_sets: list[SelectionSetNode]
-             ) -> dict[str, list[tuple[Any, FieldNode]]]:
+def _collect(
+    schema: GraphQLSchema, fragments: dict, parent: Any, selection_sets: list[SelectionSetNode]
+) -> dict[str, list[tuple[Any, FieldNode]]]:
     """Fields by response key, merged across the selection sets and fragments (as GraphQL merges them)."""
     out: dict[str, list[tuple[Any, FieldNode]]] = {}
 
@@ -196,7 +203,9 @@ def _find_rows(schema, fragments, parent, selection_sets, path, coordinates, cha
         if is_list_type(type_):
             return (*path, key), (*coordinates, coordinate), here, type_, subsets
         if subsets:
-            found = _find_rows(schema, fragments, get_named_type(type_), subsets, (*path, key), (*coordinates, coordinate), here)
+            found = _find_rows(
+                schema, fragments, get_named_type(type_), subsets, (*path, key), (*coordinates, coordinate), here
+            )
             if found is not None:
                 return found
     return None
@@ -218,8 +227,20 @@ def _plan_value(schema, fragments, type_, selection_sets, names, coordinates, co
             continue
         definition = owner.fields[name]
         subsets = [n.selection_set for _, n in nodes if n.selection_set is not None]
-        entries.append((key, _plan_value(schema, fragments, definition.type, subsets, (*names, key),
-                                         (*coordinates, f"{owner.name}.{name}"), column_name)))
+        entries.append(
+            (
+                key,
+                _plan_value(
+                    schema,
+                    fragments,
+                    definition.type,
+                    subsets,
+                    (*names, key),
+                    (*coordinates, f"{owner.name}.{name}"),
+                    column_name,
+                ),
+            )
+        )
     return Obj(entries, has_list=any(child.has_list for _, child in entries))
 
 
@@ -258,12 +279,25 @@ def _paging(schema, fragments, operation, chain, row_path, default_page_size) ->
     if page_info_key is None:
         return None
     page_info_nodes = _collect(schema, fragments, connection, subsets)[page_info_key]
-    inner = {n: k for k, n in _field_names(schema, fragments, schema.get_type("PageInfo"),
-                                           [x.selection_set for _, x in page_info_nodes if x.selection_set])}
+    inner = {
+        n: k
+        for k, n in _field_names(
+            schema,
+            fragments,
+            schema.get_type("PageInfo"),
+            [x.selection_set for _, x in page_info_nodes if x.selection_set],
+        )
+    }
     if "hasNextPage" not in inner or "endCursor" not in inner:
         return None
-    return Paging(after.name.value, first_variable, page_size, (*row_path[:-1], page_info_key),
-                  inner["hasNextPage"], inner["endCursor"])
+    return Paging(
+        after.name.value,
+        first_variable,
+        page_size,
+        (*row_path[:-1], page_info_key),
+        inner["hasNextPage"],
+        inner["endCursor"],
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -49,8 +49,9 @@ class Bucket:
 
 
 class CostBudget:
-    def __init__(self, per_window: int, window: float, max_principals: int = 100_000,
-                 shared: RedisLink | None = None) -> None:
+    def __init__(
+        self, per_window: int, window: float, max_principals: int = 100_000, shared: RedisLink | None = None
+    ) -> None:
         self.per_window = per_window
         self.window = window
         self._buckets: TTLCache[str, Bucket] = TTLCache(maxsize=max_principals, ttl=window)

@@ -32,6 +32,7 @@ from server.persisted import PersistedDocuments, add_manifest_route, conditional
 from server.settings import Settings
 from server.wiring import Services
 
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.load(os.environ.get("ISTHMUS_CONFIG"))
     metrics = Metrics()
@@ -87,8 +88,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             extra_headers = exc.headers
         seconds = time.perf_counter() - started
         metrics.request(operation, outcome, seconds)
-        audit(request, principal=principal, status=status, outcome=outcome, operation=operation, denied=sorted(denied),
-              document=trusted.document_id if trusted else None, duration_ms=round(seconds * 1000, 2))
+        audit(
+            request,
+            principal=principal,
+            status=status,
+            outcome=outcome,
+            operation=operation,
+            denied=sorted(denied),
+            document=trusted.document_id if trusted else None,
+            duration_ms=round(seconds * 1000, 2),
+        )
         response = respond(body, request_id, status)
         response.headers.update(extra_headers)
         if request.method == "GET" and status == 200 and result is not None:
@@ -100,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request_id = take_request_id(request)
         body = await request.body()
         if len(body) > settings.max_body_bytes:
-            return respond(error_body(f"The body is larger than {settings.max_body_bytes} bytes.", "BAD_REQUEST"), request_id, 413)
+            return respond(
+                error_body(f"The body is larger than {settings.max_body_bytes} bytes.", "BAD_REQUEST"), request_id, 413
+            )
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

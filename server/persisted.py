@@ -212,7 +212,9 @@ class RedisStore:
 
     async def put(self, sha256: str, document: str) -> None:
         await self._local.put(sha256, document)
-        await self._link.run("APQ write", lambda client: client.set(self._link.key("apq", sha256), document, ex=self._ttl), None)
+        await self._link.run(
+            "APQ write", lambda client: client.set(self._link.key("apq", sha256), document, ex=self._ttl), None
+        )
 
     async def aclose(self) -> None:
         return None  # the link belongs to the gateway
@@ -238,13 +240,15 @@ class PersistedDocuments:
         self.gateway = gateway
         self.manifest = Manifest.load(settings.persisted.dir, services.executor.schema)
         self.store = make_store(settings.apq, services.redis)
-        log.info("trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)})
+        log.info(
+            "trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)}
+        )
 
     async def aclose(self) -> None:
         await self.store.aclose()
 
     def level(self, principal: Principal) -> str:
-        """"any" or "trusted": which documents this caller may send."""
+        """ "any" or "trusted": which documents this caller may send."""
         default = "trusted" if self.settings.persisted.trusted_only else "any"
         if not self.settings.auth.enabled:
             return default
@@ -252,9 +256,7 @@ class PersistedDocuments:
         authorizer.reload_if_changed()
         return authorizer.documents(principal.roles, default)
 
-    async def resolve(
-        self, payload: Any, principal: Principal, method: str
-    ) -> tuple[Any, TrustedDocument | None]:
+    async def resolve(self, payload: Any, principal: Principal, method: str) -> tuple[Any, TrustedDocument | None]:
         """The payload to run (with `query` filled in) and the trusted document it is, if it is one."""
         if not isinstance(payload, dict):
             return payload, None
@@ -298,11 +300,15 @@ class PersistedDocuments:
         if query is None:
             return payload, None  # parse_payload says what is missing
         operation_name = payload.get("operationName")
-        if method == "GET" and self.gateway.documents.is_mutation(query, operation_name if isinstance(operation_name, str) else None):
-            raise MethodNotAllowed("Only queries may be sent with GET; send mutations with POST.", headers={"Allow": "POST"})
+        if method == "GET" and self.gateway.documents.is_mutation(
+            query, operation_name if isinstance(operation_name, str) else None
+        ):
+            raise MethodNotAllowed(
+                "Only queries may be sent with GET; send mutations with POST.", headers={"Allow": "POST"}
+            )
         if trusted is None and self.level(principal) == "trusted":
             raise DocumentNotTrusted(
-                "Your role may only run trusted documents: send `documentId: \"sha256:<hash>\"` of an operation "
+                'Your role may only run trusted documents: send `documentId: "sha256:<hash>"` of an operation '
                 f"listed by GET {MANIFEST_PATH} (or export it from /bi/<operationName>.csv); "
                 "ad-hoc documents are not accepted."
             )
@@ -317,11 +323,19 @@ class PersistedDocuments:
         return resolved, trusted
 
     def _by_document_id(self, document_id: Any) -> TrustedDocument:
-        if not isinstance(document_id, str) or not document_id.startswith("sha256:") or not HEX64.match(document_id[7:]):
-            raise BadRequest('`documentId` must be "sha256:" followed by the 64 hex digits of a trusted document\'s hash.')
+        if (
+            not isinstance(document_id, str)
+            or not document_id.startswith("sha256:")
+            or not HEX64.match(document_id[7:])
+        ):
+            raise BadRequest(
+                '`documentId` must be "sha256:" followed by the 64 hex digits of a trusted document\'s hash.'
+            )
         trusted = self.manifest.get(document_id[7:])
         if trusted is None:
-            raise PersistedDocumentNotFound(f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them.")
+            raise PersistedDocumentNotFound(
+                f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them."
+            )
         return trusted
 
     @staticmethod
@@ -407,8 +421,11 @@ def conditional_get(request: Request, response: Response, result: dict[str, Any]
 
 
 def add_manifest_route(app: FastAPI) -> None:
-    @app.get(MANIFEST_PATH, summary="The trusted documents (Apollo persisted query manifest format)",
-             dependencies=[Depends(caller)])
+    @app.get(
+        MANIFEST_PATH,
+        summary="The trusted documents (Apollo persisted query manifest format)",
+        dependencies=[Depends(caller)],
+    )
     async def manifest(request: Request) -> Response:
         documents: PersistedDocuments = request.app.state.documents
         return Response(orjson.dumps(documents.manifest.as_json()), media_type="application/json")

@@ -37,14 +37,18 @@ def build_redis(settings: Settings) -> RedisLink | None:
     conf = settings.redis
     if not conf.url:
         return None
-    return RedisLink(conf.url.get_secret_value(), prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
+    return RedisLink(
+        conf.url.get_secret_value(), prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after
+    )
 
 
 def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backends:
     resilience = settings.resilience
     shared = SharedCache(redis) if redis is not None and settings.redis.source_cache else None
     policy = (
-        CachePolicy(ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries, shared=shared)
+        CachePolicy(
+            ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries, shared=shared
+        )
         if settings.cache.enabled
         else None
     )
@@ -111,7 +115,8 @@ class Services:
         self.backends = build_backends(settings, self.redis)
         self.schema = schema.subgraph if settings.federation.enabled else schema.public
         self.executor = Executor(
-            self.schema, document_cache_size=settings.document_cache_size,
+            self.schema,
+            document_cache_size=settings.document_cache_size,
             max_tokens=settings.limits.max_tokens,
             limits=demand.Limits(
                 depth=settings.limits.max_depth,

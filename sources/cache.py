@@ -53,8 +53,9 @@ class Answer:
 
 
 class MethodCache:
-    def __init__(self, source: str, method: str, *, ttl: float, grace: float, maxsize: int,
-                 shared: SharedCache | None = None) -> None:
+    def __init__(
+        self, source: str, method: str, *, ttl: float, grace: float, maxsize: int, shared: SharedCache | None = None
+    ) -> None:
         self.source = source
         self.shared = shared
         self.method = method

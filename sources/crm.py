@@ -23,7 +23,9 @@ class CrmSource(Source):
     @cached("master")
     async def customers_by_ref(self, system: RefSystem, refs: Sequence[str]) -> list[Result]:
         """The way back from another system's key to the CRM customer (None when unknown)."""
-        items = await self.fetch_by_keys(f"customers_by_{system}_ref", "/customers/by-ref", "refs", refs, Customer, system=system)
+        items = await self.fetch_by_keys(
+            f"customers_by_{system}_ref", "/customers/by-ref", "refs", refs, Customer, system=system
+        )
         found = {getattr(item.refs, system): item for item in items}
         return [found.get(ref) for ref in refs]
 
@@ -51,6 +53,7 @@ class CrmSource(Source):
             params["team"] = team
         if tier:
             params["tier"] = tier
+
         async def fetch(keys: list) -> list[CustomerPage]:
             body = await self.http.get("search_customers", "/customers/search", params)
             return [self.validate("search_customers", body, CustomerPage)]
@@ -71,10 +74,18 @@ class CrmSource(Source):
 
     @cached("master")
     async def opportunities_by_customer(self, ids: Sequence[str]) -> list[Result]:
-        return await self.many_per_key("opportunities_by_customer", "/opportunities", "customer", ids, Opportunity, "customer_id")
+        return await self.many_per_key(
+            "opportunities_by_customer", "/opportunities", "customer", ids, Opportunity, "customer_id"
+        )
 
     @cached("activity")
     async def activities_by_customer(self, ids: Sequence[str]) -> list[Result]:
         return await self.many_per_key(
-            "activities_by_customer", "/activities", "customer", ids, Activity, "customer_id", last=str(ACTIVITIES_DEPTH)
+            "activities_by_customer",
+            "/activities",
+            "customer",
+            ids,
+            Activity,
+            "customer_id",
+            last=str(ACTIVITIES_DEPTH),
         )

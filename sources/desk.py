@@ -21,7 +21,9 @@ class DeskSource(Source):
 
     @cached("orders")
     async def tickets_by_contract(self, numbers: Sequence[str]) -> list[Result]:
-        return await self.many_per_key("tickets_by_contract", "/tickets", "contract", numbers, Ticket, "contract_number")
+        return await self.many_per_key(
+            "tickets_by_contract", "/tickets", "contract", numbers, Ticket, "contract_number"
+        )
 
     @cached("orders")
     async def tickets_by_order(self, ids: Sequence[str]) -> list[Result]:

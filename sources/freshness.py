@@ -29,8 +29,7 @@ class Report:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            source: {"age": round(age, 3), "stale": source in self.stale}
-            for source, age in sorted(self.ages.items())
+            source: {"age": round(age, 3), "stale": source in self.stale} for source, age in sorted(self.ages.items())
         }
 
 

@@ -32,7 +32,15 @@ class Trace:
     def record(self, source: str, method: str, keys: int, started: float, outcome: str, cache: str = "miss") -> None:
         now = time.perf_counter()
         self.calls.append(
-            Call(source, method, keys, round((started - self.origin) * 1000, 3), round((now - started) * 1000, 3), outcome, cache)
+            Call(
+                source,
+                method,
+                keys,
+                round((started - self.origin) * 1000, 3),
+                round((now - started) * 1000, 3),
+                outcome,
+                cache,
+            )
         )
 
     def as_json(self) -> dict[str, Any]:
