@@ -12,6 +12,7 @@ isthmus bench                run the benchmarks
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -61,15 +62,12 @@ def serve(settings: Settings, workers: int = 1) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import secrets
+    from contextlib import nullcontext
 
     import httpx
 
-    from demo.launcher import start_systems
+    from demo.launcher import DEFAULT_PORTS, start_systems
     from server.settings import AuthSettings
-
-    from contextlib import nullcontext
-
-    from demo.launcher import DEFAULT_PORTS
 
     tryton = getattr(args, "erp", "demo") == "tryton"
     names = ("crm", "clm", "desk") if tryton else ("crm", "erp", "clm", "desk")
@@ -100,10 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for role, token in demo_tokens(secret, reps).items():
             print(f'  {role:14} {{"Authorization": "Bearer {token}"}}')
         print(f"\n{EXAMPLE_QUERIES}\nCtrl-C stops everything.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             serve(settings)
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

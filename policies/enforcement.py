@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 import casbin
 

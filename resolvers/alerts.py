@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from sources import SourceError
-from sources.records import ContractStatus, Customer, OrderStatus
-
 from resolvers.context import Context
 from resolvers.partial import gather_parts
 from resolvers.receivables import days_overdue, receivables_of_customer
 from resolvers.relations import contracts_of_customer, orders_of_customer, tickets_of_customer
 from resolvers.risk import OPEN_TICKET_STATUSES
+from sources import SourceError
+from sources.records import ContractStatus, Customer, OrderStatus
 
 
 class AlertKind(Enum):
@@ -145,7 +144,7 @@ async def stock_alerts(ctx: Context, customer: Customer) -> list[Alert]:
     products, stocks = await asyncio.gather(
         ctx.loaders.product_by_sku.load_many(skus), ctx.loaders.stock_by_sku.load_many(skus)
     )
-    products, stocks = dict(zip(skus, products)), dict(zip(skus, stocks))
+    products, stocks = dict(zip(skus, products, strict=True)), dict(zip(skus, stocks, strict=True))
     alerts = []
     for (sku, warehouse), order_number in sorted(needs.items()):
         rows = [row for row in stocks[sku] if row.warehouse == warehouse]

@@ -20,15 +20,14 @@ import asyncio
 import datetime as dt
 import inspect
 from collections import defaultdict
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Awaitable, Iterable
-
-from sources.records import Stock
 
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.money import ZERO
+from sources.records import Stock
 
 
 @dataclass(frozen=True)

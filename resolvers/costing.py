@@ -10,15 +10,14 @@ product that contains it, never a hang.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
-
-from sources import SourceError
 
 from resolvers.context import Context
 from resolvers.errors import GatewayError
 from resolvers.money import ZERO, money
+from sources import SourceError
 
 MAX_BOM_DEPTH = 25
 
@@ -61,7 +60,7 @@ async def explode_many(ctx: Context, skus: Iterable[str]) -> BomTree:
             return_exceptions=True,
         )
         level = []
-        for s, lines, record in zip(fresh, answers[: len(fresh)], answers[len(fresh) :]):
+        for s, lines, record in zip(fresh, answers[: len(fresh)], answers[len(fresh) :], strict=True):
             for answer in (lines, record):
                 if isinstance(answer, BaseException) and not isinstance(answer, (SourceError, GatewayError)):
                     raise answer
@@ -107,7 +106,7 @@ def roll_up(sku: str, boms: dict[str, list] | BomTree, products: dict[str, objec
                 result = None
             else:
                 result = product.assembly_cost + sum(
-                    (line.quantity * part for line, part in zip(components, parts)), ZERO
+                    (line.quantity * part for line, part in zip(components, parts, strict=True)), ZERO
                 )
         memo[item] = result
         return result

@@ -13,11 +13,10 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from sources.records import Customer
-
 from resolvers import access
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
+from sources.records import Customer
 
 MAX_PAGE_SIZE = 100
 # Far past any list a person or an export pages through, far inside the 32-bit offsets backends take.

@@ -96,7 +96,7 @@ async def buildable(
         asyncio.gather(*(ctx.loaders.product_by_sku.load(c) for c in components), return_exceptions=True),
     )
     needs = []
-    for component, rows in zip(components, stock):
+    for component, rows in zip(components, stock, strict=True):
         per_unit = per_kit[component]
         required = quantity * per_unit
         available = availability.compute(

@@ -20,8 +20,9 @@ one batch: one backend call per source method per level of the query.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sources.records import Contract, Order, Product, Ticket
-
 from resolvers import access, relations
 from resolvers.context import Context
 from resolvers.customers import customer_by_id
 from resolvers.errors import NotFound
+from sources.records import Contract, Order, Product, Ticket
 
 __all__ = ["customer_by_id", "product_by_sku", "order_by_id", "contract_by_id", "ticket_by_id"]
 

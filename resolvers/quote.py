@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol, Sequence
-
-from sources import SourceError
-from sources.records import Customer
+from typing import Any, Protocol
 
 from resolvers import approvals, availability, customers
 from resolvers.approvals import Approval, CreditFacts, Facts
@@ -50,6 +48,8 @@ from resolvers.errors import BadUserInput, GatewayError, NotFound
 from resolvers.money import ZERO, money, total
 from resolvers.receivables import Receivables, receivables_of_customer
 from resolvers.risk import risk_of_customer
+from sources import SourceError
+from sources.records import Customer
 
 MAX_LINES = 200
 MAX_QUANTITY = Decimal(1_000_000_000)
@@ -226,7 +226,7 @@ async def load_customer_side(ctx: Context, customer_id: str, wants: Wants) -> Cu
     if wants.approval:
         loads.append(("risk", risk_of_customer(ctx, customer)))
     results = await asyncio.gather(*(load for _, load in loads), return_exceptions=True)
-    for (name, _), result in zip(loads, results):
+    for (name, _), result in zip(loads, results, strict=True):
         if isinstance(result, BaseException) and not isinstance(result, (SourceError, GatewayError)):
             raise result
         setattr(side, name, result.value if name == "risk" and not isinstance(result, BaseException) else result)
@@ -248,7 +248,7 @@ async def load_stock(ctx: Context, skus: list[str], warehouse: str | None) -> di
         raise checked
     if isinstance(checked, SourceError):  # the warehouse could not be verified: no availability either
         return {sku: checked for sku in skus}
-    return dict(zip(skus, rows))
+    return dict(zip(skus, rows, strict=True))
 
 
 async def evaluate(

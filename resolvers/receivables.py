@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Sequence
-
-from sources.records import Customer, Instalment, Invoice, InvoiceStatus, OpenItem, Order
 
 from resolvers.context import Context
 from resolvers.money import ZERO, money, total
 from resolvers.relations import OPEN_ORDER_STATUSES
+from sources.records import Customer, Instalment, Invoice, InvoiceStatus, OpenItem, Order
 
 OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID})
 

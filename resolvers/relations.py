@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
-
 from resolvers import access
 from resolvers.context import Context
+from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
 
 OPEN_ORDER_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING, OrderStatus.SHIPPED})
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sources import SourceError
-from sources.records import Customer
-
 from resolvers.alerts import SourceName
 from resolvers.context import Context
 from resolvers.partial import gather_parts
 from resolvers.relations import contracts_of_customer, invoices_of_customer, orders_of_customer, tickets_of_customer
+from sources import SourceError
+from sources.records import Customer
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from decimal import Decimal
 
 from graphql import GraphQLObjectType, GraphQLSchema, print_schema, specified_directives
 
+from schema.contract import Contract
+from schema.customer import Customer
 from schema.derived import derivations as _declared_derivations
 from schema.directives import fresh
 from schema.fast_path import install_direct_resolvers
 from schema.federation import ENTITIES, SubgraphSchema, entity_type_name
-from schema.contract import Contract
-from schema.customer import Customer
 from schema.order import SalesOrder
 from schema.product import Product
 from schema.query import Query

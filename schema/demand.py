@@ -42,8 +42,8 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
-    get_variable_values,
     get_named_type,
+    get_variable_values,
 )
 
 DEFAULT_LIST_SIZE = 10

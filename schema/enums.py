@@ -2,7 +2,8 @@
 
 import strawberry
 
-from resolvers.alerts import AlertKind as _AlertKind, SourceName as _SourceName
+from resolvers.alerts import AlertKind as _AlertKind
+from resolvers.alerts import SourceName as _SourceName
 from resolvers.risk import RiskLevel as _RiskLevel
 from sources import records
 

@@ -15,8 +15,9 @@ that field, so errors come out exactly as before.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import CoroutineType
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from graphql import GraphQLNonNull, GraphQLObjectType, get_directive_values, is_leaf_type
 from graphql.execution.executor import Executor
@@ -222,7 +223,7 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
     for type_ in graphql_schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
-        for name, field in type_.fields.items():
+        for field in type_.fields.values():
             definition = (field.extensions or {}).get(DEFINITION)
             if definition is None or definition.base_resolver is None or definition.extensions:
                 continue

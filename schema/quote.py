@@ -15,7 +15,8 @@ from typing import Any
 import strawberry
 from strawberry import Info
 
-from resolvers import kitting, quote as quoting
+from resolvers import kitting
+from resolvers import quote as quoting
 from schema.customer import Customer
 from schema.derived import derived_from
 from schema.lookahead import selects

@@ -26,7 +26,6 @@ from resolvers.context import Principal
 from server.errors import Unauthenticated
 from server.settings import AuthSettings
 
-
 MAX_TOKEN_LENGTH = 8192  # characters; real tokens are a few hundred
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset(

@@ -46,7 +46,8 @@ import datetime
 import gc
 import logging
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request

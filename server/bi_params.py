@@ -35,7 +35,7 @@ def variables_from(plan: ExportPlan, schema: GraphQLSchema, params: Any) -> dict
     owned = {plan.paging.after, plan.paging.first} - {None} if plan.paging else set()
     accepted = [name for name in definitions if name not in owned]
     variables: dict[str, Any] = {}
-    for name in params.keys():
+    for name in params:
         if name in RESERVED:
             continue
         if name not in definitions or name in owned:

@@ -89,9 +89,12 @@ class Gateway:
         """
         limits = self.settings.limits
         shape, plan = self.documents.demand(prepared, operation_name)
-        if shape.introspection and limits.introspection_roles is not None:
-            if not set(principal.roles) & set(limits.introspection_roles):
-                raise IntrospectionDisabled("Introspection is not enabled for your role.")
+        if (
+            shape.introspection
+            and limits.introspection_roles is not None
+            and not set(principal.roles) & set(limits.introspection_roles)
+        ):
+            raise IntrospectionDisabled("Introspection is not enabled for your role.")
         estimated = plan.estimate(variables)
         if estimated is None:
             return  # variables that do not coerce: execution answers BAD_USER_INPUT, nothing runs

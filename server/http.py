@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from resolvers.context import Principal
 from server import access
 from server.access import audit, caller, caller_unless, take_request_id
+from server.bi import Exports, add_bi_routes
 from server.gateway import (
     TIMEOUT_HEADER,
     TRACE_HEADER,
@@ -26,7 +27,6 @@ from server.gateway import (
     requested_timeout,
 )
 from server.metrics import Metrics
-from server.bi import Exports, add_bi_routes
 from server.ops import add_ops_routes
 from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
 from server.settings import Settings

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -102,7 +103,7 @@ class Manifest:
         return self.by_hash.get(sha256.lower())
 
     @classmethod
-    def load(cls, folder: str | Path | None, schema: GraphQLSchema) -> "Manifest":
+    def load(cls, folder: str | Path | None, schema: GraphQLSchema) -> Manifest:
         """Every `*.graphql` of the folder: one named query each (fragments allowed), valid against the schema."""
         folder = Path(folder) if folder else DEFAULT_DIR
         if not folder.is_dir():
@@ -174,10 +175,8 @@ class MemoryStore:
         return self._documents.get(sha256)
 
     async def put(self, sha256: str, document: str) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # larger than the whole store: not kept
             self._documents[sha256] = document
-        except ValueError:  # larger than the whole store: not kept
-            pass
 
     async def aclose(self) -> None:
         return None
@@ -312,10 +311,9 @@ class PersistedDocuments:
                 f"listed by GET {MANIFEST_PATH} (or export it from /bi/<operationName>.csv); "
                 "ad-hoc documents are not accepted."
             )
-        if register is not None and self.settings.apq.enabled:
-            # Only documents that parse and validate are kept (the check is cached for the run).
-            if not self.gateway.documents.prepare(query).errors:
-                await self.store.put(register, query)
+        # Only documents that parse and validate are kept (the check is cached for the run).
+        if register is not None and self.settings.apq.enabled and not self.gateway.documents.prepare(query).errors:
+            await self.store.put(register, query)
         resolved = {key: value for key, value in payload.items() if key not in ("documentId", "extensions")}
         resolved["query"] = query
         if trusted is not None and not isinstance(resolved.get("operationName"), str):

@@ -224,6 +224,6 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
         values = tomllib.loads(Path(path).read_text()) if path else {}
         return cls(**{**values, **overrides})

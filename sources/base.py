@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import defaultdict
-from typing import Any, Awaitable, Callable, Generic, Hashable, Iterable, Sequence, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Hashable, Sequence
+from typing import Any
 
 from cachetools import TTLCache
 
@@ -195,7 +196,7 @@ class MethodCache:
             except SourceError as exc:
                 values = [exc] * len(to_fetch)
             fetched_at = time.monotonic()
-            for key, value in zip(to_fetch, values):
+            for key, value in zip(to_fetch, values, strict=True):
                 if isinstance(value, SourceError):
                     answers[key] = self._stale_or(key, value, fetched_at, shared.get(key))
                 else:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 from sources.base import Result, Source, cached
 from sources.records import Activity, Contact, Customer, CustomerPage, Opportunity, SalesRep

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, Awaitable, Callable, Hashable, Literal
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Literal
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential

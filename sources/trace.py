@@ -7,10 +7,11 @@ knowing which request they serve, and it costs nothing when nobody listens.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass

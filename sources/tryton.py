@@ -31,9 +31,10 @@ import datetime as dt
 import json
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Awaitable, Callable, Literal, Sequence
+from typing import Any, Literal
 
 from sources.base import Result, Source, cached, group_by
 from sources.cache import CachePolicy
