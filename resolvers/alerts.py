@@ -144,16 +144,16 @@ async def stock_alerts(ctx: Context, customer: Customer) -> list[Alert]:
     products, stocks = await asyncio.gather(
         ctx.loaders.product_by_sku.load_many(skus), ctx.loaders.stock_by_sku.load_many(skus)
     )
-    products, stocks = dict(zip(skus, products, strict=True)), dict(zip(skus, stocks, strict=True))
+    product_of, stock_of = dict(zip(skus, products, strict=True)), dict(zip(skus, stocks, strict=True))
     alerts = []
     for (sku, warehouse), order_number in sorted(needs.items()):
-        rows = [row for row in stocks[sku] if row.warehouse == warehouse]
+        rows = [row for row in stock_of[sku] if row.warehouse == warehouse]
         short = sum((row.allocated - row.on_hand for row in rows), Decimal(0))
         if short <= 0:
             continue
         receipts = sorted((r for row in rows for r in row.receipts), key=lambda r: r.expected_date)
         covered = sum((r.quantity for r in receipts), Decimal(0)) >= short
-        product = products[sku]
+        product = product_of[sku]
         alerts.append(
             Alert(
                 AlertKind.STOCK_SHORTAGE,

@@ -69,16 +69,18 @@ async def buildable(
 ) -> KittingAnalysis:
     check_kits(quantity)
     on = on or ctx.today
-    answers = await asyncio.gather(
+    product, bom, checked = await asyncio.gather(
         ctx.loaders.product_by_sku.load(sku),
         ctx.loaders.bom_by_sku.load(sku),
         availability.check_warehouse(ctx, warehouse),
         return_exceptions=True,
     )
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
-    product, bom, _ = answers
+    if isinstance(product, BaseException):
+        raise product
+    if isinstance(bom, BaseException):
+        raise bom
+    if isinstance(checked, BaseException):
+        raise checked
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}.")
     if not bom:

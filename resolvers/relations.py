@@ -9,6 +9,7 @@ batched CRM look-up by ref, free when the customer was already seen in the reque
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from resolvers import access
 from resolvers.context import Context
@@ -122,7 +123,7 @@ async def prefetch_lines(ctx: Context, orders: list[Order], *, products: bool, s
     skus = list(dict.fromkeys(line.sku for order in orders for line in order.lines))
     if not skus or not (products or stock):
         return
-    loads = []
+    loads: list[Awaitable[object]] = []
     if products:
         loads.append(ctx.loaders.product_by_sku.load_many(skus))
     if stock:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import schema
 from policies import Authorizer
@@ -27,6 +27,7 @@ from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource
 from sources.breaker import CircuitBreaker
 from sources.cache import CachePolicy
+from sources.kinds import ErpBackend
 from sources.redis_link import RedisLink
 from sources.shared_cache import SharedCache
 
@@ -79,14 +80,16 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
     )
 
 
-def build_erp(settings: Settings, client: Any, policy: CachePolicy | None) -> ErpSource:
+def build_erp(
+    settings: Settings, client: Callable[[str, BackendSettings], BackendClient], policy: CachePolicy | None
+) -> ErpBackend:
     """The ERP source `erp_kind` names: the demo REST ERP, or Tryton over JSON-RPC."""
     if settings.erp_kind != "tryton":
         return ErpSource(client("ERP", settings.erp), policy)
     from sources.tryton import TrytonSource
 
     conf = settings.tryton
-    return TrytonSource(  # type: ignore[return-value]  # the same batch methods and records
+    return TrytonSource(
         client("ERP", conf),
         policy,
         database=conf.database,

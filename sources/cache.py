@@ -41,7 +41,7 @@ class Entry:
     fetched_at: float
 
 
-Fetch = Callable[[list[Hashable]], Awaitable[list[Any]]]
+Fetch = Callable[[list[Hashable]], Awaitable[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,8 @@ class MethodCache:
     async def _answers(self, keys: list[Hashable], fetch: Fetch) -> tuple[dict[Hashable, Answer], dict[Hashable, Any]]:
         """Per key its answer (shared level, backend, or stale within the grace); and what the backend gave."""
         # `no-cache` and `@fresh(maxAge: 0)` want nothing Redis could have: not asked
-        wanted = self.shared is not None and any(freshness.limit(self.ttl, key) > 0 for key in keys)
-        shared = await self.shared.get_many(self.source, self.method, keys) if wanted else {}
+        wanted = any(freshness.limit(self.ttl, key) > 0 for key in keys)
+        shared = await self.shared.get_many(self.source, self.method, keys) if self.shared and wanted else {}
         answers: dict[Hashable, Answer] = {}
         for key, entry in shared.items():
             if entry.age <= freshness.limit(self.ttl, key):

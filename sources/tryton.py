@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from sources.base import Result, Source, cached, group_by
+from sources.base import Lookup, Related, Source, cached, group_by
 from sources.cache import CachePolicy
 from sources.errors import SourceBadResponse, SourceError, SourceUnauthorized, SourceUnavailable
 from sources.http import BackendClient
@@ -140,6 +140,12 @@ def number(value: Any) -> Decimal | None:
         return None
     cents = result.quantize(CENT)
     return cents if cents == result else result.normalize()
+
+
+def quantity_of(value: Any) -> Decimal:
+    """A Tryton quantity, zero when missing (or unreadable)."""
+    found = number(value or 0.0)
+    return found if found is not None else Decimal("0.00")
 
 
 # --- the session ------------------------------------------------------------------------------
@@ -520,7 +526,7 @@ class TrytonSource(Source):
     # --- parties ------------------------------------------------------------------------------
 
     @cached("master")
-    async def parties(self, codes: Sequence[str]) -> list[Result]:
+    async def parties(self, codes: Sequence[str]) -> Lookup[Party]:
         """party.party: code, name, credit_limit_amount (company-dependent); the company's currency."""
         session = await self.rpc.session()
 
@@ -548,7 +554,7 @@ class TrytonSource(Source):
     # --- products, BOMs -----------------------------------------------------------------------
 
     @cached("master")
-    async def products(self, skus: Sequence[str]) -> list[Result]:
+    async def products(self, skus: Sequence[str]) -> Lookup[Product]:
         """product.product by `code`: name, default_uom.symbol, list_price_used, cost_price, producible;
         tax_rate: the sum of the percentage customer taxes of its account category (0 without)."""
         session = await self.rpc.session()
@@ -588,7 +594,7 @@ class TrytonSource(Source):
         return [found.get(sku) for sku in skus]
 
     @cached("master")
-    async def boms(self, skus: Sequence[str]) -> list[Result]:
+    async def boms(self, skus: Sequence[str]) -> Related[BomLine]:
         """The product's first BOM (product.product.boms, by sequence): inputs per one output unit.
 
         production.bom.input quantity in its unit, converted to the component's default unit
@@ -647,7 +653,7 @@ class TrytonSource(Source):
         return [Warehouse(id=Topology.key(loc), name=loc.name) for loc in topology.warehouses]
 
     @cached("stock")
-    async def stock(self, skus: Sequence[str]) -> list[Result]:
+    async def stock(self, skus: Sequence[str]) -> Related[Stock]:
         """Per SKU and warehouse, Tryton's own quantities, so that the gateway's
         `available(date) = on_hand - allocated + receipts up to date` is Tryton's
         `forecast_quantity` for that warehouse and date (context `locations`, `stock_date_end`):
@@ -722,7 +728,7 @@ class TrytonSource(Source):
 
         on_hand_of: dict[tuple[str, str], Decimal] = {}
         for row in quantities:
-            on_hand_of[(row["code"], Topology.key(row["warehouse"]))] = number(row.get("quantity") or 0.0)
+            on_hand_of[(row["code"], Topology.key(row["warehouse"]))] = quantity_of(row.get("quantity"))
         allocated: dict[tuple[str, str], Decimal] = defaultdict(lambda: Decimal(0))
         receipts: dict[tuple[str, str], list[Receipt]] = defaultdict(list)
         for move in move_rows:
@@ -740,7 +746,7 @@ class TrytonSource(Source):
             )
             if source is not None and target is not None and source.id == target.id:
                 continue  # within one warehouse (storage to output): no change to its stock
-            quantity = number(move.get("internal_quantity") or 0.0)
+            quantity = quantity_of(move.get("internal_quantity"))
             kind = _move_kind(topology, move)
             if target is not None:
                 receipts[(sku, Topology.key(target))].append(
@@ -776,10 +782,12 @@ class TrytonSource(Source):
 
     # --- orders -------------------------------------------------------------------------------
 
-    async def _orders(self, name: str, keys: Sequence[str], domain_of: Callable[[list[str]], list]) -> list[Order]:
+    async def _orders(
+        self, name: str, keys: Sequence[str] | Sequence[int], domain_of: Callable[[list[Any]], list[Any]]
+    ) -> list[Order]:
         session = await self.rpc.session()
 
-        async def read(chunk: list[str]) -> list[dict[str, Any]]:
+        async def read(chunk: list[Any]) -> list[dict[str, Any]]:
             return await self.search_read(
                 name,
                 "sale.sale",
@@ -812,7 +820,7 @@ class TrytonSource(Source):
         party = self.ref_of(row, "party")
         if party is None:
             return None
-        state = row.get("state")
+        state = row.get("state", "")
         status = {
             "draft": OrderStatus.DRAFT,
             "quotation": OrderStatus.DRAFT,
@@ -824,14 +832,14 @@ class TrytonSource(Source):
         if status is OrderStatus.PROCESSING and row.get("shipment_state") == "sent":
             status = OrderStatus.SHIPPED
         invoice_states = {inv["id"]: inv.get("state") for inv in row.get("invoices.") or []}
-        lines = []
+        lines: list[OrderLine] = []
         shipped_total = invoiced_total = invoiced_tax = Decimal(0)
         planned: list[dt.date] = []
         for line in row.get("lines.") or []:
             sku = _nested(line, "product.code")
             if line.get("type", "line") != "line" or sku is None:
                 continue
-            quantity = number(line.get("quantity") or 0.0)
+            quantity = quantity_of(line.get("quantity"))
             unit_price = number(line.get("unit_price"))
             shipped = Decimal(0)
             for move in line.get("moves.") or []:
@@ -899,7 +907,7 @@ class TrytonSource(Source):
         )
 
     @cached("orders")
-    async def orders(self, ids: Sequence[str]) -> list[Result]:
+    async def orders(self, ids: Sequence[str]) -> Lookup[Order]:
         """sale.sale by id (the gateway's order id is Tryton's sale id)."""
         wanted = [int(i) for i in ids if i.isdigit()]
         orders = await self._orders("orders", wanted, lambda chunk: [["id", "in", chunk]]) if wanted else []
@@ -907,7 +915,7 @@ class TrytonSource(Source):
         return [found.get(i) for i in ids]
 
     @cached("orders")
-    async def orders_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def orders_by_party(self, codes: Sequence[str]) -> Related[Order]:
         """Every sale of each party, newest sale_date first, lines included."""
         orders = await self._orders("orders_by_party", codes, lambda chunk: [self.party_domain(chunk, "party")])
         return group_by(orders, "party_code", codes)
@@ -1012,7 +1020,7 @@ class TrytonSource(Source):
         )
 
     @cached("balances")
-    async def open_items_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]:
         """account.move.line on a receivable account, not reconciled, that no invoice carries:
         neither a line of an invoice's move (`move.origin` an account.invoice) nor a payment of
         one (`invoice_payment`): payments not matched to an invoice, opening balances, manual
@@ -1055,7 +1063,7 @@ class TrytonSource(Source):
         return group_by(items, "party_code", codes)
 
     @cached("balances")
-    async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def invoices_by_party(self, codes: Sequence[str]) -> Related[Invoice]:
         """Every issued customer invoice of each party (open and settled), newest first."""
         invoices = await self._invoices("invoices_by_party", codes, lambda chunk: [self.party_domain(chunk, "party")])
         return group_by(invoices, "party_code", codes)
