@@ -100,11 +100,15 @@ class Exports:
 
 
 def _fatal(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in result.get("errors") or () if (e.get("extensions") or {}).get("code") not in CELL_ERROR_CODES]
+    return [e for e in result.get("errors") or () if _code(e) not in CELL_ERROR_CODES]
 
 
 def _status_of(errors: list[dict[str, Any]]) -> int:
-    return max((ERROR_STATUS.get((e.get("extensions") or {}).get("code"), 400) for e in errors), default=400)
+    return max((ERROR_STATUS.get(_code(e), 400) for e in errors), default=400)
+
+
+def _code(error: dict[str, Any]) -> str:
+    return str((error.get("extensions") or {}).get("code") or "")
 
 
 def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request], str]) -> None:
@@ -210,7 +214,7 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
                     if batch:
                         yield encoder.rows(batch)
                     after = _next_cursor(plan, result)
-                    if after is None or after in cursors:
+                    if after is None or after in cursors or plan.paging is None:  # (a cursor means paging)
                         break
                     cursors.add(after)
                     variables[plan.paging.after] = after

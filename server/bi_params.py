@@ -6,12 +6,14 @@ import json
 from typing import Any
 
 from graphql import (
+    GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
     get_named_type,
     is_enum_type,
     is_input_object_type,
+    is_input_type,
     is_non_null_type,
     type_from_ast,
 )
@@ -49,6 +51,8 @@ def variables_from(plan: ExportPlan, schema: GraphQLSchema, params: Any) -> dict
         if not values:
             continue
         type_ = type_from_ast(schema, definitions[name].type)
+        if not is_input_type(type_):  # the plan's document validated against this schema
+            raise TypeError(f"variable {name} of an export has no input type in the schema")
         variables[name] = _convert(name, values, type_)
     for name in accepted:
         definition = definitions[name]
@@ -61,7 +65,7 @@ def variables_from(plan: ExportPlan, schema: GraphQLSchema, params: Any) -> dict
     return variables
 
 
-def _convert(name: str, values: list[str], type_: Any) -> Any:
+def _convert(name: str, values: list[str], type_: GraphQLInputType) -> Any:
     nullable = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
     if isinstance(nullable, GraphQLList):
         item = nullable.of_type

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     FieldNode,
@@ -36,6 +36,7 @@ from server.persisted import ManifestError, TrustedDocument
 
 WHERE = re.compile(r"^\s*#\s*bi\.where:\s*(?P<column>[\w.]+)\s+(?P<op>==|!=|<=|>=|<|>|not in|in)\s+(?P<value>.+?)\s*$")
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+Ordered = TypeVar("Ordered", Decimal, str)  # a filter compares numbers as numbers, anything else as text
 
 
 # ---------------------------------------------------------------------------
@@ -95,8 +96,8 @@ class Filter:
             return False
         left, right = _number(cell), _number(self.value)
         if left is None or right is None:
-            left, right = str(cell), str(self.value)
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[self.op]
+            return _compare(self.op, str(cell), str(self.value))
+        return _compare(self.op, left, right)
 
 
 @dataclass
@@ -349,6 +350,10 @@ def _expand(value: Any, node: Any) -> Iterator[dict[str, Any]]:
             yield {**fixed, **partial}
     if not produced:
         yield fixed
+
+
+def _compare(op: str, left: Ordered, right: Ordered) -> bool:
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
 
 
 def _number(value: Any) -> Decimal | None:

@@ -62,10 +62,11 @@ class CostBudget:
         """Take `cost` from the principal's bucket; None when it fits, else seconds to wait."""
         if self.per_window <= 0:
             return None
-        if self._shared is not None:
-            key = self._shared.key("budget", principal)
-            wait = await self._shared.run(
-                "cost budget", lambda _: self._script(keys=[key], args=[self.per_window, self.window, cost]), None
+        shared, script = self._shared, self._script
+        if shared is not None and script is not None:
+            key = shared.key("budget", principal)
+            wait = await shared.run(
+                "cost budget", lambda _: script(keys=[key], args=[self.per_window, self.window, cost]), None
             )
             if wait is not None:
                 return int(wait) or None

@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def run(request: Request, request_id: str, payload: Any, principal: Principal) -> Response:
         gateway: Gateway = request.app.state.gateway
         started = time.perf_counter()
-        status, outcome, denied, extra_headers = 200, "ok", set(), {}
+        status, outcome, extra_headers = 200, "ok", {}
+        denied: set[str] = set()
         result: dict[str, Any] | None = None
         trusted = None
         # Operation names label metrics series; only authenticated callers reach here to name one.

@@ -118,9 +118,9 @@ class Manifest:
             except GraphQLError as exc:
                 raise ManifestError(f"{path.name}: not valid GraphQL: {exc.message}") from None
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if len(operations) != 1 or operations[0].name is None:
+            operation = operations[0] if len(operations) == 1 else None
+            if operation is None or operation.name is None:
                 raise ManifestError(f"{path.name}: a trusted document holds exactly one named operation")
-            operation = operations[0]
             if operation.operation is not OperationType.QUERY:
                 raise ManifestError(f"{path.name}: only queries may be trusted documents")
             errors = validate(schema, document)

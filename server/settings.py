@@ -43,13 +43,14 @@ class TrytonSettings(BackendSettings):
     party_code_prefix: str = Field("", description="Party code = this prefix + the CRM's ERP ref.")
 
 
+DEFAULT_TTL: dict[str, float] = {"master": 300, "activity": 60, "lists": 30, "orders": 30, "balances": 30, "stock": 5}
+
+
 class CacheSettings(BaseModel):
     """Cross-request caching of backend data, by kind of data (seconds; 0 switches a kind off)."""
 
     enabled: bool = True
-    ttl: dict[str, float] = Field(
-        default_factory=lambda: {"master": 300, "activity": 60, "lists": 30, "orders": 30, "balances": 30, "stock": 5}
-    )
+    ttl: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TTL))
     grace: float = Field(300, description="How long past its TTL an entry may still be served when its backend fails.")
     max_entries: int = Field(10_000, description="Per source method.")
 
