@@ -15,9 +15,9 @@ that field, so errors come out exactly as before.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import CoroutineType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from graphql import GraphQLNonNull, GraphQLObjectType, get_directive_values, is_leaf_type
 from graphql.execution.executor import Executor
@@ -63,7 +63,7 @@ def plain_fields(parent_type: GraphQLObjectType, restricted: frozenset[str]) -> 
     return plans
 
 
-def is_awaitable(value: Any) -> bool:
+def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     """What our resolvers return when they are not done: coroutines and futures.
 
     graphql-core's generic check also probes `__await__` with `hasattr`, which on a
@@ -87,7 +87,7 @@ class FastExecutor(Executor):
         if cached is not None and cached[0] is grouped_field_set:
             return cached[1]
         plain = plain_fields(parent_type, self.context_value.restricted)
-        plan = []
+        plan: list[tuple[str, str | None, Callable[[Any], Any] | None, bool, Any]] = []
         for response_name, field_details_list in grouped_field_set.items():
             name = field_details_list[0].node.name.value
             entry = plain.get(name)

@@ -106,7 +106,7 @@ def client_error(error: GraphQLError, document: DocumentNode) -> dict[str, Any] 
     if not isinstance(error, InvalidDecimal):
         return None
     where = _sent_at(document, error.nodes[0]) if error.nodes else None
-    formatted = error.formatted
+    formatted: dict[str, Any] = dict(error.formatted)
     if where:
         formatted["message"] = f"{where}: {error.message}"
     formatted["extensions"] = {"code": "BAD_USER_INPUT"}
