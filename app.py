@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -22,6 +23,9 @@ import schema
 from server import logs
 from server.http import create_app
 from server.settings import BackendSettings, Settings
+
+if TYPE_CHECKING:  # the demo is imported only when it runs
+    from demo.tryton import TrytonServer
 
 __all__ = ["Settings", "create_app", "main"]
 
@@ -103,7 +107,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_demo_tryton():
+def start_demo_tryton() -> TrytonServer:
     """Tryton as the demo's ERP: installed on first use (its own venv in .tryton/), seeded, started."""
     from demo.tryton import TrytonUnavailable, start_tryton
     from demo.tryton.runtime import free_port

@@ -59,10 +59,14 @@ MAX_PROBLEMS_LISTED = 10
 
 
 class LineInput(Protocol):
-    sku: str
-    quantity: Decimal
-    unit_price: Decimal
-    requested_date: dt.date | None
+    @property
+    def sku(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def unit_price(self) -> Decimal: ...
+    @property
+    def requested_date(self) -> dt.date | None: ...
 
 
 @dataclass(frozen=True)

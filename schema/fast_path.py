@@ -20,6 +20,7 @@ from types import CoroutineType
 from typing import Any, NamedTuple, TypeGuard
 
 from graphql import GraphQLNonNull, GraphQLObjectType, get_directive_values, is_leaf_type
+from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.executor import Executor
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 
@@ -99,7 +100,14 @@ class FastExecutor(Executor):
         plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 
-    def execute_field(self, parent_type, source, field_details_list, path, position_context):  # type: ignore[override]
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
         """Guard restricted fields; scope a `@fresh(maxAge:)` requirement to the field's subtree."""
         node = field_details_list[0].node
         context = self.context_value
@@ -116,21 +124,30 @@ class FastExecutor(Executor):
                     path,
                 )
                 return None
-        if node.directives:
-            values = get_directive_values(self.schema.get_directive("fresh"), node, self.variable_values)
+        fresh = self.schema.get_directive("fresh") if node.directives else None
+        if fresh is not None:
+            values = get_directive_values(fresh, node, self.variable_values)
             if values is not None:
                 return self._execute_fresh(
                     float(values["maxAge"]), parent_type, source, field_details_list, path, position_context
                 )
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
-    def _execute_fresh(self, max_age, parent_type, source, field_details_list, path, position_context):
+    def _execute_fresh(
+        self,
+        max_age: float,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
         with freshness.subtree(max_age):
             result = super().execute_field(parent_type, source, field_details_list, path, position_context)
         if not self.is_awaitable(result):
             return result
 
-        async def within_requirement():
+        async def within_requirement() -> Any:
             # The resolver's body runs here, when awaited: keep the requirement around it.
             with freshness.subtree(max_age):
                 return await result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -37,6 +38,12 @@ from server.persisted import ManifestError, TrustedDocument
 WHERE = re.compile(r"^\s*#\s*bi\.where:\s*(?P<column>[\w.]+)\s+(?P<op>==|!=|<=|>=|<|>|not in|in)\s+(?P<value>.+?)\s*$")
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 Ordered = TypeVar("Ordered", Decimal, str)  # a filter compares numbers as numbers, anything else as text
+
+# The compiler walks GraphQL types it has checked by kind (`is_list_type`, ...): they stay `Any`.
+Fragments = dict[str, FragmentDefinitionNode]
+Nodes = list[tuple[Any, FieldNode]]  # a response key's field nodes, each with the type that owns it
+Chain = tuple[tuple[str, str, GraphQLOutputType, Nodes], ...]  # key, field name, field type, nodes: root to rows
+Rows = tuple[tuple[str, ...], tuple[str, ...], Chain, Any, list[SelectionSetNode]]
 
 
 # ---------------------------------------------------------------------------
@@ -165,10 +172,10 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
 
 
 def _collect(
-    schema: GraphQLSchema, fragments: dict, parent: Any, selection_sets: list[SelectionSetNode]
-) -> dict[str, list[tuple[Any, FieldNode]]]:
+    schema: GraphQLSchema, fragments: Fragments, parent: Any, selection_sets: list[SelectionSetNode]
+) -> dict[str, Nodes]:
     """Fields by response key, merged across the selection sets and fragments (as GraphQL merges them)."""
-    out: dict[str, list[tuple[Any, FieldNode]]] = {}
+    out: dict[str, Nodes] = {}
 
     def walk(selection_set: SelectionSetNode, owner: Any) -> None:
         for selection in selection_set.selections:
@@ -187,11 +194,21 @@ def _collect(
     return out
 
 
-def _field_names(schema, fragments, parent, selection_sets) -> list[tuple[str, str]]:
+def _field_names(
+    schema: GraphQLSchema, fragments: Fragments, parent: Any, selection_sets: list[SelectionSetNode]
+) -> list[tuple[str, str]]:
     return [(key, nodes[0][1].name.value) for key, nodes in _collect(schema, fragments, parent, selection_sets).items()]
 
 
-def _find_rows(schema, fragments, parent, selection_sets, path, coordinates, chain=()):
+def _find_rows(
+    schema: GraphQLSchema,
+    fragments: Fragments,
+    parent: Any,
+    selection_sets: list[SelectionSetNode],
+    path: tuple[str, ...],
+    coordinates: tuple[str, ...],
+    chain: Chain = (),
+) -> Rows | None:
     for key, nodes in _collect(schema, fragments, parent, selection_sets).items():
         owner, node = nodes[0]
         name = node.name.value
@@ -213,7 +230,15 @@ def _find_rows(schema, fragments, parent, selection_sets, path, coordinates, cha
     return None
 
 
-def _plan_value(schema, fragments, type_, selection_sets, names, coordinates, column_name) -> Any:
+def _plan_value(
+    schema: GraphQLSchema,
+    fragments: Fragments,
+    type_: Any,
+    selection_sets: list[SelectionSetNode],
+    names: tuple[str, ...],
+    coordinates: tuple[str, ...],
+    column_name: Callable[[tuple[str, ...]], str],
+) -> Any:
     if is_non_null_type(type_):
         type_ = type_.of_type
     if is_list_type(type_):
@@ -256,7 +281,14 @@ def _columns(node: Any) -> Iterator[Column]:
             yield from _columns(child)
 
 
-def _paging(schema, fragments, operation, chain, row_path, default_page_size) -> Paging | None:
+def _paging(
+    schema: GraphQLSchema,
+    fragments: Fragments,
+    operation: OperationDefinitionNode,
+    chain: Chain,
+    row_path: tuple[str, ...],
+    default_page_size: int,
+) -> Paging | None:
     if len(chain) < 2 or chain[-1][1] != "edges":
         return None
     key, name, connection_type, nodes = chain[-2]
@@ -271,7 +303,8 @@ def _paging(schema, fragments, operation, chain, row_path, default_page_size) ->
     first_variable = first.name.value if isinstance(first, VariableNode) else None
     page_size = default_page_size
     if first_variable is not None:
-        definition = next(v for v in operation.variable_definitions if v.variable.name.value == first_variable)
+        definitions = operation.variable_definitions or ()
+        definition = next(v for v in definitions if v.variable.name.value == first_variable)
         if isinstance(definition.default_value, IntValueNode):
             page_size = int(definition.default_value.value)
     elif isinstance(first, IntValueNode):
