@@ -74,6 +74,7 @@ class Source:
     async def fetch(self, method: str, path: str, params: dict[str, str], model: type[R], keys: int = 1) -> list[R]:
         """One GET whose answer is `{"items": [...]}` of `model`, validated."""
         body = await self.http.get(method, path, params, keys=keys)
+        # pydantic parametrises a generic model with a class at run time; mypy takes only types in brackets
         return self.validate(method, body, Items[model]).items  # type: ignore[valid-type]
 
     def validate(self, method: str, body: bytes, model: type[R]) -> R:
