@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install lock clean
+.PHONY: demo test check bench install lock clean
 
 # The exact tested versions (constraints.txt); `make lock` moves them to the newest releases.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Formatter, linter and type checker over the gateway's packages (scripts/check).
+check: $(STAMP)
+	PY=$(PY) scripts/check
 
 bench: $(STAMP)
 	$(PY) -m app bench

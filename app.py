@@ -1,20 +1,22 @@
 """Isthmus: wiring and the command line.
 
-    isthmus demo                 start the demo systems and the gateway on them
-    isthmus demo --erp tryton    the same with a local Tryton 8.2 as the ERP
-    isthmus serve --config FILE  the gateway alone, backends from settings
-    isthmus schema [--subgraph]  print the GraphQL SDL (--subgraph: the Federation v2 subgraph's)
-    isthmus manifest             print the trusted documents (persisted/) as JSON
-    isthmus token --user ID --role ROLE [--team T] [--ttl 8h]   mint a token
-    isthmus bench                run the benchmarks
+isthmus demo                 start the demo systems and the gateway on them
+isthmus demo --erp tryton    the same with a local Tryton 8.2 as the ERP
+isthmus serve --config FILE  the gateway alone, backends from settings
+isthmus schema [--subgraph]  print the GraphQL SDL (--subgraph: the Federation v2 subgraph's)
+isthmus manifest             print the trusted documents (persisted/) as JSON
+isthmus token --user ID --role ROLE [--team T] [--ttl 8h]   mint a token
+isthmus bench                run the benchmarks
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -22,6 +24,9 @@ import schema
 from server import logs
 from server.http import create_app
 from server.settings import BackendSettings, Settings
+
+if TYPE_CHECKING:  # the demo is imported only when it runs
+    from demo.tryton import TrytonServer
 
 __all__ = ["Settings", "create_app", "main"]
 
@@ -47,30 +52,38 @@ def serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     if workers > 1:
-        uvicorn.run("app:app_from_environment", factory=True, host=settings.host, port=settings.port,
-                    workers=workers, log_level="warning", access_log=False)
+        uvicorn.run(
+            "app:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import secrets
+    from contextlib import nullcontext
 
     import httpx
 
-    from demo.launcher import start_systems
+    from demo.launcher import DEFAULT_PORTS, start_systems
     from server.settings import AuthSettings
-
-    from contextlib import nullcontext
-
-    from demo.launcher import DEFAULT_PORTS
 
     tryton = getattr(args, "erp", "demo") == "tryton"
     names = ("crm", "clm", "desk") if tryton else ("crm", "erp", "clm", "desk")
-    print(f"Starting the demo systems ({', '.join(n.upper() for n in names)}); the first start generates their data...",
-          flush=True)
-    with start_systems({name: DEFAULT_PORTS[name] for name in names}) as systems, \
-            (start_demo_tryton() if tryton else nullcontext()) as erp:
+    print(
+        f"Starting the demo systems ({', '.join(n.upper() for n in names)}); the first start generates their data...",
+        flush=True,
+    )
+    with (
+        start_systems({name: DEFAULT_PORTS[name] for name in names}) as systems,
+        start_demo_tryton() if tryton else nullcontext() as erp,
+    ):
         secret = os.environ.get("ISTHMUS_AUTH__JWT_SECRET") or secrets.token_urlsafe(32)
         extra = {"erp_kind": "tryton", "tryton": erp.settings()} if erp is not None else {}
         settings = Settings.load(
@@ -93,10 +106,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # SIGTERM (a process manager, `timeout`) stops everything too: uvicorn shuts down and
         # re-raises the signal, which here unwinds the `with` and stops the demo systems.
         signal.signal(signal.SIGTERM, _interrupt)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             serve(settings)
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
@@ -104,7 +115,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def start_demo_tryton():
+def start_demo_tryton() -> TrytonServer:
     """Tryton as the demo's ERP: installed on first use (its own venv in .tryton/), seeded, started."""
     from demo.tryton import TrytonUnavailable, start_tryton
     from demo.tryton.runtime import free_port
@@ -125,8 +136,12 @@ def demo_tokens(secret: str, reps: list[dict]) -> dict[str, str]:
     manager = next((r for r in reps[1:] if r.get("team") == rep.get("team")), rep)
     tokens = {}
     for role in ROLES:
-        person = rep if role == "sales_rep" else manager if role == "sales_manager" else {"id": f"demo-{role}", "name": role}
-        tokens[role] = mint_token(secret, user=person["id"], roles=[role], team=person.get("team"), name=person.get("name"))
+        person = (
+            rep if role == "sales_rep" else manager if role == "sales_manager" else {"id": f"demo-{role}", "name": role}
+        )
+        tokens[role] = mint_token(
+            secret, user=person["id"], roles=[role], team=person.get("team"), name=person.get("name")
+        )
     return tokens
 
 
@@ -200,8 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="start the demo systems and the gateway on them")
     demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--erp", choices=("demo", "tryton"), default="demo",
-                      help="the ERP: the demo REST system, or a local Tryton 8.2 (installed on first use)")
+    demo.add_argument(
+        "--erp",
+        choices=("demo", "tryton"),
+        default="demo",
+        help="the ERP: the demo REST system, or a local Tryton 8.2 (installed on first use)",
+    )
     demo.set_defaults(run=cmd_demo)
     srv = commands.add_parser("serve", help="start the gateway alone")
     srv.add_argument("--config", help="a TOML settings file")

@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 import casbin
 
@@ -59,8 +59,9 @@ class Authorizer:
         self.derivations = dict(derivations or {})
         _refuse_cycles(self.derivations)
         # The files, re-read when they change (policies/reloading.py); decisions are forgotten first.
-        self._watch = Watched((self.model_path, self.policy_path), self._load, what="policy",
-                              check_every=CHECK_EVERY, required=True)
+        self._watch = Watched(
+            (self.model_path, self.policy_path), self._load, what="policy", check_every=CHECK_EVERY, required=True
+        )
         self._watch.on_reload.append(self._forget)
         self.on_reload: list[Callable[[Policy], None]] = self._watch.on_reload  # told after every successful reload
         self._decisions: dict[tuple[tuple[str, ...], str], bool] = {}
@@ -209,8 +210,7 @@ def _read_rules(path: Path) -> list[list[str]]:
 def matrix(authorizer: Authorizer, roles: list[str]) -> dict[str, dict[str, bool]]:
     """Restricted field -> role -> may read: the README's table and the tests' matrix."""
     return {
-        field: {role: authorizer.can_read((role,), field) for role in roles}
-        for field in sorted(authorizer.restricted)
+        field: {role: authorizer.can_read((role,), field) for role in roles} for field in sorted(authorizer.restricted)
     }
 
 

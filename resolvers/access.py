@@ -10,10 +10,9 @@ a restricted caller: FORBIDDEN, no hint either way.
 
 from __future__ import annotations
 
-from sources.records import Customer
-
 from resolvers.context import Context
 from resolvers.errors import GatewayError
+from sources.records import Customer
 
 
 class Forbidden(GatewayError):

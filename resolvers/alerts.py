@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from sources import SourceError
-from sources.records import ContractStatus, Customer, OrderStatus
-
 from resolvers.context import Context
 from resolvers.partial import gather_parts
 from resolvers.receivables import days_overdue, receivables_of_customer
 from resolvers.relations import contracts_of_customer, orders_of_customer, tickets_of_customer
 from resolvers.risk import OPEN_TICKET_STATUSES
+from sources import SourceError
+from sources.records import ContractStatus, Customer, OrderStatus
 
 
 class AlertKind(Enum):
@@ -81,7 +80,11 @@ async def receivable_alerts(ctx: Context, customer: Customer) -> list[Alert]:
                 AlertKind.CREDIT_LIMIT,
                 "HIGH" if over else "MEDIUM",
                 f"Credit used {receivables.credit_used} "
-                + (f"exceeds the limit {limit} by {receivables.over_limit_by}." if over else f"is above 90 % of the limit {limit}."),
+                + (
+                    f"exceeds the limit {limit} by {receivables.over_limit_by}."
+                    if over
+                    else f"is above 90 % of the limit {limit}."
+                ),
                 SourceName.ERP,
                 customer.refs.erp,
             )
@@ -141,16 +144,16 @@ async def stock_alerts(ctx: Context, customer: Customer) -> list[Alert]:
     products, stocks = await asyncio.gather(
         ctx.loaders.product_by_sku.load_many(skus), ctx.loaders.stock_by_sku.load_many(skus)
     )
-    products, stocks = dict(zip(skus, products)), dict(zip(skus, stocks))
+    product_of, stock_of = dict(zip(skus, products, strict=True)), dict(zip(skus, stocks, strict=True))
     alerts = []
     for (sku, warehouse), order_number in sorted(needs.items()):
-        rows = [row for row in stocks[sku] if row.warehouse == warehouse]
+        rows = [row for row in stock_of[sku] if row.warehouse == warehouse]
         short = sum((row.allocated - row.on_hand for row in rows), Decimal(0))
         if short <= 0:
             continue
         receipts = sorted((r for row in rows for r in row.receipts), key=lambda r: r.expected_date)
         covered = sum((r.quantity for r in receipts), Decimal(0)) >= short
-        product = products[sku]
+        product = product_of[sku]
         alerts.append(
             Alert(
                 AlertKind.STOCK_SHORTAGE,

@@ -145,7 +145,9 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
 def _only(table: dict[str, Any], allowed: set[str], where: str) -> None:
     unexpected = set(table) - allowed
     if unexpected:
-        raise InvalidRules(f"{where}: unknown key(s) {', '.join(sorted(unexpected))}; allowed: {', '.join(sorted(allowed))}")
+        raise InvalidRules(
+            f"{where}: unknown key(s) {', '.join(sorted(unexpected))}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def load_rules(path: Path) -> Rules:

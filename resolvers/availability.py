@@ -20,15 +20,14 @@ import asyncio
 import datetime as dt
 import inspect
 from collections import defaultdict
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Awaitable, Iterable
-
-from sources.records import Stock
 
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.money import ZERO
+from sources.records import Stock
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,9 @@ class Availability:
     promise_date: dt.date | None
 
 
-def timeline(free_now: Decimal, movements: Iterable[tuple[dt.date, Decimal]], today: dt.date
-             ) -> list[tuple[dt.date, Decimal]]:
+def timeline(
+    free_now: Decimal, movements: Iterable[tuple[dt.date, Decimal]], today: dt.date
+) -> list[tuple[dt.date, Decimal]]:
     """(day, projected quantity from that day on): today first, then one point per day with
     a planned movement (a late one counts today)."""
     by_day: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from resolvers.approvals import RulesFile
 from resolvers.loaders import Loaders
+from sources import SourceError
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Context:
     today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
     # Failures that cost part of a field but not all of it (a derived list built from
     # several systems while one of them is down): (path, error), reported beside the data.
-    partial_failures: list[tuple[Any, Exception]] = field(default_factory=list)
+    partial_failures: list[tuple[Any, SourceError]] = field(default_factory=list)
     # Figures derived from loaded records, computed once per request however many fields
     # need them (a customer's receivables feed `receivables`, `risk` and `alerts`).
     derived: dict[Any, Any] = field(default_factory=dict)
@@ -44,5 +46,5 @@ class Context:
     # Credit exposure: receivables and uninvoiced orders both "gross" (default) or both "net".
     credit_basis: str = "gross"
 
-    def report_partial(self, path: Any, error: Exception) -> None:
+    def report_partial(self, path: Any, error: SourceError) -> None:
         self.partial_failures.append((path, error))

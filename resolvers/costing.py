@@ -10,15 +10,14 @@ product that contains it, never a hang.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
-
-from sources import SourceError
 
 from resolvers.context import Context
-from resolvers.errors import GatewayError
+from resolvers.errors import Failure, GatewayError, expected
 from resolvers.money import ZERO, money
+from sources.records import BomLine, Product
 
 MAX_BOM_DEPTH = 25
 
@@ -37,9 +36,9 @@ class BomTree:
     be read has its error in `failed`; one deeper than MAX_BOM_DEPTH levels is in `too_deep`.
     """
 
-    boms: dict[str, list] = field(default_factory=dict)
-    products: dict[str, object] = field(default_factory=dict)
-    failed: dict[str, Exception] = field(default_factory=dict)
+    boms: dict[str, list[BomLine]] = field(default_factory=dict)
+    products: dict[str, Product | None] = field(default_factory=dict)
+    failed: dict[str, Failure] = field(default_factory=dict)
     too_deep: set[str] = field(default_factory=set)
 
 
@@ -55,29 +54,29 @@ async def explode_many(ctx: Context, skus: Iterable[str]) -> BomTree:
         fresh = [s for s in dict.fromkeys(level) if s not in tree.boms and s not in tree.failed]
         if not fresh:
             return tree
-        answers = await asyncio.gather(
-            *(ctx.loaders.bom_by_sku.load(s) for s in fresh),
-            *(ctx.loaders.product_by_sku.load(s) for s in fresh),
-            return_exceptions=True,
+        boms, products = await asyncio.gather(
+            asyncio.gather(*(ctx.loaders.bom_by_sku.load(s) for s in fresh), return_exceptions=True),
+            asyncio.gather(*(ctx.loaders.product_by_sku.load(s) for s in fresh), return_exceptions=True),
         )
         level = []
-        for s, lines, record in zip(fresh, answers[: len(fresh)], answers[len(fresh) :]):
-            for answer in (lines, record):
-                if isinstance(answer, BaseException) and not isinstance(answer, (SourceError, GatewayError)):
-                    raise answer
-            if not isinstance(record, BaseException):
+        for s, bom_answer, product_answer in zip(fresh, boms, products, strict=True):
+            lines, record = expected(bom_answer), expected(product_answer)
+            if not isinstance(record, Failure):
                 tree.products[s] = record
-            error = next((a for a in (lines, record) if isinstance(a, BaseException)), None)
-            if error is not None:
-                tree.failed[s] = error
-                continue
-            tree.boms[s] = lines
-            level.extend(line.component_sku for line in lines)
+            if isinstance(lines, Failure):
+                tree.failed[s] = lines
+            elif isinstance(record, Failure):
+                tree.failed[s] = record
+            else:
+                tree.boms[s] = lines
+                level.extend(line.component_sku for line in lines)
     tree.too_deep.update(s for s in level if s not in tree.boms and s not in tree.failed)
     return tree
 
 
-def roll_up(sku: str, boms: dict[str, list] | BomTree, products: dict[str, object] | None = None) -> Decimal | None:
+def roll_up(
+    sku: str, boms: dict[str, list[BomLine]] | BomTree, products: dict[str, Product | None] | None = None
+) -> Decimal | None:
     """Cost per unit of `sku`; None when a needed cost is unknown.
 
     Raises BomCycle for a cycle (or a tree deeper than MAX_BOM_DEPTH), and the read error
@@ -103,11 +102,12 @@ def roll_up(sku: str, boms: dict[str, list] | BomTree, products: dict[str, objec
             result = product.standard_cost
         else:
             parts = [cost(line.component_sku, path + (item,)) for line in components]
-            if any(part is None for part in parts):
+            known = [part for part in parts if part is not None]
+            if len(known) < len(parts):
                 result = None
             else:
                 result = product.assembly_cost + sum(
-                    (line.quantity * part for line, part in zip(components, parts)), ZERO
+                    (line.quantity * part for line, part in zip(components, known, strict=True)), ZERO
                 )
         memo[item] = result
         return result

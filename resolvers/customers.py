@@ -13,11 +13,10 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from sources.records import Customer
-
 from resolvers import access
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
+from sources.records import Customer
 
 MAX_PAGE_SIZE = 100
 # Far past any list a person or an export pages through, far inside the 32-bit offsets backends take.
@@ -71,7 +70,12 @@ def check_search(search: str) -> None:
 
 def check_key(value: str, name: str) -> None:
     """An id sent to a backend in a comma-separated list: no comma, no blanks, no control characters."""
-    if not 0 < len(value) <= MAX_KEY_LENGTH or "," in value or not value.isprintable() or any(c.isspace() for c in value):
+    if (
+        not 0 < len(value) <= MAX_KEY_LENGTH
+        or "," in value
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+    ):
         raise BadUserInput(
             f"`{name}` must be 1 to {MAX_KEY_LENGTH} printable characters without spaces or commas, got {_shown(value)}."
         )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sources.errors import IsthmusError
+from typing import TypeVar
+
+from sources.errors import IsthmusError, SourceError
+
+T = TypeVar("T")
 
 
 class GatewayError(IsthmusError):
@@ -25,3 +29,14 @@ class BadUserInput(GatewayError):
 class NotFound(GatewayError):
     code = "NOT_FOUND"
     when = "`customer(id)`, `product(sku)`, `contract(id)`, `order(id)`, `atp(sku)` for a key nobody knows"
+
+
+Failure = SourceError | GatewayError  # what a field reports to the client and its siblings survive
+
+
+def expected(answer: T | BaseException) -> T | Failure:
+    """An answer of `gather(..., return_exceptions=True)`: its value or a `Failure` to report;
+    anything else (a bug, a cancellation) is raised."""
+    if isinstance(answer, (SourceError, GatewayError)) or not isinstance(answer, BaseException):
+        return answer
+    raise answer

@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sources.records import Contract, OrderStatus
-
 from resolvers.context import Context
 from resolvers.money import money, total
 from resolvers.relations import orders_of_contract
+from sources.records import Contract, OrderStatus
 
 
 @dataclass(frozen=True)

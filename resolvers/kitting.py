@@ -69,16 +69,18 @@ async def buildable(
 ) -> KittingAnalysis:
     check_kits(quantity)
     on = on or ctx.today
-    answers = await asyncio.gather(
+    product, bom, checked = await asyncio.gather(
         ctx.loaders.product_by_sku.load(sku),
         ctx.loaders.bom_by_sku.load(sku),
         availability.check_warehouse(ctx, warehouse),
         return_exceptions=True,
     )
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
-    product, bom, _ = answers
+    if isinstance(product, BaseException):
+        raise product
+    if isinstance(bom, BaseException):
+        raise bom
+    if isinstance(checked, BaseException):
+        raise checked
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}.")
     if not bom:
@@ -96,13 +98,15 @@ async def buildable(
         asyncio.gather(*(ctx.loaders.product_by_sku.load(c) for c in components), return_exceptions=True),
     )
     needs = []
-    for component, rows in zip(components, stock):
+    for component, rows in zip(components, stock, strict=True):
         per_unit = per_kit[component]
         required = quantity * per_unit
         available = availability.compute(
             component, rows, warehouse=warehouse, on=on, quantity=max(required, Decimal(1)), today=ctx.today
         ).available
-        kits = (available / per_unit).to_integral_value(rounding=ROUND_FLOOR) if per_unit > 0 and available > 0 else ZERO
+        kits = (
+            (available / per_unit).to_integral_value(rounding=ROUND_FLOOR) if per_unit > 0 and available > 0 else ZERO
+        )
         needs.append(
             ComponentNeed(
                 component_sku=component,

@@ -20,29 +20,51 @@ one batch: one backend call per source method per level of the query.
 
 from __future__ import annotations
 
+from asyncio import Future
+from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import Any, Sequence
+from typing import TypeVar
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
 
 from sources import Backends, SourceError, freshness
+from sources.base import Lookup, Related
+from sources.records import (
+    Activity,
+    BomLine,
+    Contact,
+    Contract,
+    Customer,
+    Invoice,
+    OpenItem,
+    Opportunity,
+    Order,
+    Party,
+    Product,
+    SalesRep,
+    Stock,
+    Ticket,
+    Warehouse,
+)
 
 DISPATCH_AFTER_ITERATIONS = 8
 INFINITY = float("inf")
 
+V = TypeVar("V")
 
-class SourceLoader(DataLoader):
-    """A DataLoader over one source method, created per request."""
+
+class SourceLoader(DataLoader[str, V]):
+    """A DataLoader over one source method, created per request: keys are ids, `V` what one key loads."""
 
     def __init__(self, backends: Backends, *, batching: bool = True) -> None:
         super().__init__(batch=batching)
         self.backends = backends
         # Per key, the freshest data a `@fresh` field asked for (seconds), and what the
         # key's current load was made under: a stricter ask loads the key again.
-        self._wanted: dict[Any, float] = {}
-        self._loaded_under: dict[Any, float] = {}
+        self._wanted: dict[str, float] = {}
+        self._loaded_under: dict[str, float] = {}
 
-    def load(self, key: Any) -> Any:
+    def load(self, key: str) -> Future[V]:
         wanted = freshness.subtree_max_age()
         if wanted is not None:
             if self._loaded_under.get(key, INFINITY) > wanted:
@@ -53,18 +75,21 @@ class SourceLoader(DataLoader):
             self._loaded_under[key] = INFINITY
         return super().load(key)
 
-    async def batch_load_fn(self, keys: Sequence[Any]) -> list[Any]:
+    # aiodataloader types a batch's answers as list[ReturnT], though it rejects (as documented)
+    # the load of any slot holding an Exception: the contract above.
+    async def batch_load_fn(self, keys: Sequence[str]) -> list[V | SourceError]:  # type: ignore[override]
         wanted = {key: self._wanted[key] for key in keys if key in self._wanted}
         try:
             with freshness.requiring_keys(wanted):
-                return await self.fetch(list(keys))
+                return list(await self.fetch(list(keys)))
         except SourceError as exc:
             return [exc] * len(keys)
 
-    async def fetch(self, keys: list[Any]) -> list[Any]:
+    async def fetch(self, keys: list[str]) -> Sequence[V | SourceError]:
+        """One answer per key, in order: the source method's contract (see `sources.base`)."""
         raise NotImplementedError
 
-    def load_now(self, key: Any) -> Any:
+    def load_now(self, key: str) -> V | Future[V]:
         """The value itself when this request already has it, else an awaitable of it.
 
         A resolver that returns the value directly stays synchronous, which spares
@@ -75,7 +100,7 @@ class SourceLoader(DataLoader):
             return future.result()
         return future
 
-    def do_resolve_reject(self, key: Any, future: Any) -> None:
+    def do_resolve_reject(self, key: str, future: Future[V]) -> None:
         self._queue.append(Loader(key=key, future=future))
         if len(self._queue) == 1:
             if self.batch:
@@ -93,125 +118,125 @@ class SourceLoader(DataLoader):
 # --- CRM -------------------------------------------------------------------
 
 
-class CustomerByIdLoader(SourceLoader):
-    async def fetch(self, keys):
+class CustomerByIdLoader(SourceLoader[Customer | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Customer]:
         return await self.backends.crm.customers(keys)
 
 
-class CustomerByErpRefLoader(SourceLoader):
-    async def fetch(self, keys):
+class CustomerByErpRefLoader(SourceLoader[Customer | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Customer]:
         return await self.backends.crm.customers_by_ref("erp", keys)
 
 
-class CustomerByClmRefLoader(SourceLoader):
-    async def fetch(self, keys):
+class CustomerByClmRefLoader(SourceLoader[Customer | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Customer]:
         return await self.backends.crm.customers_by_ref("clm", keys)
 
 
-class CustomerByDeskRefLoader(SourceLoader):
-    async def fetch(self, keys):
+class CustomerByDeskRefLoader(SourceLoader[Customer | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Customer]:
         return await self.backends.crm.customers_by_ref("desk", keys)
 
 
-class SalesRepByIdLoader(SourceLoader):
-    async def fetch(self, keys):
+class SalesRepByIdLoader(SourceLoader[SalesRep | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[SalesRep]:
         return await self.backends.crm.reps(keys)
 
 
-class ContactsByCustomerLoader(SourceLoader):
-    async def fetch(self, keys):
+class ContactsByCustomerLoader(SourceLoader[list[Contact]]):
+    async def fetch(self, keys: list[str]) -> Related[Contact]:
         return await self.backends.crm.contacts_by_customer(keys)
 
 
-class OpportunitiesByCustomerLoader(SourceLoader):
-    async def fetch(self, keys):
+class OpportunitiesByCustomerLoader(SourceLoader[list[Opportunity]]):
+    async def fetch(self, keys: list[str]) -> Related[Opportunity]:
         return await self.backends.crm.opportunities_by_customer(keys)
 
 
-class ActivitiesByCustomerLoader(SourceLoader):
-    async def fetch(self, keys):
+class ActivitiesByCustomerLoader(SourceLoader[list[Activity]]):
+    async def fetch(self, keys: list[str]) -> Related[Activity]:
         return await self.backends.crm.activities_by_customer(keys)
 
 
 # --- ERP -------------------------------------------------------------------
 
 
-class PartyByCodeLoader(SourceLoader):
-    async def fetch(self, keys):
+class PartyByCodeLoader(SourceLoader[Party | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Party]:
         return await self.backends.erp.parties(keys)
 
 
-class ProductBySkuLoader(SourceLoader):
-    async def fetch(self, keys):
+class ProductBySkuLoader(SourceLoader[Product | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Product]:
         return await self.backends.erp.products(keys)
 
 
-class BomBySkuLoader(SourceLoader):
-    async def fetch(self, keys):
+class BomBySkuLoader(SourceLoader[list[BomLine]]):
+    async def fetch(self, keys: list[str]) -> Related[BomLine]:
         return await self.backends.erp.boms(keys)
 
 
-class StockBySkuLoader(SourceLoader):
-    async def fetch(self, keys):
+class StockBySkuLoader(SourceLoader[list[Stock]]):
+    async def fetch(self, keys: list[str]) -> Related[Stock]:
         return await self.backends.erp.stock(keys)
 
 
-class WarehousesLoader(SourceLoader):
+class WarehousesLoader(SourceLoader[list[Warehouse]]):
     """All warehouses, under any key (callers use `"*"`): one call per request at most."""
 
-    async def fetch(self, keys):
+    async def fetch(self, keys: list[str]) -> list[list[Warehouse]]:
         warehouses = await self.backends.erp.warehouses()
         return [warehouses for _ in keys]
 
 
-class OrderByIdLoader(SourceLoader):
-    async def fetch(self, keys):
+class OrderByIdLoader(SourceLoader[Order | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Order]:
         return await self.backends.erp.orders(keys)
 
 
-class OrdersByPartyLoader(SourceLoader):
-    async def fetch(self, keys):
+class OrdersByPartyLoader(SourceLoader[list[Order]]):
+    async def fetch(self, keys: list[str]) -> Related[Order]:
         return await self.backends.erp.orders_by_party(keys)
 
 
-class InvoicesByPartyLoader(SourceLoader):
-    async def fetch(self, keys):
+class InvoicesByPartyLoader(SourceLoader[list[Invoice]]):
+    async def fetch(self, keys: list[str]) -> Related[Invoice]:
         return await self.backends.erp.invoices_by_party(keys)
 
 
-class OpenItemsByPartyLoader(SourceLoader):
-    async def fetch(self, keys):
+class OpenItemsByPartyLoader(SourceLoader[list[OpenItem]]):
+    async def fetch(self, keys: list[str]) -> Related[OpenItem]:
         return await self.backends.erp.open_items_by_party(keys)
 
 
 # --- CLM -------------------------------------------------------------------
 
 
-class ContractByIdLoader(SourceLoader):
-    async def fetch(self, keys):
+class ContractByIdLoader(SourceLoader[Contract | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Contract]:
         return await self.backends.clm.contracts(keys)
 
 
-class ContractByNumberLoader(SourceLoader):
-    async def fetch(self, keys):
+class ContractByNumberLoader(SourceLoader[Contract | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Contract]:
         return await self.backends.clm.contracts_by_number(keys)
 
 
-class ContractsByCounterpartyLoader(SourceLoader):
-    async def fetch(self, keys):
+class ContractsByCounterpartyLoader(SourceLoader[list[Contract]]):
+    async def fetch(self, keys: list[str]) -> Related[Contract]:
         return await self.backends.clm.contracts_by_counterparty(keys)
 
 
 # --- DESK ------------------------------------------------------------------
 
 
-class TicketByIdLoader(SourceLoader):
-    async def fetch(self, keys):
+class TicketByIdLoader(SourceLoader[Ticket | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Ticket]:
         return await self.backends.desk.tickets(keys)
 
 
-class TicketsByOrgLoader(SourceLoader):
-    async def fetch(self, keys):
+class TicketsByOrgLoader(SourceLoader[list[Ticket]]):
+    async def fetch(self, keys: list[str]) -> Related[Ticket]:
         return await self.backends.desk.tickets_by_org(keys)
 
 
@@ -222,10 +247,7 @@ class Loaders:
         self.backends = backends
         self._batching = batching
 
-    def _make(self, cls: type[SourceLoader]) -> SourceLoader:
-        return cls(self.backends, batching=self._batching)
-
-    def remember_customers(self, customers: Sequence[Any]) -> None:
+    def remember_customers(self, customers: Iterable[Customer | None]) -> None:
         """Prime the way-back loaders: a customer seen once is found by any of its refs for free."""
         for customer in customers:
             if customer is None:
@@ -239,25 +261,90 @@ class Loaders:
             if refs.desk:
                 self.customer_by_desk_ref.prime(refs.desk, customer)
 
-    customer_by_id = cached_property(lambda self: self._make(CustomerByIdLoader))
-    customer_by_erp_ref = cached_property(lambda self: self._make(CustomerByErpRefLoader))
-    customer_by_clm_ref = cached_property(lambda self: self._make(CustomerByClmRefLoader))
-    customer_by_desk_ref = cached_property(lambda self: self._make(CustomerByDeskRefLoader))
-    sales_rep_by_id = cached_property(lambda self: self._make(SalesRepByIdLoader))
-    contacts_by_customer = cached_property(lambda self: self._make(ContactsByCustomerLoader))
-    opportunities_by_customer = cached_property(lambda self: self._make(OpportunitiesByCustomerLoader))
-    activities_by_customer = cached_property(lambda self: self._make(ActivitiesByCustomerLoader))
-    party_by_code = cached_property(lambda self: self._make(PartyByCodeLoader))
-    product_by_sku = cached_property(lambda self: self._make(ProductBySkuLoader))
-    bom_by_sku = cached_property(lambda self: self._make(BomBySkuLoader))
-    stock_by_sku = cached_property(lambda self: self._make(StockBySkuLoader))
-    warehouses = cached_property(lambda self: self._make(WarehousesLoader))
-    order_by_id = cached_property(lambda self: self._make(OrderByIdLoader))
-    orders_by_party = cached_property(lambda self: self._make(OrdersByPartyLoader))
-    invoices_by_party = cached_property(lambda self: self._make(InvoicesByPartyLoader))
-    open_items_by_party = cached_property(lambda self: self._make(OpenItemsByPartyLoader))
-    contract_by_id = cached_property(lambda self: self._make(ContractByIdLoader))
-    contract_by_number = cached_property(lambda self: self._make(ContractByNumberLoader))
-    contracts_by_counterparty = cached_property(lambda self: self._make(ContractsByCounterpartyLoader))
-    ticket_by_id = cached_property(lambda self: self._make(TicketByIdLoader))
-    tickets_by_org = cached_property(lambda self: self._make(TicketsByOrgLoader))
+    @cached_property
+    def customer_by_id(self) -> CustomerByIdLoader:
+        return CustomerByIdLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def customer_by_erp_ref(self) -> CustomerByErpRefLoader:
+        return CustomerByErpRefLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def customer_by_clm_ref(self) -> CustomerByClmRefLoader:
+        return CustomerByClmRefLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def customer_by_desk_ref(self) -> CustomerByDeskRefLoader:
+        return CustomerByDeskRefLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def sales_rep_by_id(self) -> SalesRepByIdLoader:
+        return SalesRepByIdLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def contacts_by_customer(self) -> ContactsByCustomerLoader:
+        return ContactsByCustomerLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def opportunities_by_customer(self) -> OpportunitiesByCustomerLoader:
+        return OpportunitiesByCustomerLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def activities_by_customer(self) -> ActivitiesByCustomerLoader:
+        return ActivitiesByCustomerLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def party_by_code(self) -> PartyByCodeLoader:
+        return PartyByCodeLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def product_by_sku(self) -> ProductBySkuLoader:
+        return ProductBySkuLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def bom_by_sku(self) -> BomBySkuLoader:
+        return BomBySkuLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def stock_by_sku(self) -> StockBySkuLoader:
+        return StockBySkuLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def warehouses(self) -> WarehousesLoader:
+        return WarehousesLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def order_by_id(self) -> OrderByIdLoader:
+        return OrderByIdLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def orders_by_party(self) -> OrdersByPartyLoader:
+        return OrdersByPartyLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def invoices_by_party(self) -> InvoicesByPartyLoader:
+        return InvoicesByPartyLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def open_items_by_party(self) -> OpenItemsByPartyLoader:
+        return OpenItemsByPartyLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def contract_by_id(self) -> ContractByIdLoader:
+        return ContractByIdLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def contract_by_number(self) -> ContractByNumberLoader:
+        return ContractByNumberLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def contracts_by_counterparty(self) -> ContractsByCounterpartyLoader:
+        return ContractsByCounterpartyLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def ticket_by_id(self) -> TicketByIdLoader:
+        return TicketByIdLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def tickets_by_org(self) -> TicketsByOrgLoader:
+        return TicketsByOrgLoader(self.backends, batching=self._batching)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sources.records import Contract, Order, Product, Ticket
-
 from resolvers import access, relations
 from resolvers.context import Context
 from resolvers.customers import customer_by_id
 from resolvers.errors import NotFound
+from sources.records import Contract, Order, Product, Ticket
 
 __all__ = ["customer_by_id", "product_by_sku", "order_by_id", "contract_by_id", "ticket_by_id"]
 
@@ -56,7 +55,11 @@ async def order_by_id(ctx: Context, order_id: str) -> Order:
 async def contract_by_id(ctx: Context, contract_id: str) -> Contract:
     loaders = ctx.loaders
     return await _by_id(
-        ctx, "contract", contract_id, loaders.contract_by_id, relations.visible_customer_of_contract,
+        ctx,
+        "contract",
+        contract_id,
+        loaders.contract_by_id,
+        relations.visible_customer_of_contract,
         loaders.customer_by_clm_ref,
     )
 
@@ -64,5 +67,10 @@ async def contract_by_id(ctx: Context, contract_id: str) -> Contract:
 async def ticket_by_id(ctx: Context, ticket_id: str) -> Ticket:
     loaders = ctx.loaders
     return await _by_id(
-        ctx, "ticket", ticket_id, loaders.ticket_by_id, relations.visible_customer_of_ticket, loaders.customer_by_desk_ref
+        ctx,
+        "ticket",
+        ticket_id,
+        loaders.ticket_by_id,
+        relations.visible_customer_of_ticket,
+        loaders.customer_by_desk_ref,
     )

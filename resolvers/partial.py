@@ -8,7 +8,8 @@ an error naming the one that failed.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from sources import SourceError
 

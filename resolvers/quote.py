@@ -34,22 +34,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol, Sequence
-
-from sources import SourceError
-from sources.records import Customer
+from typing import Any, Protocol
 
 from resolvers import approvals, availability, customers
 from resolvers.approvals import Approval, CreditFacts, Facts
 from resolvers.availability import Availability
 from resolvers.context import Context
 from resolvers.costing import BomTree, explode_many, roll_up
-from resolvers.errors import BadUserInput, GatewayError, NotFound
+from resolvers.errors import BadUserInput, Failure, GatewayError, NotFound, expected
 from resolvers.money import ZERO, money, total
 from resolvers.receivables import Receivables, receivables_of_customer
-from resolvers.risk import risk_of_customer
+from resolvers.risk import RiskLevel, risk_of_customer
+from sources import SourceError
+from sources.records import Customer, Stock
 
 MAX_LINES = 200
 MAX_QUANTITY = Decimal(1_000_000_000)
@@ -59,10 +59,14 @@ MAX_PROBLEMS_LISTED = 10
 
 
 class LineInput(Protocol):
-    sku: str
-    quantity: Decimal
-    unit_price: Decimal
-    requested_date: dt.date | None
+    @property
+    def sku(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def unit_price(self) -> Decimal: ...
+    @property
+    def requested_date(self) -> dt.date | None: ...
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,10 @@ def check_input(ctx: Context, lines: Sequence[LineInput], currency: str | None) 
         raise BadUserInput(f"A quote may have at most {MAX_LINES} lines, got {len(lines)}.")
     problems: list[str] = []
     for index, line in enumerate(lines):
-        for name, value, limit in (("quantity", line.quantity, MAX_QUANTITY), ("unitPrice", line.unit_price, MAX_UNIT_PRICE)):
+        for name, value, limit in (
+            ("quantity", line.quantity, MAX_QUANTITY),
+            ("unitPrice", line.unit_price, MAX_UNIT_PRICE),
+        ):
             if not value.is_finite() or value <= 0:
                 problems.append(f"lines[{index}].{name} must be a positive number, got {value}")
             elif value > limit:
@@ -216,36 +223,34 @@ async def load_customer_side(ctx: Context, customer_id: str, wants: Wants) -> Cu
         customer = await customers.customer_by_id(ctx, customer_id)
     except SourceError as exc:
         return CustomerSide(customer=exc)
-    side = CustomerSide(customer=customer)
-    loads = []
-    if wants.credit or wants.approval:
-        loads.append(("receivables", receivables_of_customer(ctx, customer)))
-    if wants.approval:
-        loads.append(("risk", risk_of_customer(ctx, customer)))
-    results = await asyncio.gather(*(load for _, load in loads), return_exceptions=True)
-    for (name, _), result in zip(loads, results):
-        if isinstance(result, BaseException) and not isinstance(result, (SourceError, GatewayError)):
-            raise result
-        setattr(side, name, result.value if name == "risk" and not isinstance(result, BaseException) else result)
+    receivables, risk = await asyncio.gather(
+        receivables_of_customer(ctx, customer) if wants.credit or wants.approval else _none(),
+        risk_of_customer(ctx, customer) if wants.approval else _none(),
+        return_exceptions=True,
+    )
+    side = CustomerSide(customer=customer, receivables=expected(receivables))
+    level = expected(risk)
+    side.risk = level.value if isinstance(level, RiskLevel) else level
     return side
 
 
-async def load_stock(ctx: Context, skus: list[str], warehouse: str | None) -> dict[str, Any]:
+async def _none() -> None:
+    return None
+
+
+async def load_stock(ctx: Context, skus: list[str], warehouse: str | None) -> dict[str, list[Stock] | Failure]:
     """Stock rows per SKU (or the exception that cost them); an unknown warehouse is BAD_USER_INPUT."""
-    answers = await asyncio.gather(
+    checked_answer, rows = await asyncio.gather(
         availability.check_warehouse(ctx, warehouse),
-        *(ctx.loaders.stock_by_sku.load(sku) for sku in skus),
-        return_exceptions=True,
+        asyncio.gather(*(ctx.loaders.stock_by_sku.load(sku) for sku in skus), return_exceptions=True),
     )
-    checked, rows = answers[0], answers[1:]
-    for answer in answers:
-        if isinstance(answer, BaseException) and not isinstance(answer, (SourceError, GatewayError)):
-            raise answer
+    checked = expected(checked_answer)
+    stock = {sku: expected(row) for sku, row in zip(skus, rows, strict=True)}
     if isinstance(checked, GatewayError):
         raise checked
     if isinstance(checked, SourceError):  # the warehouse could not be verified: no availability either
         return {sku: checked for sku in skus}
-    return dict(zip(skus, rows))
+    return stock
 
 
 async def evaluate(
@@ -260,37 +265,46 @@ async def evaluate(
     currency = check_input(ctx, lines, currency)
     skus = list(dict.fromkeys(line.sku for line in lines))
     # Everything that does not depend on another answer starts now, together.
-    results = await asyncio.gather(
+    side, tree, stock = await asyncio.gather(
         load_customer_side(ctx, customer_id, wants),
         explode_many(ctx, skus),
         load_stock(ctx, skus, warehouse) if wants.stock else _nothing(),
         return_exceptions=True,
     )
-    for result in results:  # an unknown customer or warehouse fails the quote; every sibling has finished
-        if isinstance(result, BaseException):
-            raise result
-    side, tree, stock = results
+    # an unknown customer or warehouse fails the quote; every sibling has finished
+    if isinstance(side, BaseException):
+        raise side
+    if isinstance(tree, BaseException):
+        raise tree
+    if isinstance(stock, BaseException):
+        raise stock
     evaluated = [evaluate_line(ctx, index, line, tree, stock, warehouse, wants) for index, line in enumerate(lines)]
     return summarise(ctx, customer_id, currency, warehouse, side, evaluated, wants)
 
 
-async def _nothing() -> dict[str, Any]:
+async def _nothing() -> dict[str, list[Stock] | Failure]:
     return {}
 
 
 def evaluate_line(
-    ctx: Context, index: int, line: LineInput, tree: BomTree, stock: dict[str, Any], warehouse: str | None, wants: Wants
+    ctx: Context,
+    index: int,
+    line: LineInput,
+    tree: BomTree,
+    stock: dict[str, list[Stock] | Failure],
+    warehouse: str | None,
+    wants: Wants,
 ) -> QuoteLine:
     sku = line.sku
     amount = money(line.quantity * line.unit_price)
     on = line.requested_date or ctx.today
-    product: Any = tree.products[sku] if sku in tree.products else tree.failed.get(sku)
+    product = tree.products[sku] if sku in tree.products else tree.failed.get(sku)
     error = None
     if product is None:
         error = NotFound(f"No product with SKU {sku!r}; this line is left out of the quote's totals.")
     unit_cost, cost_error = None, None
     tax_amount, tax_error = None, None
-    if error is None:
+    if product is not None:  # (no error)
         if isinstance(product, BaseException):
             tax_error = product
         else:
@@ -345,16 +359,22 @@ def summarise(
     if wants.stock and valid:
         date_error = next((line.availability for line in valid if isinstance(line.availability, BaseException)), None)
         dates = [line.availability.promise_date for line in valid if isinstance(line.availability, Availability)]
-        if date_error is None and all(date is not None for date in dates):
-            earliest = max(dates)
+        known = [date for date in dates if date is not None]
+        if date_error is None and len(known) == len(dates):
+            earliest = max(known)
 
     tax_error = next((line.tax_error for line in valid if line.tax_error is not None), None)
     total_tax = None if tax_error is not None else total(line.tax_amount for line in valid)
+    on_basis: Decimal | Exception
     if ctx.credit_basis == "net":
-        on_basis: Decimal | Exception = quote_total
+        on_basis = quote_total
+    elif tax_error is not None:
+        on_basis = tax_error
     else:
-        on_basis = tax_error if tax_error is not None else money(quote_total + total_tax)
-    credit = credit_check(side, on_basis, currency, ctx.credit_basis.upper()) if wants.credit or wants.approval else None
+        on_basis = money(quote_total + total(line.tax_amount for line in valid))
+    credit = (
+        credit_check(side, on_basis, currency, ctx.credit_basis.upper()) if wants.credit or wants.approval else None
+    )
 
     approval = None
     if wants.approval:
@@ -432,7 +452,8 @@ def facts(
     if unknown_cost is not None:
         cause = unknown_cost.cost_error
         margin_unknown = (
-            f"the cost of {unknown_cost.sku} is unknown: {why(cause)}" if cause is not None
+            f"the cost of {unknown_cost.sku} is unknown: {why(cause)}"
+            if cause is not None
             else f"the ERP has no cost for {unknown_cost.sku}"
         )
     elif cost is not None and valid:

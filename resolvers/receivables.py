@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Sequence
-
-from sources.records import Customer, Instalment, Invoice, InvoiceStatus, OpenItem, Order
 
 from resolvers.context import Context
 from resolvers.money import ZERO, money, total
 from resolvers.relations import OPEN_ORDER_STATUSES
+from sources.records import Customer, Instalment, Invoice, InvoiceStatus, OpenItem, Order
 
 OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID})
 
@@ -124,11 +123,27 @@ class Receivables:
 def aging_of(open_invoices: list[Invoice], items: list[OpenItem], today: dt.date) -> Aging:
     """The overdue part of each invoice and item in its days-past-due bucket, the rest current."""
     buckets: dict[str, list[Decimal]] = {"current": [], "d1to30": [], "d31to60": [], "d61to90": [], "over90": []}
-    parts = [(in_company_currency(i, open_amount(i)), in_company_currency(i, overdue_amount(i, today)),
-              days_overdue(i, today)) for i in open_invoices]
+    parts = [
+        (
+            in_company_currency(i, open_amount(i)),
+            in_company_currency(i, overdue_amount(i, today)),
+            days_overdue(i, today),
+        )
+        for i in open_invoices
+    ]
     parts += [(item.amount, item_overdue(item, today), item_days_overdue(item, today)) for item in items]
     for amount, overdue, days in parts:
-        bucket = "current" if days == 0 else "d1to30" if days <= 30 else "d31to60" if days <= 60 else "d61to90" if days <= 90 else "over90"
+        bucket = (
+            "current"
+            if days == 0
+            else "d1to30"
+            if days <= 30
+            else "d31to60"
+            if days <= 60
+            else "d61to90"
+            if days <= 90
+            else "over90"
+        )
         buckets[bucket].append(overdue)
         buckets["current"].append(amount - overdue)
     return Aging(**{name: total(values) for name, values in buckets.items()})
@@ -148,19 +163,27 @@ def uninvoiced_exposure(orders: list[Order], basis: str = "gross") -> Decimal:
 
 
 def summarise(
-    invoices: list[Invoice], orders: list[Order], credit_limit: Decimal | None, currency: str | None, today: dt.date,
-    basis: str = "gross", items: Sequence[OpenItem] = (),
+    invoices: list[Invoice],
+    orders: list[Order],
+    credit_limit: Decimal | None,
+    currency: str | None,
+    today: dt.date,
+    basis: str = "gross",
+    items: Sequence[OpenItem] = (),
 ) -> Receivables:
     items = [item for item in items if item.amount != 0]
     open_invoices = [invoice for invoice in invoices if open_amount(invoice) != 0]
     items_total = total(item.amount for item in items)
     open_balance = money(total(in_company_currency(i, open_amount(i)) for i in open_invoices) + items_total)
-    overdue = money(total(in_company_currency(i, overdue_amount(i, today)) for i in open_invoices)
-                    + total(item_overdue(item, today) for item in items))
+    overdue = money(
+        total(in_company_currency(i, overdue_amount(i, today)) for i in open_invoices)
+        + total(item_overdue(item, today) for item in items)
+    )
     orders_exposure = uninvoiced_exposure(orders, basis)
     used = money(total(open_on_basis(invoice, basis) for invoice in open_invoices) + items_total + orders_exposure)
-    oldest = max([days_overdue(i, today) for i in open_invoices] + [item_days_overdue(i, today) for i in items],
-                 default=0)
+    oldest = max(
+        [days_overdue(i, today) for i in open_invoices] + [item_days_overdue(i, today) for i in items], default=0
+    )
     return Receivables(
         currency=currency,
         open_balance=open_balance,
@@ -190,8 +213,9 @@ async def receivables_of_party(ctx: Context, party_code: str) -> Receivables | N
     key = ("receivables", party_code)
     summary = ctx.derived.get(key)
     if summary is None:
-        summary = ctx.derived[key] = summarise(invoices, orders, party.credit_limit, party.currency, ctx.today,
-                                                    ctx.credit_basis, items)
+        summary = ctx.derived[key] = summarise(
+            invoices, orders, party.credit_limit, party.currency, ctx.today, ctx.credit_basis, items
+        )
     return summary
 
 

@@ -9,11 +9,11 @@ batched CRM look-up by ref, free when the customer was already seen in the reque
 from __future__ import annotations
 
 import asyncio
-
-from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
+from collections.abc import Awaitable
 
 from resolvers import access
 from resolvers.context import Context
+from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
 
 OPEN_ORDER_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING, OrderStatus.SHIPPED})
 
@@ -57,7 +57,9 @@ async def customer_of_ticket(ctx: Context, ticket: Ticket) -> Customer | None:
 async def visible_customer_of_order(ctx: Context, order: Order, what: str | None = None) -> Customer | None:
     """`what` names the thing refused; a root look-up by id passes the id the caller gave,
     so a refusal says nothing the caller did not already know."""
-    return await access.visible(ctx, await customer_of_order(ctx, order), what or f"the customer of order {order.number}")
+    return await access.visible(
+        ctx, await customer_of_order(ctx, order), what or f"the customer of order {order.number}"
+    )
 
 
 async def visible_customer_of_contract(ctx: Context, contract: Contract, what: str | None = None) -> Customer | None:
@@ -67,7 +69,9 @@ async def visible_customer_of_contract(ctx: Context, contract: Contract, what: s
 
 
 async def visible_customer_of_ticket(ctx: Context, ticket: Ticket, what: str | None = None) -> Customer | None:
-    return await access.visible(ctx, await customer_of_ticket(ctx, ticket), what or f"the customer of ticket {ticket.id}")
+    return await access.visible(
+        ctx, await customer_of_ticket(ctx, ticket), what or f"the customer of ticket {ticket.id}"
+    )
 
 
 async def orders_of_contract(ctx: Context, contract: Contract) -> list[Order]:
@@ -119,7 +123,7 @@ async def prefetch_lines(ctx: Context, orders: list[Order], *, products: bool, s
     skus = list(dict.fromkeys(line.sku for order in orders for line in order.lines))
     if not skus or not (products or stock):
         return
-    loads = []
+    loads: list[Awaitable[object]] = []
     if products:
         loads.append(ctx.loaders.product_by_sku.load_many(skus))
     if stock:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 from enum import Enum
 
-from sources.records import Customer, TicketKind, TicketStatus
-
 from resolvers.context import Context
 from resolvers.receivables import receivables_of_customer
 from resolvers.relations import tickets_of_customer
+from sources.records import Customer, TicketKind, TicketStatus
 
 OPEN_TICKET_STATUSES = frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
 

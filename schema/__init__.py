@@ -8,14 +8,14 @@ the policy and the limits apply to both alike.
 
 from decimal import Decimal
 
-from graphql import GraphQLObjectType, GraphQLSchema, print_schema, specified_directives
+from graphql import GraphQLObjectType, GraphQLSchema, GraphQLUnionType, print_schema, specified_directives
 
+from schema.contract import Contract
+from schema.customer import Customer
 from schema.derived import derivations as _declared_derivations
 from schema.directives import fresh
 from schema.fast_path import install_direct_resolvers
 from schema.federation import ENTITIES, SubgraphSchema, entity_type_name
-from schema.contract import Contract
-from schema.customer import Customer
 from schema.order import SalesOrder
 from schema.product import Product
 from schema.query import Query
@@ -26,17 +26,27 @@ ENTITY_TYPES = [Customer, Product, SalesOrder, Contract, ServiceTicket]
 
 # 2.9: the newest version today's composition libraries (GraphQL Mesh, Hive Gateway) accept
 _built = SubgraphSchema(
-    query=Query, directives=[fresh], types=ENTITY_TYPES, federation_version="2.9", scalar_overrides={Decimal: DECIMAL}
+    query=Query,
+    # strawberry's federation Schema types `directives` as classes; it takes directive objects like ours
+    directives=[fresh],  # type: ignore[list-item]
+    types=ENTITY_TYPES,
+    federation_version="2.9",
+    scalar_overrides={Decimal: DECIMAL},
 )
 subgraph: GraphQLSchema = _built._schema
-subgraph.get_type("_Entity").resolve_type = entity_type_name
+_entity = subgraph.get_type("_Entity")
+if not isinstance(_entity, GraphQLUnionType):
+    raise RuntimeError("the subgraph has no `_Entity` union: no type has a @key")
+_entity.resolve_type = entity_type_name
 install_direct_resolvers(subgraph)
-if {t.__name__ for t in ENTITY_TYPES} != set(ENTITIES) or set(ENTITIES) != {t.name for t in subgraph.get_type("_Entity").types}:
+if {t.__name__ for t in ENTITY_TYPES} != set(ENTITIES) or set(ENTITIES) != {t.name for t in _entity.types}:
     raise RuntimeError("every @key type needs its look-up in schema.federation.ENTITIES")
 
 
 def _without_federation(schema: GraphQLSchema) -> GraphQLSchema:
-    query = schema.query_type
+    query, fresh_directive = schema.query_type, schema.get_directive("fresh")
+    if query is None or fresh_directive is None:
+        raise RuntimeError("the subgraph lacks its Query type or the @fresh directive")
     public_query = GraphQLObjectType(
         name=query.name,
         fields={name: field for name, field in query.fields.items() if name not in ("_service", "_entities")},
@@ -44,9 +54,10 @@ def _without_federation(schema: GraphQLSchema) -> GraphQLSchema:
         extensions=query.extensions,
     )
     # graphql's own directives and ours; federation's (@key, @link) are for routers only
-    directives = [*specified_directives, schema.get_directive("fresh")]
+    directives = [*specified_directives, fresh_directive]
     built = GraphQLSchema(query=public_query, directives=directives, extensions=schema.extensions)
-    built._strawberry_schema = schema._strawberry_schema  # what strawberry's `Info.schema` reads
+    # what strawberry's `Info.schema` reads: strawberry sets it on the schemas it builds, undeclared
+    built._strawberry_schema = schema._strawberry_schema  # type: ignore[attr-defined]
     return built
 
 

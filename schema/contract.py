@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import Info
@@ -15,6 +15,11 @@ from schema.derived import derived_from
 from schema.enums import ContractKind, ContractStatus
 from schema.order import prefetched
 
+if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry resolves them at build time
+    from schema.customer import Customer
+    from schema.order import SalesOrder
+    from schema.receivable import Invoice
+    from schema.ticket import ServiceTicket
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]

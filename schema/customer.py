@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import Info
 
-from resolvers import customers as find, relations
+from resolvers import customers as find
+from resolvers import relations
 from resolvers.alerts import alerts_of_customer
 from resolvers.receivables import receivables_of_customer
 from resolvers.risk import risk_of_customer
 from resolvers.timeline import timeline_of_customer
-from schema.order import prefetched
 from schema.derived import derived_from
 from schema.enums import AlertKind, ContractStatus, CustomerTier, OrderStatus, RiskLevel, SourceName, TicketStatus
+from schema.order import prefetched
 
+if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry resolves them at build time
+    from schema.contract import Contract
+    from schema.order import SalesOrder
+    from schema.receivable import Receivables
+    from schema.ticket import ServiceTicket
 
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]
@@ -146,7 +152,9 @@ class Customer:
         return [c for c in contracts if status is None or c.status is status]
 
     @strawberry.field
-    async def orders(self, info: Info, status: OrderStatus | None = None, first: int | None = 20) -> list[SalesOrderRef] | None:
+    async def orders(
+        self, info: Info, status: OrderStatus | None = None, first: int | None = 20
+    ) -> list[SalesOrderRef] | None:
         first = 20 if first is None else first
         find.check_page_size(first)
         orders = await relations.orders_of_customer(info.context, self)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -42,8 +42,8 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
-    get_variable_values,
     get_named_type,
+    get_variable_values,
 )
 
 DEFAULT_LIST_SIZE = 10
@@ -164,7 +164,7 @@ class _Summaries:
             if isinstance(selection, InlineFragmentNode):
                 inner = self._summarise(selection.selection_set)
             else:  # a spread: unknown, or closing a cycle, it counts nothing
-                inner = self._of.get(selection.name.value, NOTHING)
+                inner = self._of.get(cast(FragmentSpreadNode, selection).name.value, NOTHING)
             depth = max(depth, inner.depth)
             aliases += inner.aliases
             fields += inner.fields
@@ -201,7 +201,7 @@ def _spread_names(selection_set: SelectionSetNode) -> Iterator[str]:
         for selection in pending.pop().selections:
             if isinstance(selection, FragmentSpreadNode):
                 yield selection.name.value
-            elif selection.selection_set is not None:
+            elif isinstance(selection, (FieldNode, InlineFragmentNode)) and selection.selection_set is not None:
                 pending.append(selection.selection_set)
 
 
@@ -302,13 +302,15 @@ class CostPlan:
                     terms.append((multiplier, below))
                 continue
             if isinstance(selection, InlineFragmentNode):
-                target = self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+                target = (
+                    self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
+                )
                 inner = self._compile(selection.selection_set, target)
                 constant += inner.constant
                 terms.extend(inner.terms)
                 spreads.extend(inner.spreads)
                 continue
-            name = selection.name.value
+            name = cast(FragmentSpreadNode, selection).name.value  # the third kind of selection
             if name in self._known:
                 constant += self._known[name]
             elif name in self._pending:

@@ -1,18 +1,46 @@
-"""The contract's enumerations, registered with GraphQL from the plain enums below the schema."""
+"""The contract's enumerations, registered with GraphQL from the plain enums below the schema.
+
+`strawberry.enum` marks the class itself and returns it, so the names here are the plain
+enums: resolvers and records compare against the same members the schema serialises.
+"""
 
 import strawberry
 
-from resolvers.alerts import AlertKind as _AlertKind, SourceName as _SourceName
-from resolvers.risk import RiskLevel as _RiskLevel
-from sources import records
+from resolvers.alerts import AlertKind, SourceName
+from resolvers.risk import RiskLevel
+from sources.records import (
+    ContractKind,
+    ContractStatus,
+    CustomerTier,
+    InvoiceStatus,
+    OrderStatus,
+    TicketKind,
+    TicketStatus,
+)
 
-CustomerTier = strawberry.enum(records.CustomerTier)
-ContractStatus = strawberry.enum(records.ContractStatus)
-ContractKind = strawberry.enum(records.ContractKind)
-OrderStatus = strawberry.enum(records.OrderStatus)
-InvoiceStatus = strawberry.enum(records.InvoiceStatus)
-TicketStatus = strawberry.enum(records.TicketStatus)
-TicketKind = strawberry.enum(records.TicketKind)
-RiskLevel = strawberry.enum(_RiskLevel)
-AlertKind = strawberry.enum(_AlertKind)
-SourceName = strawberry.enum(_SourceName)
+for _enum in (
+    CustomerTier,
+    ContractStatus,
+    ContractKind,
+    OrderStatus,
+    InvoiceStatus,
+    TicketStatus,
+    TicketKind,
+    RiskLevel,
+    AlertKind,
+    SourceName,
+):
+    strawberry.enum(_enum)
+
+__all__ = [
+    "AlertKind",
+    "ContractKind",
+    "ContractStatus",
+    "CustomerTier",
+    "InvoiceStatus",
+    "OrderStatus",
+    "RiskLevel",
+    "SourceName",
+    "TicketKind",
+    "TicketStatus",
+]

@@ -16,6 +16,7 @@ from typing import Any
 from cachetools import LRUCache
 from graphql import (
     DocumentNode,
+    ExecutableDefinitionNode,
     ExecutionResult,
     FieldNode,
     GraphQLError,
@@ -46,6 +47,8 @@ class Prepared:
     errors: tuple[dict[str, Any], ...]
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
+        if self.document is None:
+            return None
         operations = [d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)]
         if name is None:
             return operations[0] if len(operations) == 1 else None
@@ -97,9 +100,13 @@ class Executor:
                 return Prepared(None, (refusal.as_error(),))
         errors = validate(self.schema, document)
         if errors:
-            return Prepared(None, tuple(
-                scalars.client_error(error, document) or _client_error(error, "GRAPHQL_VALIDATION_FAILED") for error in errors
-            ))
+            return Prepared(
+                None,
+                tuple(
+                    scalars.client_error(error, document) or _client_error(error, "GRAPHQL_VALIDATION_FAILED")
+                    for error in errors
+                ),
+            )
         return Prepared(document, ())
 
     async def run(
@@ -110,6 +117,8 @@ class Executor:
         operation_name: str | None,
         context: Context,
     ) -> dict[str, Any]:
+        if prepared.document is None:  # the pipeline answers a document's errors before running it
+            raise ValueError("a document that did not validate cannot run")
         result = execute(
             self.schema,
             prepared.document,
@@ -134,7 +143,11 @@ class Executor:
 
 def _count_fields(document: DocumentNode) -> int:
     count = 0
-    stack = [definition.selection_set for definition in document.definitions if getattr(definition, "selection_set", None)]
+    stack = [
+        definition.selection_set
+        for definition in document.definitions
+        if isinstance(definition, ExecutableDefinitionNode) and definition.selection_set
+    ]
     while stack:
         for selection in stack.pop().selections:
             count += isinstance(selection, FieldNode)
@@ -145,7 +158,7 @@ def _count_fields(document: DocumentNode) -> int:
 
 
 def _client_error(error: GraphQLError, code: str) -> dict[str, Any]:
-    formatted = error.formatted
+    formatted: dict[str, Any] = dict(error.formatted)
     formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
     return formatted
 
@@ -181,9 +194,7 @@ def format_errors(errors: list[GraphQLError], context: Context) -> list[dict[str
             # Request errors from graphql-core itself: variable coercion, unknown operation.
             out.append(_with_code(error, error.message, "BAD_USER_INPUT"))
         else:
-            log.error(
-                "unexpected error at %s (request %s)", error.path, context.request_id, exc_info=original
-            )
+            log.error("unexpected error at %s (request %s)", error.path, context.request_id, exc_info=original)
             out.append(
                 _with_code(
                     error,

@@ -15,10 +15,12 @@ that field, so errors come out exactly as before.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from types import CoroutineType
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from graphql import GraphQLNonNull, GraphQLObjectType, get_directive_values, is_leaf_type
+from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.executor import Executor
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 
@@ -62,7 +64,7 @@ def plain_fields(parent_type: GraphQLObjectType, restricted: frozenset[str]) -> 
     return plans
 
 
-def is_awaitable(value: Any) -> bool:
+def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     """What our resolvers return when they are not done: coroutines and futures.
 
     graphql-core's generic check also probes `__await__` with `hasattr`, which on a
@@ -86,7 +88,7 @@ class FastExecutor(Executor):
         if cached is not None and cached[0] is grouped_field_set:
             return cached[1]
         plain = plain_fields(parent_type, self.context_value.restricted)
-        plan = []
+        plan: list[tuple[str, str | None, Callable[[Any], Any] | None, bool, Any]] = []
         for response_name, field_details_list in grouped_field_set.items():
             name = field_details_list[0].node.name.value
             entry = plain.get(name)
@@ -98,7 +100,14 @@ class FastExecutor(Executor):
         plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 
-    def execute_field(self, parent_type, source, field_details_list, path, position_context):  # type: ignore[override]
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
         """Guard restricted fields; scope a `@fresh(maxAge:)` requirement to the field's subtree."""
         node = field_details_list[0].node
         context = self.context_value
@@ -115,19 +124,30 @@ class FastExecutor(Executor):
                     path,
                 )
                 return None
-        if node.directives:
-            values = get_directive_values(self.schema.get_directive("fresh"), node, self.variable_values)
+        fresh = self.schema.get_directive("fresh") if node.directives else None
+        if fresh is not None:
+            values = get_directive_values(fresh, node, self.variable_values)
             if values is not None:
-                return self._execute_fresh(float(values["maxAge"]), parent_type, source, field_details_list, path, position_context)
+                return self._execute_fresh(
+                    float(values["maxAge"]), parent_type, source, field_details_list, path, position_context
+                )
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
-    def _execute_fresh(self, max_age, parent_type, source, field_details_list, path, position_context):
+    def _execute_fresh(
+        self,
+        max_age: float,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
         with freshness.subtree(max_age):
             result = super().execute_field(parent_type, source, field_details_list, path, position_context)
         if not self.is_awaitable(result):
             return result
 
-        async def within_requirement():
+        async def within_requirement() -> Any:
             # The resolver's body runs here, when awaited: keep the requirement around it.
             with freshness.subtree(max_age):
                 return await result
@@ -164,7 +184,11 @@ class FastExecutor(Executor):
                             results[response_name] = serialized
                             continue
                 result = self.execute_field(
-                    parent_type, source_value, field_details_list, Path(path, response_name, parent_type.name), position_context
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
                 )
                 if result is not Undefined:
                     results[response_name] = result
@@ -216,7 +240,7 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
     for type_ in graphql_schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
-        for name, field in type_.fields.items():
+        for field in type_.fields.values():
             definition = (field.extensions or {}).get(DEFINITION)
             if definition is None or definition.base_resolver is None or definition.extensions:
                 continue

@@ -64,7 +64,8 @@ def entity_type_name(record: Any, *_: Any) -> str | None:
 class SubgraphSchema(strawberry.federation.Schema):
     """strawberry's federation schema, with `_entities` answered by `entity`."""
 
-    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[Any]:
+        """Per representation its entity, an awaitable of it, or the error to report in its slot."""
         if len(representations) > MAX_REPRESENTATIONS:
             raise BadUserInput(
                 f"`_entities` takes at most {MAX_REPRESENTATIONS} representations per call, got {len(representations)}."

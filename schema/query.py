@@ -8,7 +8,8 @@ from decimal import Decimal
 import strawberry
 from strawberry import Info
 
-from resolvers import availability, customers as find, lookups
+from resolvers import availability, lookups
+from resolvers import customers as find
 from schema.contract import Contract
 from schema.customer import Customer, CustomerConnection
 from schema.derived import derived_from

@@ -15,7 +15,8 @@ from typing import Any
 import strawberry
 from strawberry import Info
 
-from resolvers import kitting, quote as quoting
+from resolvers import kitting
+from resolvers import quote as quoting
 from schema.customer import Customer
 from schema.derived import derived_from
 from schema.lookahead import selects
@@ -68,7 +69,9 @@ def _line_cost(line: quoting.QuoteLine) -> None:
         raise line.cost_error
 
 
-@strawberry.type(description="One evaluated quote line. A line whose SKU is unknown has null product, cost and availability, each with a NOT_FOUND error at its path.")
+@strawberry.type(
+    description="One evaluated quote line. A line whose SKU is unknown has null product, cost and availability, each with a NOT_FOUND error at its path."
+)
 class QuoteLineEvaluation:
     sku: strawberry.ID
     quantity: Decimal
@@ -116,7 +119,9 @@ class QuoteLineEvaluation:
         _line_cost(self)
         return self.margin_pct
 
-    @strawberry.field(description="ATP for this line's quantity, at the quote's warehouse (all when null), by requestedDate.")
+    @strawberry.field(
+        description="ATP for this line's quantity, at the quote's warehouse (all when null), by requestedDate."
+    )
     def availability(self) -> Availability | None:
         _line_known(self)
         return unwrap(self.availability)
@@ -125,12 +130,18 @@ class QuoteLineEvaluation:
 @strawberry.type
 class CreditCheck:
     currency: str | None
-    credit_limit: Decimal | None = strawberry.field(description="From the ERP; null when the customer has no limit there.")
+    credit_limit: Decimal | None = strawberry.field(
+        description="From the ERP; null when the customer has no limit there."
+    )
     credit_used: Decimal | None = strawberry.field(
         description="Open receivables + confirmed, not yet invoiced orders (before this quote), on `basis`."
     )
-    basis: str | None = strawberry.field(description="GROSS (the default) or NET: the basis of every credit figure here.")
-    quote_amount: Decimal | None = strawberry.field(description="This quote on `basis`: its totalGross or its totalNet.")
+    basis: str | None = strawberry.field(
+        description="GROSS (the default) or NET: the basis of every credit figure here."
+    )
+    quote_amount: Decimal | None = strawberry.field(
+        description="This quote on `basis`: its totalGross or its totalNet."
+    )
     credit_available: Decimal | None = strawberry.field(description="creditLimit - creditUsed (before this quote).")
     credit_used_with_quote: Decimal | None = strawberry.field(
         description="creditUsed + this quote on the same basis (totalGross on GROSS, totalNet on NET)."
@@ -160,7 +171,9 @@ class Approval:
     )
 
 
-@strawberry.type(description="A draft quote priced live. Totals, cost, margin, credit check and complete date cover the valid lines (see invalidLines).")
+@strawberry.type(
+    description="A draft quote priced live. Totals, cost, margin, credit check and complete date cover the valid lines (see invalidLines)."
+)
 class QuoteEvaluation:
     currency: str = strawberry.field(description="The currency of every amount: EUR.")
     warehouse: strawberry.ID | None
@@ -240,7 +253,9 @@ async def evaluate_quote(info: Info, input: QuoteInput) -> quoting.QuoteEvaluati
 # --- kitting -----------------------------------------------------------------------
 
 
-@strawberry.type(description="One direct component of a kit: what the asked kits need of it and what is available by the date.")
+@strawberry.type(
+    description="One direct component of a kit: what the asked kits need of it and what is available by the date."
+)
 class Shortage:
     required: Decimal = strawberry.field(description="Kits asked x quantityPerKit.")
     available: Decimal = strawberry.field(
@@ -256,7 +271,9 @@ class Shortage:
         return info.context.loaders.product_by_sku.load_now(self.component_sku)
 
 
-@strawberry.type(description="Can `quantity` kits be built from their direct components' stock by `date`? (One BOM level: sub-assemblies count with their own stock.)")
+@strawberry.type(
+    description="Can `quantity` kits be built from their direct components' stock by `date`? (One BOM level: sub-assemblies count with their own stock.)"
+)
 class KittingAnalysis:
     sku: strawberry.ID
     quantity: Decimal

@@ -47,8 +47,10 @@ class Invoice:
         return calc.days_overdue(self, info.context.today)
 
 
-@strawberry.type(description="An entry on the receivable that no invoice carries: a payment not matched to an invoice "
-                            "(negative), an opening balance carried over (positive).")
+@strawberry.type(
+    description="An entry on the receivable that no invoice carries: a payment not matched to an invoice "
+    "(negative), an opening balance carried over (positive)."
+)
 class OpenItem:
     id: strawberry.ID
     date: dt.date | None

@@ -79,7 +79,11 @@ def parse_value(value: Any) -> decimal.Decimal:
 
 def parse_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> decimal.Decimal:
     """A literal in the document; numbers are read from their text, so `1e999` is not a float first."""
-    raw = node.value if isinstance(node, (StringValueNode, IntValueNode, FloatValueNode)) else value_from_ast_untyped(node, variables)
+    raw = (
+        node.value
+        if isinstance(node, (StringValueNode, IntValueNode, FloatValueNode))
+        else value_from_ast_untyped(node, variables)
+    )
     try:
         return to_decimal(raw)
     except ValueError as exc:
@@ -102,7 +106,7 @@ def client_error(error: GraphQLError, document: DocumentNode) -> dict[str, Any] 
     if not isinstance(error, InvalidDecimal):
         return None
     where = _sent_at(document, error.nodes[0]) if error.nodes else None
-    formatted = error.formatted
+    formatted: dict[str, Any] = dict(error.formatted)
     if where:
         formatted["message"] = f"{where}: {error.message}"
     formatted["extensions"] = {"code": "BAD_USER_INPUT"}

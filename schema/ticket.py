@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import Info
@@ -11,6 +11,10 @@ from strawberry import Info
 from resolvers import relations
 from schema.enums import TicketKind, TicketStatus
 
+if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry resolves them at build time
+    from schema.contract import Contract
+    from schema.customer import Customer
+    from schema.order import SalesOrder
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -95,8 +96,12 @@ def audit(request: Request, *, principal: Principal | None, status: int, outcome
 
 
 def refusal(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(error_body(message, code), status, media_type="application/json",
-                    headers={"X-Request-Id": take_request_id(request), **(headers or {})})
+    return Response(
+        error_body(message, code),
+        status,
+        media_type="application/json",
+        headers={"X-Request-Id": take_request_id(request), **(headers or {})},
+    )
 
 
 async def answer_unauthenticated(request: Request, exc: Exception) -> Response:

@@ -26,10 +26,11 @@ from resolvers.context import Principal
 from server.errors import Unauthenticated
 from server.settings import AuthSettings
 
-
 MAX_TOKEN_LENGTH = 8192  # characters; real tokens are a few hundred
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 
 class Authenticator:
@@ -115,7 +116,9 @@ class Authenticator:
         if settings.jwks_file:
             jwks = jwt.PyJWKSet.from_dict(json.loads(Path(settings.jwks_file).read_text()))
             for jwk in jwks.keys:
-                keys[jwk.key_id] = VerificationKey(jwk.key, hmac_algorithms if jwk.key_type == "oct" else public_algorithms)
+                keys[jwk.key_id] = VerificationKey(
+                    jwk.key, hmac_algorithms if jwk.key_type == "oct" else public_algorithms
+                )
         return keys
 
 
@@ -143,8 +146,15 @@ def _principal(claims: dict[str, Any]) -> Principal:
     )
 
 
-def mint_token(secret: str, *, user: str, roles: list[str], team: str | None = None, name: str | None = None,
-               ttl_seconds: int = 8 * 3600) -> str:
+def mint_token(
+    secret: str,
+    *,
+    user: str,
+    roles: list[str],
+    team: str | None = None,
+    name: str | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
     """An HS256 token for demos and tests (`isthmus token`)."""
     now = int(time.time())
     claims: dict[str, Any] = {"sub": user, "roles": roles, "iat": now, "nbf": now, "exp": now + ttl_seconds}

@@ -46,7 +46,8 @@ import datetime
 import gc
 import logging
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
@@ -67,8 +68,13 @@ log = logging.getLogger("isthmus.bi")
 DENIED_HEADER = "X-Isthmus-Denied-Columns"
 AS_OF_HEADER = "X-Isthmus-As-Of"
 CELL_ERROR_CODES = frozenset({"FORBIDDEN", "NOT_FOUND", "BOM_CYCLE"})  # an empty cell; anything else fails
-ERROR_STATUS = {"SOURCE_UNAVAILABLE": 503, "SOURCE_TIMEOUT": 504, "DEADLINE_EXCEEDED": 504,
-                "SOURCE_BAD_RESPONSE": 502, "INTERNAL": 500}
+ERROR_STATUS = {
+    "SOURCE_UNAVAILABLE": 503,
+    "SOURCE_TIMEOUT": 504,
+    "DEADLINE_EXCEEDED": 504,
+    "SOURCE_BAD_RESPONSE": 502,
+    "INTERNAL": 500,
+}
 MAX_BUDGET_WAIT = 120.0  # seconds an export may wait in all for the caller's cost budget to refill
 
 
@@ -94,17 +100,27 @@ class Exports:
 
 
 def _fatal(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in result.get("errors") or () if (e.get("extensions") or {}).get("code") not in CELL_ERROR_CODES]
+    return [e for e in result.get("errors") or () if _code(e) not in CELL_ERROR_CODES]
 
 
 def _status_of(errors: list[dict[str, Any]]) -> int:
-    return max((ERROR_STATUS.get((e.get("extensions") or {}).get("code"), 400) for e in errors), default=400)
+    return max((ERROR_STATUS.get(_code(e), 400) for e in errors), default=400)
+
+
+def _code(error: dict[str, Any]) -> str:
+    return str((error.get("extensions") or {}).get("code") or "")
 
 
 def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request], str]) -> None:
-    def refuse(message: str, code: str, status: int, request_id: str, headers: dict[str, str] | None = None) -> Response:
-        return Response(error_body(message, code), status, media_type="application/json",
-                        headers={"X-Request-Id": request_id, **(headers or {})})
+    def refuse(
+        message: str, code: str, status: int, request_id: str, headers: dict[str, str] | None = None
+    ) -> Response:
+        return Response(
+            error_body(message, code),
+            status,
+            media_type="application/json",
+            headers={"X-Request-Id": request_id, **(headers or {})},
+        )
 
     @app.get("/bi/{export}", summary="A trusted operation as flat rows: /bi/<operationName>.csv or .json")
     async def bi_export(export: str, request: Request, principal: Principal = Depends(caller)) -> Response:
@@ -114,13 +130,19 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         started = time.perf_counter()
         name, _, fmt = export.rpartition(".")
         if fmt not in ("csv", "json") or not name:
-            return refuse("Exports are /bi/<operationName>.csv or /bi/<operationName>.json.", "NOT_FOUND", 404, request_id)
+            return refuse(
+                "Exports are /bi/<operationName>.csv or /bi/<operationName>.json.", "NOT_FOUND", 404, request_id
+            )
         plan = exports.plans.get(name)
         if plan is None:
             if name in exports.not_exportable:
                 return refuse(exports.not_exportable[name], "NOT_EXPORTABLE", 400, request_id)
-            return refuse(f"No trusted operation is named {name!r}; GET /persisted/manifest lists them.",
-                          "PERSISTED_DOCUMENT_NOT_FOUND", 404, request_id)
+            return refuse(
+                f"No trusted operation is named {name!r}; GET /persisted/manifest lists them.",
+                "PERSISTED_DOCUMENT_NOT_FOUND",
+                404,
+                request_id,
+            )
         schema = gateway.executor.schema
         try:
             variables = variables_from(plan, schema, request.query_params)
@@ -136,8 +158,9 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
 
         async def page() -> dict[str, Any]:
             payload = {"query": plan.document.body, "operationName": plan.name, "variables": dict(variables)}
-            result, _ = await gateway.handle(payload, request_id=request_id, principal=principal, method="GET",
-                                             max_age=max_age)
+            result, _ = await gateway.handle(
+                payload, request_id=request_id, principal=principal, method="GET", max_age=max_age
+            )
             return result
 
         operation = metrics.operation_label(plan.name)
@@ -145,9 +168,18 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         def audit(status: int, outcome: str, rows: int) -> None:
             seconds = time.perf_counter() - started
             metrics.request(operation, outcome, seconds)
-            access.audit(request, principal=principal, status=status, outcome=outcome, operation=operation,
-                         document=plan.document.document_id, format=fmt, denied=denied_columns, rows=rows,
-                         duration_ms=round(seconds * 1000, 2))
+            access.audit(
+                request,
+                principal=principal,
+                status=status,
+                outcome=outcome,
+                operation=operation,
+                document=plan.document.document_id,
+                format=fmt,
+                denied=denied_columns,
+                rows=rows,
+                duration_ms=round(seconds * 1000, 2),
+            )
 
         denied_columns = _denied_columns(plan, gateway, principal)
         try:
@@ -161,8 +193,12 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         if fatal:
             status = _status_of(fatal)
             audit(status, "error", 0)
-            return Response(orjson.dumps({"errors": first.get("errors")}), status, media_type="application/json",
-                            headers={"X-Request-Id": request_id})
+            return Response(
+                orjson.dumps({"errors": first.get("errors")}),
+                status,
+                media_type="application/json",
+                headers={"X-Request-Id": request_id},
+            )
 
         bom = request.query_params.get("bom", "").lower() in ("1", "true", "yes")
         encoder = CsvEncoder(plan, bom) if fmt == "csv" else JsonEncoder(plan)
@@ -178,7 +214,7 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
                     if batch:
                         yield encoder.rows(batch)
                     after = _next_cursor(plan, result)
-                    if after is None or after in cursors:
+                    if after is None or after in cursors or plan.paging is None:  # (a cursor means paging)
                         break
                     cursors.add(after)
                     variables[plan.paging.after] = after
@@ -191,7 +227,11 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
                     result = await paced(page)
                     fatal = _fatal(result)
                     if fatal:
-                        raise ExportFailed("; ".join(f"{(e.get('extensions') or {}).get('code')}: {e.get('message')}" for e in fatal[:3]))
+                        raise ExportFailed(
+                            "; ".join(
+                                f"{(e.get('extensions') or {}).get('code')}: {e.get('message')}" for e in fatal[:3]
+                            )
+                        )
                     result.pop("extensions", None)
                 yield encoder.end()
             except ExportFailed as exc:

@@ -6,12 +6,14 @@ import json
 from typing import Any
 
 from graphql import (
+    GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
     get_named_type,
     is_enum_type,
     is_input_object_type,
+    is_input_type,
     is_non_null_type,
     type_from_ast,
 )
@@ -35,25 +37,35 @@ def variables_from(plan: ExportPlan, schema: GraphQLSchema, params: Any) -> dict
     owned = {plan.paging.after, plan.paging.first} - {None} if plan.paging else set()
     accepted = [name for name in definitions if name not in owned]
     variables: dict[str, Any] = {}
-    for name in params.keys():
+    for name in params:
         if name in RESERVED:
             continue
         if name not in definitions or name in owned:
-            why = "is set by the exporter (it pages through the whole list)" if name in owned else "is not a parameter of this export"
+            why = (
+                "is set by the exporter (it pages through the whole list)"
+                if name in owned
+                else "is not a parameter of this export"
+            )
             raise BadParameter(f"`{name}` {why}; it takes: {', '.join(accepted) or 'no parameters'}.")
         values = [v for v in params.getlist(name) if v != ""]
         if not values:
             continue
         type_ = type_from_ast(schema, definitions[name].type)
+        if not is_input_type(type_):  # the plan's document validated against this schema
+            raise TypeError(f"variable {name} of an export has no input type in the schema")
         variables[name] = _convert(name, values, type_)
     for name in accepted:
         definition = definitions[name]
-        if name not in variables and is_non_null_type(type_from_ast(schema, definition.type)) and definition.default_value is None:
+        if (
+            name not in variables
+            and is_non_null_type(type_from_ast(schema, definition.type))
+            and definition.default_value is None
+        ):
             raise BadParameter(f"`{name}` is required ({_type_text(definition.type)}).")
     return variables
 
 
-def _convert(name: str, values: list[str], type_: Any) -> Any:
+def _convert(name: str, values: list[str], type_: GraphQLInputType) -> Any:
     nullable = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
     if isinstance(nullable, GraphQLList):
         item = nullable.of_type

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any, TypeVar
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -35,6 +37,13 @@ from server.persisted import ManifestError, TrustedDocument
 
 WHERE = re.compile(r"^\s*#\s*bi\.where:\s*(?P<column>[\w.]+)\s+(?P<op>==|!=|<=|>=|<|>|not in|in)\s+(?P<value>.+?)\s*$")
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+Ordered = TypeVar("Ordered", Decimal, str)  # a filter compares numbers as numbers, anything else as text
+
+# The compiler walks GraphQL types it has checked by kind (`is_list_type`, ...): they stay `Any`.
+Fragments = dict[str, FragmentDefinitionNode]
+Nodes = list[tuple[Any, FieldNode]]  # a response key's field nodes, each with the type that owns it
+Chain = tuple[tuple[str, str, GraphQLOutputType, Nodes], ...]  # key, field name, field type, nodes: root to rows
+Rows = tuple[tuple[str, ...], tuple[str, ...], Chain, Any, list[SelectionSetNode]]
 
 
 # ---------------------------------------------------------------------------
@@ -94,8 +103,8 @@ class Filter:
             return False
         left, right = _number(cell), _number(self.value)
         if left is None or right is None:
-            left, right = str(cell), str(self.value)
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[self.op]
+            return _compare(self.op, str(cell), str(self.value))
+        return _compare(self.op, left, right)
 
 
 @dataclass
@@ -122,7 +131,9 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
     item_type = get_named_type(list_type)
     node_key = None
     if len(chain) >= 2 and chain[-1][1] == "edges" and get_named_type(chain[-2][2]).name.endswith("Connection"):
-        node_key = next((key for key, name in _field_names(schema, fragments, item_type, item_sets) if name == "node"), None)
+        node_key = next(
+            (key for key, name in _field_names(schema, fragments, item_type, item_sets) if name == "node"), None
+        )
 
     def column_name(names: tuple[str, ...]) -> str:
         if not names:  # a list of scalars gives the rows: the column is the list's own key
@@ -142,24 +153,29 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
         match = WHERE.match(line)
         if match is None:
             if "bi.where" in line:
-                raise ManifestError(f"{document.file}: not a `# bi.where: <column> <op> <JSON value>` line: {line.strip()}")
+                raise ManifestError(
+                    f"{document.file}: not a `# bi.where: <column> <op> <JSON value>` line: {line.strip()}"
+                )
             continue
         try:
             value = json.loads(match["value"])
         except json.JSONDecodeError:
             raise ManifestError(f"{document.file}: the value in `{line.strip()}` is not JSON") from None
         if match["column"] not in names:
-            raise ManifestError(f"{document.file}: bi.where names {match['column']!r}, not a column ({', '.join(names)})")
+            raise ManifestError(
+                f"{document.file}: bi.where names {match['column']!r}, not a column ({', '.join(names)})"
+            )
         if match["op"] in ("in", "not in") and not isinstance(value, list):
             raise ManifestError(f"{document.file}: `{match['op']}` needs a JSON list")
         filters.append(Filter(match["column"], match["op"], value))
     return ExportPlan(document.name, document, operation, row_path, coordinates, item, columns, paging, filters)
 
 
-def _collect(schema: GraphQLSchema, fragments: dict, parent: Any, selection_sets: list[SelectionSetNode]
-             ) -> dict[str, list[tuple[Any, FieldNode]]]:
+def _collect(
+    schema: GraphQLSchema, fragments: Fragments, parent: Any, selection_sets: list[SelectionSetNode]
+) -> dict[str, Nodes]:
     """Fields by response key, merged across the selection sets and fragments (as GraphQL merges them)."""
-    out: dict[str, list[tuple[Any, FieldNode]]] = {}
+    out: dict[str, Nodes] = {}
 
     def walk(selection_set: SelectionSetNode, owner: Any) -> None:
         for selection in selection_set.selections:
@@ -178,11 +194,21 @@ def _collect(schema: GraphQLSchema, fragments: dict, parent: Any, selection_sets
     return out
 
 
-def _field_names(schema, fragments, parent, selection_sets) -> list[tuple[str, str]]:
+def _field_names(
+    schema: GraphQLSchema, fragments: Fragments, parent: Any, selection_sets: list[SelectionSetNode]
+) -> list[tuple[str, str]]:
     return [(key, nodes[0][1].name.value) for key, nodes in _collect(schema, fragments, parent, selection_sets).items()]
 
 
-def _find_rows(schema, fragments, parent, selection_sets, path, coordinates, chain=()):
+def _find_rows(
+    schema: GraphQLSchema,
+    fragments: Fragments,
+    parent: Any,
+    selection_sets: list[SelectionSetNode],
+    path: tuple[str, ...],
+    coordinates: tuple[str, ...],
+    chain: Chain = (),
+) -> Rows | None:
     for key, nodes in _collect(schema, fragments, parent, selection_sets).items():
         owner, node = nodes[0]
         name = node.name.value
@@ -196,13 +222,23 @@ def _find_rows(schema, fragments, parent, selection_sets, path, coordinates, cha
         if is_list_type(type_):
             return (*path, key), (*coordinates, coordinate), here, type_, subsets
         if subsets:
-            found = _find_rows(schema, fragments, get_named_type(type_), subsets, (*path, key), (*coordinates, coordinate), here)
+            found = _find_rows(
+                schema, fragments, get_named_type(type_), subsets, (*path, key), (*coordinates, coordinate), here
+            )
             if found is not None:
                 return found
     return None
 
 
-def _plan_value(schema, fragments, type_, selection_sets, names, coordinates, column_name) -> Any:
+def _plan_value(
+    schema: GraphQLSchema,
+    fragments: Fragments,
+    type_: Any,
+    selection_sets: list[SelectionSetNode],
+    names: tuple[str, ...],
+    coordinates: tuple[str, ...],
+    column_name: Callable[[tuple[str, ...]], str],
+) -> Any:
     if is_non_null_type(type_):
         type_ = type_.of_type
     if is_list_type(type_):
@@ -218,8 +254,20 @@ def _plan_value(schema, fragments, type_, selection_sets, names, coordinates, co
             continue
         definition = owner.fields[name]
         subsets = [n.selection_set for _, n in nodes if n.selection_set is not None]
-        entries.append((key, _plan_value(schema, fragments, definition.type, subsets, (*names, key),
-                                         (*coordinates, f"{owner.name}.{name}"), column_name)))
+        entries.append(
+            (
+                key,
+                _plan_value(
+                    schema,
+                    fragments,
+                    definition.type,
+                    subsets,
+                    (*names, key),
+                    (*coordinates, f"{owner.name}.{name}"),
+                    column_name,
+                ),
+            )
+        )
     return Obj(entries, has_list=any(child.has_list for _, child in entries))
 
 
@@ -233,7 +281,14 @@ def _columns(node: Any) -> Iterator[Column]:
             yield from _columns(child)
 
 
-def _paging(schema, fragments, operation, chain, row_path, default_page_size) -> Paging | None:
+def _paging(
+    schema: GraphQLSchema,
+    fragments: Fragments,
+    operation: OperationDefinitionNode,
+    chain: Chain,
+    row_path: tuple[str, ...],
+    default_page_size: int,
+) -> Paging | None:
     if len(chain) < 2 or chain[-1][1] != "edges":
         return None
     key, name, connection_type, nodes = chain[-2]
@@ -248,7 +303,8 @@ def _paging(schema, fragments, operation, chain, row_path, default_page_size) ->
     first_variable = first.name.value if isinstance(first, VariableNode) else None
     page_size = default_page_size
     if first_variable is not None:
-        definition = next(v for v in operation.variable_definitions if v.variable.name.value == first_variable)
+        definitions = operation.variable_definitions or ()
+        definition = next(v for v in definitions if v.variable.name.value == first_variable)
         if isinstance(definition.default_value, IntValueNode):
             page_size = int(definition.default_value.value)
     elif isinstance(first, IntValueNode):
@@ -258,12 +314,25 @@ def _paging(schema, fragments, operation, chain, row_path, default_page_size) ->
     if page_info_key is None:
         return None
     page_info_nodes = _collect(schema, fragments, connection, subsets)[page_info_key]
-    inner = {n: k for k, n in _field_names(schema, fragments, schema.get_type("PageInfo"),
-                                           [x.selection_set for _, x in page_info_nodes if x.selection_set])}
+    inner = {
+        n: k
+        for k, n in _field_names(
+            schema,
+            fragments,
+            schema.get_type("PageInfo"),
+            [x.selection_set for _, x in page_info_nodes if x.selection_set],
+        )
+    }
     if "hasNextPage" not in inner or "endCursor" not in inner:
         return None
-    return Paging(after.name.value, first_variable, page_size, (*row_path[:-1], page_info_key),
-                  inner["hasNextPage"], inner["endCursor"])
+    return Paging(
+        after.name.value,
+        first_variable,
+        page_size,
+        (*row_path[:-1], page_info_key),
+        inner["hasNextPage"],
+        inner["endCursor"],
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -314,6 +383,10 @@ def _expand(value: Any, node: Any) -> Iterator[dict[str, Any]]:
             yield {**fixed, **partial}
     if not produced:
         yield fixed
+
+
+def _compare(op: str, left: Ordered, right: Ordered) -> bool:
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
 
 
 def _number(value: Any) -> Decimal | None:

@@ -49,8 +49,9 @@ class Bucket:
 
 
 class CostBudget:
-    def __init__(self, per_window: int, window: float, max_principals: int = 100_000,
-                 shared: RedisLink | None = None) -> None:
+    def __init__(
+        self, per_window: int, window: float, max_principals: int = 100_000, shared: RedisLink | None = None
+    ) -> None:
         self.per_window = per_window
         self.window = window
         self._buckets: TTLCache[str, Bucket] = TTLCache(maxsize=max_principals, ttl=window)
@@ -61,10 +62,11 @@ class CostBudget:
         """Take `cost` from the principal's bucket; None when it fits, else seconds to wait."""
         if self.per_window <= 0:
             return None
-        if self._shared is not None:
-            key = self._shared.key("budget", principal)
-            wait = await self._shared.run(
-                "cost budget", lambda _: self._script(keys=[key], args=[self.per_window, self.window, cost]), None
+        shared, script = self._shared, self._script
+        if shared is not None and script is not None:
+            key = shared.key("budget", principal)
+            wait = await shared.run(
+                "cost budget", lambda _: script(keys=[key], args=[self.per_window, self.window, cost]), None
             )
             if wait is not None:
                 return int(wait) or None

@@ -34,9 +34,11 @@ class DocumentCache:
         key = (id(prepared), operation_name)
         cached = self._demands.get(key)
         if cached is None or cached[0] is not prepared:
-            operation = prepared.operation(operation_name)
-            plan = demand.CostPlan(self.executor.schema, prepared.document, operation)
-            cached = self._demands[key] = (prepared, demand.measure(prepared.document, operation), plan)
+            document, operation = prepared.document, prepared.operation(operation_name)
+            if document is None or operation is None:  # the pipeline answers both before asking
+                raise ValueError("the demand of a document that did not validate, or of an operation it lacks")
+            plan = demand.CostPlan(self.executor.schema, document, operation)
+            cached = self._demands[key] = (prepared, demand.measure(document, operation), plan)
         return cached[1], cached[2]
 
     def is_mutation(self, query: str, operation_name: str | None) -> bool:

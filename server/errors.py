@@ -10,8 +10,6 @@ that the README holds exactly it.
 
 from __future__ import annotations
 
-from typing import Union
-
 from resolvers.access import Forbidden
 from resolvers.costing import BomCycle
 from resolvers.errors import BadUserInput, GatewayError, NotFound
@@ -147,7 +145,7 @@ class DeadlineExceeded(IsthmusError):
     when = "the request as a whole outlived its deadline (a net under the per-call timeouts)"
 
 
-Row = Union[type[IsthmusError], tuple[type[IsthmusError], ...]]
+Row = type[IsthmusError] | tuple[type[IsthmusError], ...]
 
 # The README's order; a tuple is one row for codes that share what they mean.
 TABLE: tuple[Row, ...] = (

@@ -55,8 +55,13 @@ class Gateway:
         """The request's context: its loaders, and the policy's decisions for this caller."""
         loaders = Loaders(self.backends, batching=self.settings.batching)
         if not self.settings.auth.enabled:
-            return Context(principal=principal, loaders=loaders, request_id=request_id,
-                           credit_basis=self.settings.credit_basis, approval_rules=self.approval_rules)
+            return Context(
+                principal=principal,
+                loaders=loaders,
+                request_id=request_id,
+                credit_basis=self.settings.credit_basis,
+                approval_rules=self.approval_rules,
+            )
         authorizer = self.authorizer
         authorizer.reload_if_changed()
         roles = principal.roles
@@ -84,9 +89,12 @@ class Gateway:
         """
         limits = self.settings.limits
         shape, plan = self.documents.demand(prepared, operation_name)
-        if shape.introspection and limits.introspection_roles is not None:
-            if not set(principal.roles) & set(limits.introspection_roles):
-                raise IntrospectionDisabled("Introspection is not enabled for your role.")
+        if (
+            shape.introspection
+            and limits.introspection_roles is not None
+            and not set(principal.roles) & set(limits.introspection_roles)
+        ):
+            raise IntrospectionDisabled("Introspection is not enabled for your role.")
         estimated = plan.estimate(variables)
         if estimated is None:
             return  # variables that do not coerce: execution answers BAD_USER_INPUT, nothing runs
@@ -132,7 +140,8 @@ class Gateway:
             return {"errors": list(prepared.errors)}, set()
         if prepared.operation(operation_name) is None:
             raise BadRequest(
-                f"Operation {operation_name!r} is not in the document." if operation_name
+                f"Operation {operation_name!r} is not in the document."
+                if operation_name
                 else "The document has several operations; name one in `operationName`."
             )
         if method == "GET" and not prepared.is_query(operation_name):
@@ -144,8 +153,17 @@ class Gateway:
         context = self.context_for(principal, request_id)
         # A trace shows cache hits (what others looked at) and calls for refused records: policy-gated.
         recording = trace.recording() if want_trace and self.may_trace(principal) else nullcontext()
-        seconds = self.settings.request_timeout if timeout is None else min(timeout, self.settings.resilience.max_request_timeout)
-        with deadline.bound(seconds), freshness.requiring(max_age), freshness.reporting() as report, recording as recorded:
+        seconds = (
+            self.settings.request_timeout
+            if timeout is None
+            else min(timeout, self.settings.resilience.max_request_timeout)
+        )
+        with (
+            deadline.bound(seconds),
+            freshness.requiring(max_age),
+            freshness.reporting() as report,
+            recording as recorded,
+        ):
             try:
                 # Every backend wait already ends by the deadline; this is the net under them.
                 async with asyncio.timeout(seconds + DEADLINE_MARGIN):
@@ -200,7 +218,9 @@ def requested_timeout(value: str | None) -> float | None:
 
 def parse_payload(payload: Any) -> tuple[str, dict[str, Any] | None, str | None]:
     if isinstance(payload, list):
-        raise BadRequest("Batched requests (a JSON array of operations) are not accepted; send one operation per request.")
+        raise BadRequest(
+            "Batched requests (a JSON array of operations) are not accepted; send one operation per request."
+        )
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object with a `query` string.")
     query = payload.get("query")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from resolvers.context import Principal
 from server import access
 from server.access import audit, caller, caller_unless, take_request_id
+from server.bi import Exports, add_bi_routes
 from server.gateway import (
     TIMEOUT_HEADER,
     TRACE_HEADER,
@@ -26,18 +28,18 @@ from server.gateway import (
     requested_timeout,
 )
 from server.metrics import Metrics
-from server.bi import Exports, add_bi_routes
 from server.ops import add_ops_routes
 from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
 from server.settings import Settings
 from server.wiring import Services
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.load(os.environ.get("ISTHMUS_CONFIG"))
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The wiring (server/wiring.py) and the request pipeline on it (server/gateway.py).
         app.state.services = services = Services(settings)
         app.state.gateway = Gateway(services)
@@ -59,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def run(request: Request, request_id: str, payload: Any, principal: Principal) -> Response:
         gateway: Gateway = request.app.state.gateway
         started = time.perf_counter()
-        status, outcome, denied, extra_headers = 200, "ok", set(), {}
+        status, outcome, extra_headers = 200, "ok", {}
+        denied: set[str] = set()
         result: dict[str, Any] | None = None
         trusted = None
         # Operation names label metrics series; only authenticated callers reach here to name one.
@@ -87,8 +90,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             extra_headers = exc.headers
         seconds = time.perf_counter() - started
         metrics.request(operation, outcome, seconds)
-        audit(request, principal=principal, status=status, outcome=outcome, operation=operation, denied=sorted(denied),
-              document=trusted.document_id if trusted else None, duration_ms=round(seconds * 1000, 2))
+        audit(
+            request,
+            principal=principal,
+            status=status,
+            outcome=outcome,
+            operation=operation,
+            denied=sorted(denied),
+            document=trusted.document_id if trusted else None,
+            duration_ms=round(seconds * 1000, 2),
+        )
         response = respond(body, request_id, status)
         response.headers.update(extra_headers)
         if request.method == "GET" and status == 200 and result is not None:
@@ -100,7 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request_id = take_request_id(request)
         body = await request.body()
         if len(body) > settings.max_body_bytes:
-            return respond(error_body(f"The body is larger than {settings.max_body_bytes} bytes.", "BAD_REQUEST"), request_id, 413)
+            return respond(
+                error_body(f"The body is larger than {settings.max_body_bytes} bytes.", "BAD_REQUEST"), request_id, 413
+            )
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

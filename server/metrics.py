@@ -24,30 +24,51 @@ class Metrics:
             "isthmus_requests_total", "GraphQL requests by operation and outcome", ["operation", "outcome"], registry=r
         )
         self.request_seconds = Histogram(
-            "isthmus_request_duration_seconds", "GraphQL request latency", ["operation"], registry=r,
+            "isthmus_request_duration_seconds",
+            "GraphQL request latency",
+            ["operation"],
+            registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.backend_calls = Counter(
-            "isthmus_backend_calls_total", "Backend calls by source, method and outcome", ["source", "method", "outcome"], registry=r
+            "isthmus_backend_calls_total",
+            "Backend calls by source, method and outcome",
+            ["source", "method", "outcome"],
+            registry=r,
         )
         self.backend_seconds = Histogram(
-            "isthmus_backend_call_duration_seconds", "Backend call latency, retries included", ["source"], registry=r,
+            "isthmus_backend_call_duration_seconds",
+            "Backend call latency, retries included",
+            ["source"],
+            registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.batch_keys = Histogram(
-            "isthmus_backend_batch_keys", "Keys per backend call", ["source", "method"], registry=r,
+            "isthmus_backend_batch_keys",
+            "Keys per backend call",
+            ["source", "method"],
+            registry=r,
             buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
         )
         self.cache_events = Counter(
-            "isthmus_cache_events_total", "Cache look-ups by result: hit, miss, stale, shared", ["source", "method", "event"], registry=r
+            "isthmus_cache_events_total",
+            "Cache look-ups by result: hit, miss, stale, shared",
+            ["source", "method", "event"],
+            registry=r,
         )
-        self.cache_entries = Gauge("isthmus_cache_entries", "Entries held per source method", ["source", "method"], registry=r)
-        self.breaker = Gauge("isthmus_breaker_state", "Circuit state: 0 closed, 1 half-open, 2 open", ["source"], registry=r)
+        self.cache_entries = Gauge(
+            "isthmus_cache_entries", "Entries held per source method", ["source", "method"], registry=r
+        )
+        self.breaker = Gauge(
+            "isthmus_breaker_state", "Circuit state: 0 closed, 1 half-open, 2 open", ["source"], registry=r
+        )
         self.breaker_transitions = Counter(
             "isthmus_breaker_transitions_total", "Circuit state changes", ["source", "to"], registry=r
         )
         self.redis_up = Gauge("isthmus_redis_up", "1 while Redis answers, 0 while replicas go without it", registry=r)
-        self.redis_failures = Counter("isthmus_redis_failures_total", "Redis operations that failed (served without Redis)", registry=r)
+        self.redis_failures = Counter(
+            "isthmus_redis_failures_total", "Redis operations that failed (served without Redis)", registry=r
+        )
         self._operations: set[str] = set()
         events.listen(self)
 

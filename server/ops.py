@@ -26,7 +26,11 @@ from resolvers.context import Principal
 from server.access import Forbidden, audit, caller
 
 OPERATOR_ROLE = "admin"
-WHAT = {"/readyz": "see the readiness details", "/metrics": "read the metrics", "/admin/policy/reload": "reload the policy"}
+WHAT = {
+    "/readyz": "see the readiness details",
+    "/metrics": "read the metrics",
+    "/admin/policy/reload": "reload the policy",
+}
 
 
 def scraper(request: Request) -> bool:
@@ -70,8 +74,11 @@ def add_ops_routes(app: FastAPI, metrics: Any) -> None:
     async def readyz(
         request: Request,
         _: Principal | None = Depends(operator_for_details),
-        details: str | None = Query(None, description="Present (e.g. `?details`): each source's circuit, the policy, "
-                                                      "Redis. Needs an admin or the metrics token."),
+        details: str | None = Query(
+            None,
+            description="Present (e.g. `?details`): each source's circuit, the policy, "
+            "Redis. Needs an admin or the metrics token.",
+        ),
     ) -> Response:
         """`ready`, `degraded` or `unavailable` (503); with `?details`, why.
 
@@ -109,6 +116,8 @@ def add_ops_routes(app: FastAPI, metrics: Any) -> None:
     async def reload_policy(request: Request, principal: Principal = Depends(admin)) -> JSONResponse:
         authorizer = request.app.state.services.authorizer
         reloaded = authorizer.reload()
-        audit(request, principal=principal, status=200 if reloaded else 422, outcome="reloaded" if reloaded else "refused")
+        audit(
+            request, principal=principal, status=200 if reloaded else 422, outcome="reloaded" if reloaded else "refused"
+        )
         body = {"reloaded": reloaded, "version": authorizer.policy.version}
         return JSONResponse(body, status_code=200 if reloaded else 422)

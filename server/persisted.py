@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -102,7 +103,7 @@ class Manifest:
         return self.by_hash.get(sha256.lower())
 
     @classmethod
-    def load(cls, folder: str | Path | None, schema: GraphQLSchema) -> "Manifest":
+    def load(cls, folder: str | Path | None, schema: GraphQLSchema) -> Manifest:
         """Every `*.graphql` of the folder: one named query each (fragments allowed), valid against the schema."""
         folder = Path(folder) if folder else DEFAULT_DIR
         if not folder.is_dir():
@@ -117,9 +118,9 @@ class Manifest:
             except GraphQLError as exc:
                 raise ManifestError(f"{path.name}: not valid GraphQL: {exc.message}") from None
             operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if len(operations) != 1 or operations[0].name is None:
+            operation = operations[0] if len(operations) == 1 else None
+            if operation is None or operation.name is None:
                 raise ManifestError(f"{path.name}: a trusted document holds exactly one named operation")
-            operation = operations[0]
             if operation.operation is not OperationType.QUERY:
                 raise ManifestError(f"{path.name}: only queries may be trusted documents")
             errors = validate(schema, document)
@@ -174,10 +175,8 @@ class MemoryStore:
         return self._documents.get(sha256)
 
     async def put(self, sha256: str, document: str) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # larger than the whole store: not kept
             self._documents[sha256] = document
-        except ValueError:  # larger than the whole store: not kept
-            pass
 
     async def aclose(self) -> None:
         return None
@@ -212,7 +211,9 @@ class RedisStore:
 
     async def put(self, sha256: str, document: str) -> None:
         await self._local.put(sha256, document)
-        await self._link.run("APQ write", lambda client: client.set(self._link.key("apq", sha256), document, ex=self._ttl), None)
+        await self._link.run(
+            "APQ write", lambda client: client.set(self._link.key("apq", sha256), document, ex=self._ttl), None
+        )
 
     async def aclose(self) -> None:
         return None  # the link belongs to the gateway
@@ -238,13 +239,15 @@ class PersistedDocuments:
         self.gateway = gateway
         self.manifest = Manifest.load(settings.persisted.dir, services.executor.schema)
         self.store = make_store(settings.apq, services.redis)
-        log.info("trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)})
+        log.info(
+            "trusted documents loaded", extra={"documents": len(self.manifest), "folder": str(self.manifest.folder)}
+        )
 
     async def aclose(self) -> None:
         await self.store.aclose()
 
     def level(self, principal: Principal) -> str:
-        """"any" or "trusted": which documents this caller may send."""
+        """ "any" or "trusted": which documents this caller may send."""
         default = "trusted" if self.settings.persisted.trusted_only else "any"
         if not self.settings.auth.enabled:
             return default
@@ -252,9 +255,7 @@ class PersistedDocuments:
         authorizer.reload_if_changed()
         return authorizer.documents(principal.roles, default)
 
-    async def resolve(
-        self, payload: Any, principal: Principal, method: str
-    ) -> tuple[Any, TrustedDocument | None]:
+    async def resolve(self, payload: Any, principal: Principal, method: str) -> tuple[Any, TrustedDocument | None]:
         """The payload to run (with `query` filled in) and the trusted document it is, if it is one."""
         if not isinstance(payload, dict):
             return payload, None
@@ -298,18 +299,21 @@ class PersistedDocuments:
         if query is None:
             return payload, None  # parse_payload says what is missing
         operation_name = payload.get("operationName")
-        if method == "GET" and self.gateway.documents.is_mutation(query, operation_name if isinstance(operation_name, str) else None):
-            raise MethodNotAllowed("Only queries may be sent with GET; send mutations with POST.", headers={"Allow": "POST"})
+        if method == "GET" and self.gateway.documents.is_mutation(
+            query, operation_name if isinstance(operation_name, str) else None
+        ):
+            raise MethodNotAllowed(
+                "Only queries may be sent with GET; send mutations with POST.", headers={"Allow": "POST"}
+            )
         if trusted is None and self.level(principal) == "trusted":
             raise DocumentNotTrusted(
-                "Your role may only run trusted documents: send `documentId: \"sha256:<hash>\"` of an operation "
+                'Your role may only run trusted documents: send `documentId: "sha256:<hash>"` of an operation '
                 f"listed by GET {MANIFEST_PATH} (or export it from /bi/<operationName>.csv); "
                 "ad-hoc documents are not accepted."
             )
-        if register is not None and self.settings.apq.enabled:
-            # Only documents that parse and validate are kept (the check is cached for the run).
-            if not self.gateway.documents.prepare(query).errors:
-                await self.store.put(register, query)
+        # Only documents that parse and validate are kept (the check is cached for the run).
+        if register is not None and self.settings.apq.enabled and not self.gateway.documents.prepare(query).errors:
+            await self.store.put(register, query)
         resolved = {key: value for key, value in payload.items() if key not in ("documentId", "extensions")}
         resolved["query"] = query
         if trusted is not None and not isinstance(resolved.get("operationName"), str):
@@ -317,11 +321,19 @@ class PersistedDocuments:
         return resolved, trusted
 
     def _by_document_id(self, document_id: Any) -> TrustedDocument:
-        if not isinstance(document_id, str) or not document_id.startswith("sha256:") or not HEX64.match(document_id[7:]):
-            raise BadRequest('`documentId` must be "sha256:" followed by the 64 hex digits of a trusted document\'s hash.')
+        if (
+            not isinstance(document_id, str)
+            or not document_id.startswith("sha256:")
+            or not HEX64.match(document_id[7:])
+        ):
+            raise BadRequest(
+                '`documentId` must be "sha256:" followed by the 64 hex digits of a trusted document\'s hash.'
+            )
         trusted = self.manifest.get(document_id[7:])
         if trusted is None:
-            raise PersistedDocumentNotFound(f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them.")
+            raise PersistedDocumentNotFound(
+                f"No trusted document has the id {document_id}; GET {MANIFEST_PATH} lists them."
+            )
         return trusted
 
     @staticmethod
@@ -407,8 +419,11 @@ def conditional_get(request: Request, response: Response, result: dict[str, Any]
 
 
 def add_manifest_route(app: FastAPI) -> None:
-    @app.get(MANIFEST_PATH, summary="The trusted documents (Apollo persisted query manifest format)",
-             dependencies=[Depends(caller)])
+    @app.get(
+        MANIFEST_PATH,
+        summary="The trusted documents (Apollo persisted query manifest format)",
+        dependencies=[Depends(caller)],
+    )
     async def manifest(request: Request) -> Response:
         documents: PersistedDocuments = request.app.state.documents
         return Response(orjson.dumps(documents.manifest.as_json()), media_type="application/json")

@@ -43,13 +43,14 @@ class TrytonSettings(BackendSettings):
     party_code_prefix: str = Field("", description="Party code = this prefix + the CRM's ERP ref.")
 
 
+DEFAULT_TTL: dict[str, float] = {"master": 300, "activity": 60, "lists": 30, "orders": 30, "balances": 30, "stock": 5}
+
+
 class CacheSettings(BaseModel):
     """Cross-request caching of backend data, by kind of data (seconds; 0 switches a kind off)."""
 
     enabled: bool = True
-    ttl: dict[str, float] = Field(
-        default_factory=lambda: {"master": 300, "activity": 60, "lists": 30, "orders": 30, "balances": 30, "stock": 5}
-    )
+    ttl: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TTL))
     grace: float = Field(300, description="How long past its TTL an entry may still be served when its backend fails.")
     max_entries: int = Field(10_000, description="Per source method.")
 
@@ -93,11 +94,15 @@ class LimitSettings(BaseModel):
     max_root_fields: int = 40
     max_fields: int = 1500
     max_tokens: int = 15_000
-    max_cost: int = Field(300_000, description="Estimated cost of one operation (the 360 page with first: 100 is about 235,000).")
-    budget_per_window: int = Field(20_000_000, description="Cost a principal may spend per window; 0 switches the budget off.")
+    max_cost: int = Field(
+        300_000, description="Estimated cost of one operation (the 360 page with first: 100 is about 235,000)."
+    )
+    budget_per_window: int = Field(
+        20_000_000, description="Cost a principal may spend per window; 0 switches the budget off."
+    )
     budget_window: float = 60.0
     introspection_roles: list[str] | None = Field(
-        None, description="Roles that may introspect the schema; None lets everyone (production: e.g. [\"admin\"])."
+        None, description='Roles that may introspect the schema; None lets everyone (production: e.g. ["admin"]).'
     )
 
 
@@ -105,18 +110,27 @@ class ApqSettings(BaseModel):
     """Automatic persisted queries (the Apollo APQ protocol): documents registered by their SHA-256."""
 
     enabled: bool = True
-    max_bytes: int = Field(16_000_000, description="Bound of the in-process store: total characters of the documents kept (least recently used go first).")
-    redis_ttl: float = Field(7 * 86400, description="Seconds a registered document stays in Redis (0: until Redis evicts it).")
+    max_bytes: int = Field(
+        16_000_000,
+        description="Bound of the in-process store: total characters of the documents kept (least recently used go first).",
+    )
+    redis_ttl: float = Field(
+        7 * 86400, description="Seconds a registered document stays in Redis (0: until Redis evicts it)."
+    )
 
 
 class PersistedSettings(BaseModel):
     """Trusted documents (the repository's persisted/ folder), safelisting and BI exports."""
 
-    dir: str | None = Field(None, description="Folder of trusted .graphql operations (default: persisted/ beside app.py).")
+    dir: str | None = Field(
+        None, description="Folder of trusted .graphql operations (default: persisted/ beside app.py)."
+    )
     trusted_only: bool = Field(
         False, description="Production: only trusted documents, except for roles the policy grants `documents:any`."
     )
-    bi_page_size: int = Field(100, description="Items per page when an export pages through a connection whose $first has no default.")
+    bi_page_size: int = Field(
+        100, description="Items per page when an export pages through a connection whose $first has no default."
+    )
 
 
 class RedisSettings(BaseModel):
@@ -125,12 +139,15 @@ class RedisSettings(BaseModel):
     answering from in-process state and says so in /readyz."""
 
     url: SecretStr | None = Field(
-        None, description="redis://host:6379/0 (rediss:// for TLS); the same for every replica. May hold the password: never printed."
+        None,
+        description="redis://host:6379/0 (rediss:// for TLS); the same for every replica. May hold the password: never printed.",
     )
     prefix: str = Field("isthmus:", description="Key prefix; replicas of one deployment must share it.")
     timeout: float = Field(0.1, description="Seconds to wait for Redis before going without it.")
     retry_after: float = Field(2.0, description="After a Redis failure, seconds before trying it again.")
-    source_cache: bool = Field(True, description="Share backend answers through Redis (the in-process cache stays in front).")
+    source_cache: bool = Field(
+        True, description="Share backend answers through Redis (the in-process cache stays in front)."
+    )
 
 
 class OpsSettings(BaseModel):
@@ -145,7 +162,10 @@ class OpsSettings(BaseModel):
 class FederationSettings(BaseModel):
     """Apollo Federation v2: serve `_service` and `_entities` so a router can compose this subgraph."""
 
-    enabled: bool = Field(False, description="Add the federation fields (a router needs them); the same limits, policy and safelisting apply.")
+    enabled: bool = Field(
+        False,
+        description="Add the federation fields (a router needs them); the same limits, policy and safelisting apply.",
+    )
 
 
 class Settings(BaseSettings):
@@ -162,11 +182,15 @@ class Settings(BaseSettings):
     erp: BackendSettings = BackendSettings(url="http://127.0.0.1:8102")
     clm: BackendSettings = BackendSettings(url="http://127.0.0.1:8103")
     desk: BackendSettings = BackendSettings(url="http://127.0.0.1:8104")
-    erp_kind: Literal["demo", "tryton"] = Field("demo", description="The ERP behind the `erp` source: the demo REST ERP or Tryton.")
+    erp_kind: Literal["demo", "tryton"] = Field(
+        "demo", description="The ERP behind the `erp` source: the demo REST ERP or Tryton."
+    )
     tryton: TrytonSettings = TrytonSettings()
     credit_basis: Literal["gross", "net"] = Field(
-        "gross", description="Credit used = open receivables + uninvoiced open orders, both gross (with tax, like the "
-        "credit limit) or both net.")
+        "gross",
+        description="Credit used = open receivables + uninvoiced open orders, both gross (with tax, like the "
+        "credit limit) or both net.",
+    )
     http_transport: Literal["httpx", "aiohttp"] = "aiohttp"
     request_timeout: float = Field(5.0, description="Deadline for one GraphQL request, in seconds.")
     max_body_bytes: int = 1_000_000
@@ -181,9 +205,12 @@ class Settings(BaseSettings):
     federation: FederationSettings = FederationSettings()
     redis: RedisSettings = RedisSettings()
     ops: OpsSettings = OpsSettings()
-    policy_dir: str | None = Field(None, description="Folder with model.conf and policy.csv (default: the shipped ones).")
+    policy_dir: str | None = Field(
+        None, description="Folder with model.conf and policy.csv (default: the shipped ones)."
+    )
     approval_rules: str | None = Field(
-        None, description="The quote approval rules file (default: the shipped policies/approvals.toml); re-read when it changes."
+        None,
+        description="The quote approval rules file (default: the shipped policies/approvals.toml); re-read when it changes.",
     )
 
     @classmethod
@@ -198,6 +225,6 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
         values = tomllib.loads(Path(path).read_text()) if path else {}
         return cls(**{**values, **overrides})

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import schema
 from policies import Authorizer
@@ -27,6 +27,7 @@ from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource
 from sources.breaker import CircuitBreaker
 from sources.cache import CachePolicy
+from sources.kinds import ErpBackend
 from sources.redis_link import RedisLink
 from sources.shared_cache import SharedCache
 
@@ -37,14 +38,18 @@ def build_redis(settings: Settings) -> RedisLink | None:
     conf = settings.redis
     if not conf.url:
         return None
-    return RedisLink(conf.url.get_secret_value(), prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after)
+    return RedisLink(
+        conf.url.get_secret_value(), prefix=conf.prefix, timeout=conf.timeout, retry_after=conf.retry_after
+    )
 
 
 def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backends:
     resilience = settings.resilience
     shared = SharedCache(redis) if redis is not None and settings.redis.source_cache else None
     policy = (
-        CachePolicy(ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries, shared=shared)
+        CachePolicy(
+            ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries, shared=shared
+        )
         if settings.cache.enabled
         else None
     )
@@ -75,14 +80,16 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
     )
 
 
-def build_erp(settings: Settings, client: Any, policy: CachePolicy | None) -> ErpSource:
+def build_erp(
+    settings: Settings, client: Callable[[str, BackendSettings], BackendClient], policy: CachePolicy | None
+) -> ErpBackend:
     """The ERP source `erp_kind` names: the demo REST ERP, or Tryton over JSON-RPC."""
     if settings.erp_kind != "tryton":
         return ErpSource(client("ERP", settings.erp), policy)
     from sources.tryton import TrytonSource
 
     conf = settings.tryton
-    return TrytonSource(  # type: ignore[return-value]  # the same batch methods and records
+    return TrytonSource(
         client("ERP", conf),
         policy,
         database=conf.database,
@@ -111,7 +118,8 @@ class Services:
         self.backends = build_backends(settings, self.redis)
         self.schema = schema.subgraph if settings.federation.enabled else schema.public
         self.executor = Executor(
-            self.schema, document_cache_size=settings.document_cache_size,
+            self.schema,
+            document_cache_size=settings.document_cache_size,
             max_tokens=settings.limits.max_tokens,
             limits=demand.Limits(
                 depth=settings.limits.max_depth,

@@ -1,5 +1,6 @@
 """Typed async clients for the systems of record. Nothing here knows GraphQL or users."""
 
+from sources import deadline, freshness, trace
 from sources.backends import Backends
 from sources.clm import ClmSource
 from sources.crm import CrmSource
@@ -7,7 +8,6 @@ from sources.desk import DeskSource
 from sources.erp import ErpSource
 from sources.errors import SourceBadResponse, SourceError, SourceTimeout, SourceUnavailable
 from sources.http import BackendClient
-from sources import deadline, freshness, trace
 
 __all__ = [
     "deadline",

@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sources.clm import ClmSource
-from sources.crm import CrmSource
-from sources.desk import DeskSource
-from sources.erp import ErpSource
+from sources.kinds import ClmBackend, CrmBackend, DeskBackend, ErpBackend, SourceKind
 
 
 @dataclass(frozen=True)
 class Backends:
-    crm: CrmSource
-    erp: ErpSource
-    clm: ClmSource
-    desk: DeskSource
+    """One source of each kind, typed by its kind so any backend that satisfies it fits."""
 
-    def all(self) -> tuple[CrmSource, ErpSource, ClmSource, DeskSource]:
+    crm: CrmBackend
+    erp: ErpBackend
+    clm: ClmBackend
+    desk: DeskBackend
+
+    def all(self) -> tuple[SourceKind, ...]:
         return (self.crm, self.erp, self.clm, self.desk)
 
     async def aclose(self) -> None:

@@ -14,16 +14,21 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import defaultdict
-from typing import Any, Awaitable, Callable, Generic, Hashable, Iterable, Sequence, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from sources.cache import CachePolicy, MethodCache
-from sources.errors import SourceBadResponse
+from sources.cache import CachePolicy, Fetch, MethodCache
+from sources.errors import SourceBadResponse, SourceError
 from sources.http import BackendClient
 
 R = TypeVar("R", bound=BaseModel)
-Result = Any  # a record, None, a list of records, or an exception
+T = TypeVar("T")
+# What a batch method answers, one slot per key in the order of the keys:
+Lookup = Sequence[T | None | SourceError]  # the key's record, None when unknown, or why it could not be read
+Related = Sequence[list[T] | SourceError]  # the key's records (maybe none), or why they could not be read
+BatchMethod = TypeVar("BatchMethod", bound=Callable[..., Awaitable[Sequence[Any]]])
 
 # Longer than any key of the systems of record, short enough to keep a batch's URL sane.
 MAX_KEY_LENGTH = 128
@@ -49,15 +54,15 @@ class Source:
         method: str,
         kind: str,
         keys: Sequence[Hashable],
-        fetch: Callable[[list[Hashable]], Awaitable[list[Any]]],
-    ) -> list[Any]:
+        fetch: Fetch,
+    ) -> Sequence[Any]:
         """Answers for `keys` from the cross-request cache, fetching only what it lacks."""
-        ttl = self.cache_policy.ttl_of(kind) if self.cache_policy else 0.0
-        if ttl <= 0:
+        policy = self.cache_policy
+        ttl = policy.ttl_of(kind) if policy else 0.0
+        if policy is None or ttl <= 0:
             return await fetch(list(keys))
         cache = self.caches.get(method)
         if cache is None:
-            policy = self.cache_policy
             cache = self.caches[method] = MethodCache(
                 self.name, method, ttl=ttl, grace=policy.grace, maxsize=policy.max_entries, shared=policy.shared
             )
@@ -69,6 +74,7 @@ class Source:
     async def fetch(self, method: str, path: str, params: dict[str, str], model: type[R], keys: int = 1) -> list[R]:
         """One GET whose answer is `{"items": [...]}` of `model`, validated."""
         body = await self.http.get(method, path, params, keys=keys)
+        # pydantic parametrises a generic model with a class at run time; mypy takes only types in brackets
         return self.validate(method, body, Items[model]).items  # type: ignore[valid-type]
 
     def validate(self, method: str, body: bytes, model: type[R]) -> R:
@@ -93,13 +99,13 @@ class Source:
 
     async def one_per_key(
         self, method: str, path: str, param: str, keys: Sequence[str], model: type[R], key_field: str, **extra: str
-    ) -> list[Result]:
+    ) -> list[R | None]:
         items = await self.fetch_by_keys(method, path, param, keys, model, **extra)
         return index_by(items, key_field, keys)
 
     async def many_per_key(
         self, method: str, path: str, param: str, keys: Sequence[str], model: type[R], key_field: str, **extra: str
-    ) -> list[Result]:
+    ) -> list[list[R]]:
         items = await self.fetch_by_keys(method, path, param, keys, model, **extra)
         return group_by(items, key_field, keys)
 
@@ -110,33 +116,33 @@ def sendable(key: str) -> bool:
     return 0 < len(key) <= MAX_KEY_LENGTH and "," not in key and key == key.strip() and key.isprintable()
 
 
-def cached(kind: str) -> Callable[[Callable[..., Awaitable[list[Any]]]], Callable[..., Awaitable[list[Any]]]]:
+def cached(kind: str) -> Callable[[BatchMethod], BatchMethod]:
     """Make a batch method `(self, *scope, keys)` answer from the cache for the TTL of `kind`.
 
     Leading arguments (e.g. the ref system of a by-ref look-up) name a separate cache.
     """
 
-    def decorate(fn: Callable[..., Awaitable[list[Any]]]) -> Callable[..., Awaitable[list[Any]]]:
+    def decorate(fn: BatchMethod) -> BatchMethod:
         @functools.wraps(fn)
-        async def method(self: Source, *args: Any) -> list[Any]:
+        async def method(self: Source, *args: Any) -> Sequence[Any]:
             *scope, keys = args
             name = fn.__name__ if not scope else f"{fn.__name__}({','.join(map(str, scope))})"
             return await self.cached(name, kind, list(keys), lambda missing: fn(self, *scope, missing))
 
-        return method
+        return cast(BatchMethod, method)  # the same signature: `wraps` does not tell the checker
 
     return decorate
 
 
-def index_by(items: Iterable[Any], field: str, keys: Sequence[str]) -> list[Any]:
+def index_by(items: Iterable[T], field: str, keys: Sequence[str]) -> list[T | None]:
     """One record or None per key, in the order of `keys`."""
     found = {getattr(item, field): item for item in items}
     return [found.get(key) for key in keys]
 
 
-def group_by(items: Iterable[Any], field: str, keys: Sequence[str]) -> list[list[Any]]:
+def group_by(items: Iterable[T], field: str, keys: Sequence[str]) -> list[list[T]]:
     """The list of records per key (empty when none), in the order of `keys`."""
-    groups: dict[str, list[Any]] = defaultdict(list)
+    groups: dict[str, list[T]] = defaultdict(list)
     for item in items:
         groups[getattr(item, field)].append(item)
     return [groups.get(key, []) for key in keys]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Hashable
+from collections.abc import Hashable
 
 from cachetools import LRUCache
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Hashable, Sequence
+from typing import Any
 
 from cachetools import TTLCache
 
@@ -40,7 +41,7 @@ class Entry:
     fetched_at: float
 
 
-Fetch = Callable[[list[Hashable]], Awaitable[list[Any]]]
+Fetch = Callable[[list[Hashable]], Awaitable[Sequence[Any]]]
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ class Answer:
 
 
 class MethodCache:
-    def __init__(self, source: str, method: str, *, ttl: float, grace: float, maxsize: int,
-                 shared: SharedCache | None = None) -> None:
+    def __init__(
+        self, source: str, method: str, *, ttl: float, grace: float, maxsize: int, shared: SharedCache | None = None
+    ) -> None:
         self.source = source
         self.shared = shared
         self.method = method
@@ -177,8 +179,8 @@ class MethodCache:
     async def _answers(self, keys: list[Hashable], fetch: Fetch) -> tuple[dict[Hashable, Answer], dict[Hashable, Any]]:
         """Per key its answer (shared level, backend, or stale within the grace); and what the backend gave."""
         # `no-cache` and `@fresh(maxAge: 0)` want nothing Redis could have: not asked
-        wanted = self.shared is not None and any(freshness.limit(self.ttl, key) > 0 for key in keys)
-        shared = await self.shared.get_many(self.source, self.method, keys) if wanted else {}
+        wanted = any(freshness.limit(self.ttl, key) > 0 for key in keys)
+        shared = await self.shared.get_many(self.source, self.method, keys) if self.shared and wanted else {}
         answers: dict[Hashable, Answer] = {}
         for key, entry in shared.items():
             if entry.age <= freshness.limit(self.ttl, key):
@@ -194,7 +196,7 @@ class MethodCache:
             except SourceError as exc:
                 values = [exc] * len(to_fetch)
             fetched_at = time.monotonic()
-            for key, value in zip(to_fetch, values):
+            for key, value in zip(to_fetch, values, strict=True):
                 if isinstance(value, SourceError):
                     answers[key] = self._stale_or(key, value, fetched_at, shared.get(key))
                 else:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from sources.base import Result, Source, cached
+from sources.base import Lookup, Related, Source, cached
 from sources.records import Contract
 
 
@@ -12,15 +12,15 @@ class ClmSource(Source):
     name = "CLM"
 
     @cached("master")
-    async def contracts(self, ids: Sequence[str]) -> list[Result]:
+    async def contracts(self, ids: Sequence[str]) -> Lookup[Contract]:
         return await self.one_per_key("contracts", "/contracts", "ids", ids, Contract, "id")
 
     @cached("master")
-    async def contracts_by_number(self, numbers: Sequence[str]) -> list[Result]:
+    async def contracts_by_number(self, numbers: Sequence[str]) -> Lookup[Contract]:
         return await self.one_per_key("contracts_by_number", "/contracts", "numbers", numbers, Contract, "number")
 
     @cached("master")
-    async def contracts_by_counterparty(self, ids: Sequence[str]) -> list[Result]:
+    async def contracts_by_counterparty(self, ids: Sequence[str]) -> Related[Contract]:
         return await self.many_per_key(
             "contracts_by_counterparty", "/contracts", "counterparty", ids, Contract, "counterparty_id"
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
-from sources.base import Result, Source, cached
+from sources.base import Lookup, Related, Source, cached
 from sources.records import Activity, Contact, Customer, CustomerPage, Opportunity, SalesRep
 
 RefSystem = Literal["erp", "clm", "desk"]
@@ -17,13 +18,15 @@ class CrmSource(Source):
     name = "CRM"
 
     @cached("master")
-    async def customers(self, ids: Sequence[str]) -> list[Result]:
+    async def customers(self, ids: Sequence[str]) -> Lookup[Customer]:
         return await self.one_per_key("customers", "/customers", "ids", ids, Customer, "id")
 
     @cached("master")
-    async def customers_by_ref(self, system: RefSystem, refs: Sequence[str]) -> list[Result]:
+    async def customers_by_ref(self, system: RefSystem, refs: Sequence[str]) -> Lookup[Customer]:
         """The way back from another system's key to the CRM customer (None when unknown)."""
-        items = await self.fetch_by_keys(f"customers_by_{system}_ref", "/customers/by-ref", "refs", refs, Customer, system=system)
+        items = await self.fetch_by_keys(
+            f"customers_by_{system}_ref", "/customers/by-ref", "refs", refs, Customer, system=system
+        )
         found = {getattr(item.refs, system): item for item in items}
         return [found.get(ref) for ref in refs]
 
@@ -51,6 +54,7 @@ class CrmSource(Source):
             params["team"] = team
         if tier:
             params["tier"] = tier
+
         async def fetch(keys: list) -> list[CustomerPage]:
             body = await self.http.get("search_customers", "/customers/search", params)
             return [self.validate("search_customers", body, CustomerPage)]
@@ -62,19 +66,27 @@ class CrmSource(Source):
         return page
 
     @cached("master")
-    async def reps(self, ids: Sequence[str]) -> list[Result]:
+    async def reps(self, ids: Sequence[str]) -> Lookup[SalesRep]:
         return await self.one_per_key("reps", "/reps", "ids", ids, SalesRep, "id")
 
     @cached("master")
-    async def contacts_by_customer(self, ids: Sequence[str]) -> list[Result]:
+    async def contacts_by_customer(self, ids: Sequence[str]) -> Related[Contact]:
         return await self.many_per_key("contacts_by_customer", "/contacts", "customer", ids, Contact, "customer_id")
 
     @cached("master")
-    async def opportunities_by_customer(self, ids: Sequence[str]) -> list[Result]:
-        return await self.many_per_key("opportunities_by_customer", "/opportunities", "customer", ids, Opportunity, "customer_id")
+    async def opportunities_by_customer(self, ids: Sequence[str]) -> Related[Opportunity]:
+        return await self.many_per_key(
+            "opportunities_by_customer", "/opportunities", "customer", ids, Opportunity, "customer_id"
+        )
 
     @cached("activity")
-    async def activities_by_customer(self, ids: Sequence[str]) -> list[Result]:
+    async def activities_by_customer(self, ids: Sequence[str]) -> Related[Activity]:
         return await self.many_per_key(
-            "activities_by_customer", "/activities", "customer", ids, Activity, "customer_id", last=str(ACTIVITIES_DEPTH)
+            "activities_by_customer",
+            "/activities",
+            "customer",
+            ids,
+            Activity,
+            "customer_id",
+            last=str(ACTIVITIES_DEPTH),
         )

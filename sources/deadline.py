@@ -12,9 +12,9 @@ caller's deadline; each request applies its own deadline while it waits.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 _deadline: ContextVar[float | None] = ContextVar("isthmus_deadline", default=None)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from sources.base import Result, Source, cached
+from sources.base import Lookup, Related, Source, cached
 from sources.records import BomLine, Invoice, OpenItem, Order, Party, Product, Stock, Warehouse
 
 
@@ -12,20 +12,20 @@ class ErpSource(Source):
     name = "ERP"
 
     @cached("master")
-    async def parties(self, codes: Sequence[str]) -> list[Result]:
+    async def parties(self, codes: Sequence[str]) -> Lookup[Party]:
         return await self.one_per_key("parties", "/parties", "codes", codes, Party, "code")
 
     @cached("master")
-    async def products(self, skus: Sequence[str]) -> list[Result]:
+    async def products(self, skus: Sequence[str]) -> Lookup[Product]:
         return await self.one_per_key("products", "/products", "skus", skus, Product, "sku")
 
     @cached("master")
-    async def boms(self, skus: Sequence[str]) -> list[Result]:
+    async def boms(self, skus: Sequence[str]) -> Related[BomLine]:
         """The direct components of each SKU (empty for bought items)."""
         return await self.many_per_key("boms", "/boms", "skus", skus, BomLine, "parent_sku")
 
     @cached("stock")
-    async def stock(self, skus: Sequence[str]) -> list[Result]:
+    async def stock(self, skus: Sequence[str]) -> Related[Stock]:
         """Per SKU: on hand, allocated and open receipts in every warehouse."""
         return await self.many_per_key("stock", "/stock", "skus", skus, Stock, "sku")
 
@@ -39,20 +39,20 @@ class ErpSource(Source):
         return found
 
     @cached("orders")
-    async def orders(self, ids: Sequence[str]) -> list[Result]:
+    async def orders(self, ids: Sequence[str]) -> Lookup[Order]:
         return await self.one_per_key("orders", "/orders", "ids", ids, Order, "id")
 
     @cached("orders")
-    async def orders_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def orders_by_party(self, codes: Sequence[str]) -> Related[Order]:
         """Every order of each party, newest first, lines included."""
         return await self.many_per_key("orders_by_party", "/orders", "party", codes, Order, "party_code")
 
     @cached("balances")
-    async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def invoices_by_party(self, codes: Sequence[str]) -> Related[Invoice]:
         """Every invoice of each party (open and settled); callers filter."""
         return await self.many_per_key("invoices_by_party", "/invoices", "party", codes, Invoice, "party_code")
 
     @cached("balances")
-    async def open_items_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]:
         """Each party's open receivable entries without an invoice (unapplied payments, opening balances)."""
         return await self.many_per_key("open_items_by_party", "/open_items", "party", codes, OpenItem, "party_code")

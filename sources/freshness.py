@@ -8,10 +8,11 @@ response can say how old its oldest data is and whether any of it was stale.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass
@@ -29,8 +30,7 @@ class Report:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            source: {"age": round(age, 3), "stale": source in self.stale}
-            for source, age in sorted(self.ages.items())
+            source: {"age": round(age, 3), "stale": source in self.stale} for source, age in sorted(self.ages.items())
         }
 
 

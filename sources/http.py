@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, Awaitable, Callable, Hashable, Literal
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Literal
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity.stop import stop_base
 
 from sources import deadline, events, trace
 from sources.breaker import CircuitBreaker
@@ -114,7 +116,7 @@ class BackendClient:
         outcome = "ok"
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.retries + 1 if idempotent else 1) | _deadline_near,
+                stop=stop_after_attempt(self.retries + 1 if idempotent else 1) | _DeadlineNear(),
                 wait=wait_random_exponential(multiplier=0.05, max=0.4),
                 retry=retry_if_exception_type(SourceUnavailable),
                 reraise=True,
@@ -215,5 +217,8 @@ def _refused(exc: BaseException) -> bool:
     )
 
 
-def _deadline_near(_: object) -> bool:
-    return deadline.remaining(float("inf")) < MIN_USEFUL_WAIT
+class _DeadlineNear(stop_base):
+    """Stop retrying when the request's deadline leaves no time for a useful wait."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return deadline.remaining(float("inf")) < MIN_USEFUL_WAIT

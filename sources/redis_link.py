@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -24,8 +25,9 @@ T = TypeVar("T")
 
 
 class RedisLink:
-    def __init__(self, url: str, *, prefix: str = "isthmus:", timeout: float = 0.1, retry_after: float = 2.0,
-                 client: Any = None) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "isthmus:", timeout: float = 0.1, retry_after: float = 2.0, client: Any = None
+    ) -> None:
         self.url = url  # for connecting only: may hold the password
         self.shown_url = redact(url)  # for logs and status
         self.prefix = prefix
@@ -67,7 +69,10 @@ class RedisLink:
         events.redis_state(False)
         self._away_until = time.monotonic() + self.retry_after
         if self.last_error is None:
-            log.warning("Redis unreachable; serving from in-process state", extra={"redis": self.shown_url, "during": what, "error": redact(str(exc))})
+            log.warning(
+                "Redis unreachable; serving from in-process state",
+                extra={"redis": self.shown_url, "during": what, "error": redact(str(exc))},
+            )
         self.last_error = redact(f"{type(exc).__name__}: {exc}")
 
     def status(self) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Hashable, NamedTuple, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -85,7 +86,7 @@ class SharedCache:
             return {}
         now = time.time()
         found: dict[Hashable, Shared] = {}
-        for key, blob in zip(keys, raw):
+        for key, blob in zip(keys, raw, strict=True):
             if not isinstance(blob, bytes):
                 continue
             stamp, _, body = blob.partition(b" ")

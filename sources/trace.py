@@ -7,10 +7,11 @@ knowing which request they serve, and it costs nothing when nobody listens.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass
@@ -32,7 +33,15 @@ class Trace:
     def record(self, source: str, method: str, keys: int, started: float, outcome: str, cache: str = "miss") -> None:
         now = time.perf_counter()
         self.calls.append(
-            Call(source, method, keys, round((started - self.origin) * 1000, 3), round((now - started) * 1000, 3), outcome, cache)
+            Call(
+                source,
+                method,
+                keys,
+                round((started - self.origin) * 1000, 3),
+                round((now - started) * 1000, 3),
+                outcome,
+                cache,
+            )
         )
 
     def as_json(self) -> dict[str, Any]:

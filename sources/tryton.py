@@ -31,11 +31,12 @@ import datetime as dt
 import json
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Awaitable, Callable, Literal, Sequence
+from typing import Any, Literal
 
-from sources.base import Result, Source, cached, group_by
+from sources.base import Lookup, Related, Source, cached, group_by
 from sources.cache import CachePolicy
 from sources.errors import SourceBadResponse, SourceError, SourceUnauthorized, SourceUnavailable
 from sources.http import BackendClient
@@ -74,9 +75,16 @@ def encode(value: Any) -> Any:
     if isinstance(value, Decimal):
         return {"__class__": "Decimal", "decimal": str(value)}
     if isinstance(value, dt.datetime):
-        return {"__class__": "datetime", "year": value.year, "month": value.month, "day": value.day,
-                "hour": value.hour, "minute": value.minute, "second": value.second,
-                "microsecond": value.microsecond}
+        return {
+            "__class__": "datetime",
+            "year": value.year,
+            "month": value.month,
+            "day": value.day,
+            "hour": value.hour,
+            "minute": value.minute,
+            "second": value.second,
+            "microsecond": value.microsecond,
+        }
     if isinstance(value, dt.date):
         return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
     if isinstance(value, dt.timedelta):
@@ -99,8 +107,16 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     if kind == "date":
         return dt.date(obj["year"], obj["month"], obj["day"])
     if kind == "datetime":
-        return dt.datetime(obj["year"], obj["month"], obj["day"], obj.get("hour", 0), obj.get("minute", 0),
-                           obj.get("second", 0), obj.get("microsecond", 0), tzinfo=dt.UTC)
+        return dt.datetime(
+            obj["year"],
+            obj["month"],
+            obj["day"],
+            obj.get("hour", 0),
+            obj.get("minute", 0),
+            obj.get("second", 0),
+            obj.get("microsecond", 0),
+            tzinfo=dt.UTC,
+        )
     if kind == "time":
         return dt.time(obj.get("hour", 0), obj.get("minute", 0), obj.get("second", 0), obj.get("microsecond", 0))
     if kind == "timedelta":
@@ -124,6 +140,12 @@ def number(value: Any) -> Decimal | None:
         return None
     cents = result.quantize(CENT)
     return cents if cents == result else result.normalize()
+
+
+def quantity_of(value: Any) -> Decimal:
+    """A Tryton quantity, zero when missing (or unreadable)."""
+    found = number(value or 0.0)
+    return found if found is not None else Decimal("0.00")
 
 
 # --- the session ------------------------------------------------------------------------------
@@ -181,8 +203,9 @@ class Session:
 class TrytonRpc:
     """Tryton's JSON-RPC over the gateway's `BackendClient`: session, context, typed values, errors."""
 
-    def __init__(self, http: BackendClient, *, database: str, user: str, password: str | None,
-                 language: str = "en") -> None:
+    def __init__(
+        self, http: BackendClient, *, database: str, user: str, password: str | None, language: str = "en"
+    ) -> None:
         self.http = http
         self.source = http.source
         self.path = f"/{database}/rpc/"
@@ -214,18 +237,24 @@ class TrytonRpc:
         if not self._password:
             raise SourceUnavailable(self.source, "login", "no password configured (tryton.password)")
         try:
-            answer = await self._post("login", "common.db.login",
-                                      [self.user, {"password": self._password}, self.language],
-                                      authorization=None, idempotent=False)
+            answer = await self._post(
+                "login",
+                "common.db.login",
+                [self.user, {"password": self._password}, self.language],
+                authorization=None,
+                idempotent=False,
+            )
         except SourceError as exc:
             refused = isinstance(exc, SourceUnauthorized) or exc.detail == "HTTP 429"
             if refused:
                 # Tryton counts refused logins and answers 429 after five: wait before the next one.
                 # (A Tryton that is down is no reason to wait once it is back.)
                 self._login_failures += 1
-                self._login_blocked_until = time.monotonic() + min(MAX_LOGIN_BACKOFF, 0.5 * 2 ** self._login_failures)
+                self._login_blocked_until = time.monotonic() + min(MAX_LOGIN_BACKOFF, 0.5 * 2**self._login_failures)
             if isinstance(exc, SourceUnauthorized):
-                raise SourceUnavailable(self.source, "login", "login refused: check tryton.user and tryton.password") from None
+                raise SourceUnavailable(
+                    self.source, "login", "login refused: check tryton.user and tryton.password"
+                ) from None
             raise
         if not isinstance(answer, list) or len(answer) < 2:
             raise SourceBadResponse(self.source, "login", "unexpected answer to common.db.login")
@@ -233,26 +262,40 @@ class TrytonRpc:
         user_id, token = answer[0], answer[1]
         raw = f"{self.user}:{user_id}:{token}".encode()
         authorization = "Session " + base64.b64encode(raw).decode()
-        preferences = await self._post("session", "model.res.user.get_preferences", [True, {}],
-                                       authorization=authorization, idempotent=True)
+        preferences = await self._post(
+            "session", "model.res.user.get_preferences", [True, {}], authorization=authorization, idempotent=True
+        )
         context = {key: preferences[key] for key in CONTEXT_KEYS if key in preferences}
         currency = None
         if context.get("company"):
             (company,) = await self._post(
-                "session", "model.company.company.read",
-                [[context["company"]], ["currency.code"], context], authorization=authorization, idempotent=True)
+                "session",
+                "model.company.company.read",
+                [[context["company"]], ["currency.code"], context],
+                authorization=authorization,
+                idempotent=True,
+            )
             currency = (company.get("currency.") or {}).get("code")
         return Session(authorization=authorization, context=context, currency=currency)
 
-    async def call(self, name: str, method: str, params: list[Any], *, context: dict[str, Any] | None = None,
-                   keys: int = 1, idempotent: bool = True) -> Any:
+    async def call(
+        self,
+        name: str,
+        method: str,
+        params: list[Any],
+        *,
+        context: dict[str, Any] | None = None,
+        keys: int = 1,
+        idempotent: bool = True,
+    ) -> Any:
         """`model.<...>` with the session's context (plus `context`) appended; one re-login on 401."""
         for attempt in (1, 2):
             session = await self.session()
             full = [*params, {**session.context, **(context or {})}]
             try:
-                return await self._post(name, method, full, authorization=session.authorization,
-                                        idempotent=idempotent, keys=keys)
+                return await self._post(
+                    name, method, full, authorization=session.authorization, idempotent=idempotent, keys=keys
+                )
             except SourceUnauthorized:
                 if self._session is session:
                     self._session = None  # expired or logged out: the next attempt logs in again
@@ -260,13 +303,16 @@ class TrytonRpc:
                     raise SourceUnavailable(self.source, name, "session refused right after a fresh login") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _post(self, name: str, method: str, params: list[Any], *, authorization: str | None,
-                    idempotent: bool, keys: int = 1) -> Any:
+    async def _post(
+        self, name: str, method: str, params: list[Any], *, authorization: str | None, idempotent: bool, keys: int = 1
+    ) -> Any:
         self._ids += 1
         payload = {"id": self._ids, "method": method, "params": encode(params)}
         headers = {"Authorization": authorization} if authorization else None
         for attempt in (1, 2):
-            body = await self.http.post_json(name, self.path, payload, keys=keys, idempotent=idempotent, headers=headers)
+            body = await self.http.post_json(
+                name, self.path, payload, keys=keys, idempotent=idempotent, headers=headers
+            )
             try:
                 answer = decode(body)
             except ValueError:
@@ -318,19 +364,52 @@ def _nested(row: dict[str, Any], name: str) -> Any:
 
 
 ORDER_FIELDS = [
-    "number", "reference", "state", "shipment_state", "sale_date", "shipping_date", "untaxed_amount", "tax_amount",
-    "currency.code", "warehouse.code",
-    "lines.type", "lines.sequence", "lines.product.code", "lines.product.cost_price", "lines.quantity",
-    "lines.unit_price", "lines.amount", "lines.taxes.rate", "lines.taxes.type",
-    "lines.moves.state", "lines.moves.quantity", "lines.moves.planned_date", "lines.moves.to_location",
-    "lines.invoice_lines.quantity", "lines.invoice_lines.invoice",
-    "invoices.state", "invoices.total_amount", "invoices.untaxed_amount", "invoices.tax_amount", "invoices.amount_to_pay",
+    "number",
+    "reference",
+    "state",
+    "shipment_state",
+    "sale_date",
+    "shipping_date",
+    "untaxed_amount",
+    "tax_amount",
+    "currency.code",
+    "warehouse.code",
+    "lines.type",
+    "lines.sequence",
+    "lines.product.code",
+    "lines.product.cost_price",
+    "lines.quantity",
+    "lines.unit_price",
+    "lines.amount",
+    "lines.taxes.rate",
+    "lines.taxes.type",
+    "lines.moves.state",
+    "lines.moves.quantity",
+    "lines.moves.planned_date",
+    "lines.moves.to_location",
+    "lines.invoice_lines.quantity",
+    "lines.invoice_lines.invoice",
+    "invoices.state",
+    "invoices.total_amount",
+    "invoices.untaxed_amount",
+    "invoices.tax_amount",
+    "invoices.amount_to_pay",
 ]
 ORDER_ORDER = [["sale_date", "DESC"], ["id", "DESC"]]
 INVOICE_FIELDS = [
-    "number", "state", "invoice_date", "total_amount", "untaxed_amount", "tax_amount", "amount_to_pay", "currency.code",
+    "number",
+    "state",
+    "invoice_date",
+    "total_amount",
+    "untaxed_amount",
+    "tax_amount",
+    "amount_to_pay",
+    "currency.code",
     "sales",
-    "lines_to_pay.maturity_date", "lines_to_pay.reconciliation", "lines_to_pay.debit", "lines_to_pay.credit",
+    "lines_to_pay.maturity_date",
+    "lines_to_pay.reconciliation",
+    "lines_to_pay.debit",
+    "lines_to_pay.credit",
     "lines_to_pay.amount_second_currency",
 ]
 OPEN_ITEM_FIELDS = ["date", "maturity_date", "debit", "credit", "move.description", "description"]
@@ -371,14 +450,24 @@ class TrytonSource(Source):
         """The gateway's "today" (UTC), which is what its ATP and overdue figures use."""
         return dt.datetime.now(dt.UTC).date()
 
-    async def search_read(self, name: str, model: str, domain: list, fields: list[str], *,
-                          order: list | None = None, context: dict[str, Any] | None = None,
-                          keys: int = 1) -> list[dict[str, Any]]:
-        return await self.rpc.call(name, f"model.{model}.search_read", [domain, 0, None, order, fields],
-                                   context=context, keys=keys)
+    async def search_read(
+        self,
+        name: str,
+        model: str,
+        domain: list,
+        fields: list[str],
+        *,
+        order: list | None = None,
+        context: dict[str, Any] | None = None,
+        keys: int = 1,
+    ) -> list[dict[str, Any]]:
+        return await self.rpc.call(
+            name, f"model.{model}.search_read", [domain, 0, None, order, fields], context=context, keys=keys
+        )
 
-    async def batched(self, keys: Sequence[Any], read: Callable[[list[Any]], Awaitable[list[dict[str, Any]]]]
-                      ) -> list[dict[str, Any]]:
+    async def batched(
+        self, keys: Sequence[Any], read: Callable[[list[Any]], Awaitable[list[dict[str, Any]]]]
+    ) -> list[dict[str, Any]]:
         """`read` on chunks of at most `max_keys` keys, chunks concurrently; rows of all chunks."""
         chunks = _chunks(keys, self.max_keys)
         answers = await asyncio.gather(*(read(chunk) for chunk in chunks))
@@ -409,7 +498,7 @@ class TrytonSource(Source):
             return None
         prefix = self.party_code_prefix
         if prefix:
-            return code[len(prefix):] if code.startswith(prefix) else None
+            return code[len(prefix) :] if code.startswith(prefix) else None
         return code
 
     async def topology(self) -> Topology:
@@ -421,48 +510,72 @@ class TrytonSource(Source):
             current = self._topology
             if current is not None and time.monotonic() - current.loaded_at < TOPOLOGY_TTL:
                 return current
-            rows = await self.search_read("locations", "stock.location", [], ["code", "name", "type", "parent"],
-                                          order=[["id", "ASC"]])
-            self._topology = Topology({
-                row["id"]: Location(row["id"], row.get("code"), row.get("name") or "", row.get("type") or "",
-                                    row.get("parent"))
-                for row in rows
-            })
+            rows = await self.search_read(
+                "locations", "stock.location", [], ["code", "name", "type", "parent"], order=[["id", "ASC"]]
+            )
+            self._topology = Topology(
+                {
+                    row["id"]: Location(
+                        row["id"], row.get("code"), row.get("name") or "", row.get("type") or "", row.get("parent")
+                    )
+                    for row in rows
+                }
+            )
             return self._topology
 
     # --- parties ------------------------------------------------------------------------------
 
     @cached("master")
-    async def parties(self, codes: Sequence[str]) -> list[Result]:
+    async def parties(self, codes: Sequence[str]) -> Lookup[Party]:
         """party.party: code, name, credit_limit_amount (company-dependent); the company's currency."""
         session = await self.rpc.session()
 
         async def read(chunk: list[str]) -> list[dict[str, Any]]:
-            return await self.search_read("parties", "party.party", [self.party_domain(chunk)],
-                                          [*self.party_fields(), "name", "credit_limit_amount"], keys=len(chunk))
+            return await self.search_read(
+                "parties",
+                "party.party",
+                [self.party_domain(chunk)],
+                [*self.party_fields(), "name", "credit_limit_amount"],
+                keys=len(chunk),
+            )
 
         found = {}
         for row in await self.batched(codes, read):
             ref = self.ref_of(row)
             if ref is not None:
-                found[ref] = Party(code=ref, name=row.get("name"), credit_limit=number(row.get("credit_limit_amount")),
-                                   currency=session.currency)
+                found[ref] = Party(
+                    code=ref,
+                    name=row.get("name"),
+                    credit_limit=number(row.get("credit_limit_amount")),
+                    currency=session.currency,
+                )
         return [found.get(code) for code in codes]
 
     # --- products, BOMs -----------------------------------------------------------------------
 
     @cached("master")
-    async def products(self, skus: Sequence[str]) -> list[Result]:
+    async def products(self, skus: Sequence[str]) -> Lookup[Product]:
         """product.product by `code`: name, default_uom.symbol, list_price_used, cost_price, producible;
         tax_rate: the sum of the percentage customer taxes of its account category (0 without)."""
         session = await self.rpc.session()
 
         async def read(chunk: list[str]) -> list[dict[str, Any]]:
             return await self.search_read(
-                "products", "product.product", [["code", "in", chunk]],
-                ["code", "name", "default_uom.symbol", "list_price_used", "cost_price", "producible",
-                 "account_category.customer_taxes_used.rate", "account_category.customer_taxes_used.type"],
-                keys=len(chunk))
+                "products",
+                "product.product",
+                [["code", "in", chunk]],
+                [
+                    "code",
+                    "name",
+                    "default_uom.symbol",
+                    "list_price_used",
+                    "cost_price",
+                    "producible",
+                    "account_category.customer_taxes_used.rate",
+                    "account_category.customer_taxes_used.type",
+                ],
+                keys=len(chunk),
+            )
 
         found = {}
         for row in await self.batched(skus, read):
@@ -481,21 +594,29 @@ class TrytonSource(Source):
         return [found.get(sku) for sku in skus]
 
     @cached("master")
-    async def boms(self, skus: Sequence[str]) -> list[Result]:
+    async def boms(self, skus: Sequence[str]) -> Related[BomLine]:
         """The product's first BOM (product.product.boms, by sequence): inputs per one output unit.
 
         production.bom.input quantity in its unit, converted to the component's default unit
         by the units' factors, divided by the BOM's output quantity of this product.
         """
         prefix = "boms.bom."
-        fields = ["code"] + [prefix + name for name in (
-            "inputs.product.code", "inputs.quantity", "inputs.unit.factor", "inputs.product.default_uom.factor",
-            "outputs.product.code", "outputs.quantity", "outputs.unit.factor", "outputs.product.default_uom.factor",
-        )]
+        fields = ["code"] + [
+            prefix + name
+            for name in (
+                "inputs.product.code",
+                "inputs.quantity",
+                "inputs.unit.factor",
+                "inputs.product.default_uom.factor",
+                "outputs.product.code",
+                "outputs.quantity",
+                "outputs.unit.factor",
+                "outputs.product.default_uom.factor",
+            )
+        ]
 
         async def read(chunk: list[str]) -> list[dict[str, Any]]:
-            return await self.search_read("boms", "product.product", [["code", "in", chunk]], fields,
-                                          keys=len(chunk))
+            return await self.search_read("boms", "product.product", [["code", "in", chunk]], fields, keys=len(chunk))
 
         found: dict[str, list[BomLine]] = {}
         for row in await self.batched(skus, read):
@@ -503,13 +624,24 @@ class TrytonSource(Source):
             lines: list[BomLine] = []
             if links and links[0].get("bom."):
                 bom = links[0]["bom."]
-                made = sum((_in_default_unit(out) for out in bom.get("outputs.") or []
-                            if _nested(out, "product.code") == row["code"]), Decimal(0))
+                made = sum(
+                    (
+                        _in_default_unit(out)
+                        for out in bom.get("outputs.") or []
+                        if _nested(out, "product.code") == row["code"]
+                    ),
+                    Decimal(0),
+                )
                 per = made if made > 0 else Decimal(1)
                 for line in bom.get("inputs.") or []:
                     quantity = _in_default_unit(line) / per
-                    lines.append(BomLine(parent_sku=row["code"], component_sku=_nested(line, "product.code"),
-                                         quantity=number(quantity.quantize(Decimal("0.0001")))))
+                    lines.append(
+                        BomLine(
+                            parent_sku=row["code"],
+                            component_sku=_nested(line, "product.code"),
+                            quantity=number(quantity.quantize(Decimal("0.0001"))),
+                        )
+                    )
             found[row["code"]] = sorted(lines, key=lambda line: line.component_sku)
         return [found.get(sku, []) for sku in skus]
 
@@ -521,7 +653,7 @@ class TrytonSource(Source):
         return [Warehouse(id=Topology.key(loc), name=loc.name) for loc in topology.warehouses]
 
     @cached("stock")
-    async def stock(self, skus: Sequence[str]) -> list[Result]:
+    async def stock(self, skus: Sequence[str]) -> Related[Stock]:
         """Per SKU and warehouse, Tryton's own quantities, so that the gateway's
         `available(date) = on_hand - allocated + receipts up to date` is Tryton's
         `forecast_quantity` for that warehouse and date (context `locations`, `stock_date_end`):
@@ -543,23 +675,48 @@ class TrytonSource(Source):
 
         async def on_hand(warehouse: Location, chunk: list[str]) -> list[dict[str, Any]]:
             rows = await self.search_read(
-                "stock_on_hand", "product.product", [["code", "in", chunk]], ["code", "quantity"],
-                context={"locations": [warehouse.id], "stock_date_end": today}, keys=len(chunk))
+                "stock_on_hand",
+                "product.product",
+                [["code", "in", chunk]],
+                ["code", "quantity"],
+                context={"locations": [warehouse.id], "stock_date_end": today},
+                keys=len(chunk),
+            )
             return [{**row, "warehouse": warehouse} for row in rows]
 
         async def moves(chunk: list[str]) -> list[dict[str, Any]]:
             domain = [
                 ["product.code", "in", chunk],
-                ["OR",
-                 [["state", "in", list(PENDING_MOVES)],
-                  ["OR", ["planned_date", ">=", today], ["effective_date", ">=", today], ["state", "=", "assigned"]]],
-                 [["state", "=", "done"], ["effective_date", ">", today]]],
+                [
+                    "OR",
+                    [
+                        ["state", "in", list(PENDING_MOVES)],
+                        [
+                            "OR",
+                            ["planned_date", ">=", today],
+                            ["effective_date", ">=", today],
+                            ["state", "=", "assigned"],
+                        ],
+                    ],
+                    [["state", "=", "done"], ["effective_date", ">", today]],
+                ],
             ]
             return await self.search_read(
-                "stock_moves", "stock.move", domain,
-                ["product.code", "from_location", "to_location", "internal_quantity", "state", "planned_date",
-                 "effective_date"],
-                order=[["id", "ASC"]], keys=len(chunk))
+                "stock_moves",
+                "stock.move",
+                domain,
+                [
+                    "product.code",
+                    "from_location",
+                    "to_location",
+                    "internal_quantity",
+                    "state",
+                    "planned_date",
+                    "effective_date",
+                ],
+                order=[["id", "ASC"]],
+                keys=len(chunk),
+            )
 
         chunks = _chunks(skus, self.max_keys)
         answers = await asyncio.gather(
@@ -567,34 +724,42 @@ class TrytonSource(Source):
             *(moves(chunk) for chunk in chunks),
         )
         quantities = [row for answer in answers[: len(warehouses) * len(chunks)] for row in answer]
-        move_rows = [row for answer in answers[len(warehouses) * len(chunks):] for row in answer]
+        move_rows = [row for answer in answers[len(warehouses) * len(chunks) :] for row in answer]
 
         on_hand_of: dict[tuple[str, str], Decimal] = {}
         for row in quantities:
-            on_hand_of[(row["code"], Topology.key(row["warehouse"]))] = number(row.get("quantity") or 0.0)
+            on_hand_of[(row["code"], Topology.key(row["warehouse"]))] = quantity_of(row.get("quantity"))
         allocated: dict[tuple[str, str], Decimal] = defaultdict(lambda: Decimal(0))
         receipts: dict[tuple[str, str], list[Receipt]] = defaultdict(list)
         for move in move_rows:
             sku = _nested(move, "product.code")
-            date = move.get("effective_date") or (today if move.get("state") == "assigned" else move.get("planned_date"))
+            date = move.get("effective_date") or (
+                today if move.get("state") == "assigned" else move.get("planned_date")
+            )
             if date is None or date < today:
                 continue
             if move.get("state") == "done" and date <= today:
                 continue  # already in on hand
-            source, target = topology.warehouse_of(move.get("from_location")), topology.warehouse_of(move.get("to_location"))
+            source, target = (
+                topology.warehouse_of(move.get("from_location")),
+                topology.warehouse_of(move.get("to_location")),
+            )
             if source is not None and target is not None and source.id == target.id:
                 continue  # within one warehouse (storage to output): no change to its stock
-            quantity = number(move.get("internal_quantity") or 0.0)
+            quantity = quantity_of(move.get("internal_quantity"))
             kind = _move_kind(topology, move)
             if target is not None:
                 receipts[(sku, Topology.key(target))].append(
-                    Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=quantity))
+                    Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=quantity)
+                )
             if source is not None:
                 key = (sku, Topology.key(source))
                 if date == today and move.get("state") != "done":
                     allocated[key] += quantity
                 else:
-                    receipts[key].append(Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=-quantity))
+                    receipts[key].append(
+                        Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=-quantity)
+                    )
 
         result = []
         for sku in skus:
@@ -603,27 +768,38 @@ class TrytonSource(Source):
                 key = (sku, Topology.key(warehouse))
                 if key not in on_hand_of:
                     continue  # Tryton has no product with this code
-                rows.append(Stock(
-                    sku=sku,
-                    warehouse=key[1],
-                    on_hand=on_hand_of[key],
-                    allocated=number(allocated[key]) if key in allocated else Decimal("0.00"),
-                    receipts=sorted(receipts.get(key, []), key=lambda r: (r.expected_date, r.id)),
-                ))
+                rows.append(
+                    Stock(
+                        sku=sku,
+                        warehouse=key[1],
+                        on_hand=on_hand_of[key],
+                        allocated=number(allocated[key]) if key in allocated else Decimal("0.00"),
+                        receipts=sorted(receipts.get(key, []), key=lambda r: (r.expected_date, r.id)),
+                    )
+                )
             result.append(rows)
         return result
 
     # --- orders -------------------------------------------------------------------------------
 
-    async def _orders(self, name: str, keys: Sequence[str], domain_of: Callable[[list[str]], list]) -> list[Order]:
+    async def _orders(
+        self, name: str, keys: Sequence[str] | Sequence[int], domain_of: Callable[[list[Any]], list[Any]]
+    ) -> list[Order]:
         session = await self.rpc.session()
 
-        async def read(chunk: list[str]) -> list[dict[str, Any]]:
-            return await self.search_read(name, "sale.sale", domain_of(chunk),
-                                          [*ORDER_FIELDS, *self.party_fields("party")], order=ORDER_ORDER, keys=len(chunk))
+        async def read(chunk: list[Any]) -> list[dict[str, Any]]:
+            return await self.search_read(
+                name,
+                "sale.sale",
+                domain_of(chunk),
+                [*ORDER_FIELDS, *self.party_fields("party")],
+                order=ORDER_ORDER,
+                keys=len(chunk),
+            )
 
-        return [order for row in await self.batched(keys, read)
-                if (order := self._order(row, session.currency)) is not None]
+        return [
+            order for row in await self.batched(keys, read) if (order := self._order(row, session.currency)) is not None
+        ]
 
     def _order(self, row: dict[str, Any], currency: str | None) -> Order | None:
         """sale.sale and its lines; amounts are before tax, like its lines (see the module notes).
@@ -644,22 +820,26 @@ class TrytonSource(Source):
         party = self.ref_of(row, "party")
         if party is None:
             return None
-        state = row.get("state")
+        state = row.get("state", "")
         status = {
-            "draft": OrderStatus.DRAFT, "quotation": OrderStatus.DRAFT, "confirmed": OrderStatus.CONFIRMED,
-            "processing": OrderStatus.PROCESSING, "done": OrderStatus.DONE, "cancelled": OrderStatus.CANCELLED,
+            "draft": OrderStatus.DRAFT,
+            "quotation": OrderStatus.DRAFT,
+            "confirmed": OrderStatus.CONFIRMED,
+            "processing": OrderStatus.PROCESSING,
+            "done": OrderStatus.DONE,
+            "cancelled": OrderStatus.CANCELLED,
         }.get(state, OrderStatus.DRAFT)
         if status is OrderStatus.PROCESSING and row.get("shipment_state") == "sent":
             status = OrderStatus.SHIPPED
         invoice_states = {inv["id"]: inv.get("state") for inv in row.get("invoices.") or []}
-        lines = []
+        lines: list[OrderLine] = []
         shipped_total = invoiced_total = invoiced_tax = Decimal(0)
         planned: list[dt.date] = []
         for line in row.get("lines.") or []:
             sku = _nested(line, "product.code")
             if line.get("type", "line") != "line" or sku is None:
                 continue
-            quantity = number(line.get("quantity") or 0.0)
+            quantity = quantity_of(line.get("quantity"))
             unit_price = number(line.get("unit_price"))
             shipped = Decimal(0)
             for move in line.get("moves.") or []:
@@ -667,24 +847,32 @@ class TrytonSource(Source):
                     shipped += Decimal(repr(move.get("quantity") or 0.0))
                 elif move.get("state") in PENDING_MOVES and move.get("planned_date"):
                     planned.append(move["planned_date"])
-            invoiced = sum((Decimal(repr(il.get("quantity") or 0.0)) for il in line.get("invoice_lines.") or []
-                            if invoice_states.get(il.get("invoice")) in INVOICED), Decimal(0))
+            invoiced = sum(
+                (
+                    Decimal(repr(il.get("quantity") or 0.0))
+                    for il in line.get("invoice_lines.") or []
+                    if invoice_states.get(il.get("invoice")) in INVOICED
+                ),
+                Decimal(0),
+            )
             rate = _rate(line.get("taxes.") or [])
             if unit_price is not None:
                 shipped_total += shipped * unit_price
                 invoiced_total += invoiced * unit_price
                 invoiced_tax += invoiced * unit_price * rate
             amount = number(line.get("amount"))
-            lines.append(OrderLine(
-                line_no=len(lines) + 1,
-                sku=sku,
-                quantity=quantity,
-                shipped_quantity=number(shipped),
-                unit_price=unit_price,
-                amount=amount,
-                unit_cost=number(_nested(line, "product.cost_price")),
-                tax_amount=None if amount is None else number((amount * rate).quantize(CENT)),
-            ))
+            lines.append(
+                OrderLine(
+                    line_no=len(lines) + 1,
+                    sku=sku,
+                    quantity=quantity,
+                    shipped_quantity=number(shipped),
+                    unit_price=unit_price,
+                    amount=amount,
+                    unit_cost=number(_nested(line, "product.cost_price")),
+                    tax_amount=None if amount is None else number((amount * rate).quantize(CENT)),
+                )
+            )
         paid = paid_tax = Decimal(0)
         for invoice in row.get("invoices.") or []:
             total = invoice.get("total_amount") or Decimal(0)
@@ -719,7 +907,7 @@ class TrytonSource(Source):
         )
 
     @cached("orders")
-    async def orders(self, ids: Sequence[str]) -> list[Result]:
+    async def orders(self, ids: Sequence[str]) -> Lookup[Order]:
         """sale.sale by id (the gateway's order id is Tryton's sale id)."""
         wanted = [int(i) for i in ids if i.isdigit()]
         orders = await self._orders("orders", wanted, lambda chunk: [["id", "in", chunk]]) if wanted else []
@@ -727,7 +915,7 @@ class TrytonSource(Source):
         return [found.get(i) for i in ids]
 
     @cached("orders")
-    async def orders_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def orders_by_party(self, codes: Sequence[str]) -> Related[Order]:
         """Every sale of each party, newest sale_date first, lines included."""
         orders = await self._orders("orders_by_party", codes, lambda chunk: [self.party_domain(chunk, "party")])
         return group_by(orders, "party_code", codes)
@@ -739,11 +927,20 @@ class TrytonSource(Source):
 
         async def read(chunk: list[Any]) -> list[dict[str, Any]]:
             domain = [["type", "=", "out"], ["state", "in", ISSUED], *domain_of(chunk)]
-            return await self.search_read(name, "account.invoice", domain, [*INVOICE_FIELDS, *self.party_fields("party")],
-                                          order=INVOICE_ORDER, keys=len(chunk))
+            return await self.search_read(
+                name,
+                "account.invoice",
+                domain,
+                [*INVOICE_FIELDS, *self.party_fields("party")],
+                order=INVOICE_ORDER,
+                keys=len(chunk),
+            )
 
-        return [invoice for row in await self.batched(keys, read)
-                if (invoice := self._invoice(row, session.currency)) is not None]
+        return [
+            invoice
+            for row in await self.batched(keys, read)
+            if (invoice := self._invoice(row, session.currency)) is not None
+        ]
 
     def _invoice(self, row: dict[str, Any], currency: str | None) -> Invoice | None:
         """account.invoice (type out, issued):
@@ -774,21 +971,37 @@ class TrytonSource(Source):
             status, paid = InvoiceStatus.CANCELLED, Decimal(0)
         else:
             paid = total - to_pay
-            status = InvoiceStatus.PARTIALLY_PAID if paid > 0 and to_pay > 0 else InvoiceStatus.PAID if to_pay <= 0 < total else InvoiceStatus.OPEN
+            status = (
+                InvoiceStatus.PARTIALLY_PAID
+                if paid > 0 and to_pay > 0
+                else InvoiceStatus.PAID
+                if to_pay <= 0 < total
+                else InvoiceStatus.OPEN
+            )
         lines = row.get("lines_to_pay.") or []
-        open_dates = [line["maturity_date"] for line in lines if line.get("maturity_date") and not line.get("reconciliation")]
+        open_dates = [
+            line["maturity_date"] for line in lines if line.get("maturity_date") and not line.get("reconciliation")
+        ]
         all_dates = [line["maturity_date"] for line in lines if line.get("maturity_date")]
         due = min(open_dates) if open_dates else min(all_dates) if all_dates else None
         sales = row.get("sales") or []
         foreign = _nested(row, "currency.code") not in (None, currency)
         instalments = [
-            Instalment(due_date=line.get("maturity_date"),
-                       amount=number(line["amount_second_currency"] if foreign and line.get("amount_second_currency")
-                                     is not None else (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))))
+            Instalment(
+                due_date=line.get("maturity_date"),
+                amount=number(
+                    line["amount_second_currency"]
+                    if foreign and line.get("amount_second_currency") is not None
+                    else (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))
+                ),
+            )
             for line in sorted(lines, key=lambda line: (line.get("maturity_date") or dt.date.max, line["id"]))
         ]
-        company_amount = sum(((line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0)) for line in lines),
-                             Decimal(0)) if foreign and lines else None
+        company_amount = (
+            sum(((line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0)) for line in lines), Decimal(0))
+            if foreign and lines
+            else None
+        )
         return Invoice(
             id=str(row["id"]),
             number=row.get("number") or f"DRAFT-{row['id']}",
@@ -807,7 +1020,7 @@ class TrytonSource(Source):
         )
 
     @cached("balances")
-    async def open_items_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]:
         """account.move.line on a receivable account, not reconciled, that no invoice carries:
         neither a line of an invoice's move (`move.origin` an account.invoice) nor a payment of
         one (`invoice_payment`): payments not matched to an invoice, opening balances, manual
@@ -815,28 +1028,42 @@ class TrytonSource(Source):
         session = await self.rpc.session()
 
         async def read(chunk: list[str]) -> list[dict[str, Any]]:
-            domain = [["account.type.receivable", "=", True], ["reconciliation", "=", None],
-                      ["invoice_payment", "=", None],
-                      ["OR", ["move.origin", "=", None], ["move.origin", "not like", "account.invoice,%"]],
-                      self.party_domain(chunk, "party")]
-            return await self.search_read("open_items_by_party", "account.move.line", domain,
-                                          [*OPEN_ITEM_FIELDS, *self.party_fields("party")],
-                                          order=[["date", "ASC"], ["id", "ASC"]], keys=len(chunk))
+            domain = [
+                ["account.type.receivable", "=", True],
+                ["reconciliation", "=", None],
+                ["invoice_payment", "=", None],
+                ["OR", ["move.origin", "=", None], ["move.origin", "not like", "account.invoice,%"]],
+                self.party_domain(chunk, "party"),
+            ]
+            return await self.search_read(
+                "open_items_by_party",
+                "account.move.line",
+                domain,
+                [*OPEN_ITEM_FIELDS, *self.party_fields("party")],
+                order=[["date", "ASC"], ["id", "ASC"]],
+                keys=len(chunk),
+            )
 
         items = []
         for row in await self.batched(codes, read):
             party = self.ref_of(row, "party")
             if party is None:
                 continue
-            items.append(OpenItem(
-                id=f"ML{row['id']}", party_code=party, date=row.get("date"), due_date=row.get("maturity_date"),
-                amount=number((row.get("debit") or Decimal(0)) - (row.get("credit") or Decimal(0))),
-                description=_nested(row, "move.description") or row.get("description"), currency=session.currency,
-            ))
+            items.append(
+                OpenItem(
+                    id=f"ML{row['id']}",
+                    party_code=party,
+                    date=row.get("date"),
+                    due_date=row.get("maturity_date"),
+                    amount=number((row.get("debit") or Decimal(0)) - (row.get("credit") or Decimal(0))),
+                    description=_nested(row, "move.description") or row.get("description"),
+                    currency=session.currency,
+                )
+            )
         return group_by(items, "party_code", codes)
 
     @cached("balances")
-    async def invoices_by_party(self, codes: Sequence[str]) -> list[Result]:
+    async def invoices_by_party(self, codes: Sequence[str]) -> Related[Invoice]:
         """Every issued customer invoice of each party (open and settled), newest first."""
         invoices = await self._invoices("invoices_by_party", codes, lambda chunk: [self.party_domain(chunk, "party")])
         return group_by(invoices, "party_code", codes)
@@ -844,8 +1071,9 @@ class TrytonSource(Source):
 
 def _rate(taxes: list[dict[str, Any]]) -> Decimal:
     """The sum of the rates of percentage taxes (account.tax rows); fixed-amount taxes are left out."""
-    return sum((tax.get("rate") or Decimal(0) for tax in taxes if tax.get("type", "percentage") == "percentage"),
-               Decimal(0))
+    return sum(
+        (tax.get("rate") or Decimal(0) for tax in taxes if tax.get("type", "percentage") == "percentage"), Decimal(0)
+    )
 
 
 def _in_default_unit(line: dict[str, Any]) -> Decimal:

@@ -1,0 +1,107 @@
+"""The kinds of source the gateway reads, as Protocols: what a backend of a kind must offer.
+
+The loaders and `Backends` are typed against these, not against one implementation,
+so a new backend (Tryton beside the demo REST ERP) is checked by the type checker
+against everything the gateway calls on its kind. Batch methods follow the contract
+of `sources.base`: one answer per key, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sources.base import Lookup, Related
+from sources.cache import MethodCache
+from sources.crm import RefSystem
+from sources.http import BackendClient
+from sources.records import (
+    Activity,
+    BomLine,
+    Contact,
+    Contract,
+    Customer,
+    CustomerPage,
+    Invoice,
+    OpenItem,
+    Opportunity,
+    Order,
+    Party,
+    Product,
+    SalesRep,
+    Stock,
+    Ticket,
+    Warehouse,
+)
+
+
+class SourceKind(Protocol):
+    """What every source offers: its name, its client (and breaker), its caches, and closing."""
+
+    name: str
+    http: BackendClient
+    caches: dict[str, MethodCache]
+
+    async def aclose(self) -> None: ...
+
+
+class CrmBackend(SourceKind, Protocol):
+    async def customers(self, ids: Sequence[str]) -> Lookup[Customer]: ...
+
+    async def customers_by_ref(self, system: RefSystem, refs: Sequence[str]) -> Lookup[Customer]: ...
+
+    async def search_customers(
+        self,
+        *,
+        search: str | None,
+        owners: Sequence[str] | None,
+        team: str | None,
+        tier: str | None,
+        limit: int,
+        offset: int,
+        search_tax_ids: bool = True,
+    ) -> CustomerPage: ...
+
+    async def reps(self, ids: Sequence[str]) -> Lookup[SalesRep]: ...
+
+    async def contacts_by_customer(self, ids: Sequence[str]) -> Related[Contact]: ...
+
+    async def opportunities_by_customer(self, ids: Sequence[str]) -> Related[Opportunity]: ...
+
+    async def activities_by_customer(self, ids: Sequence[str]) -> Related[Activity]: ...
+
+
+class ErpBackend(SourceKind, Protocol):
+    """The demo REST ERP (`sources.erp`) and Tryton over JSON-RPC (`sources.tryton`)."""
+
+    async def parties(self, codes: Sequence[str]) -> Lookup[Party]: ...
+
+    async def products(self, skus: Sequence[str]) -> Lookup[Product]: ...
+
+    async def boms(self, skus: Sequence[str]) -> Related[BomLine]: ...
+
+    async def stock(self, skus: Sequence[str]) -> Related[Stock]: ...
+
+    async def warehouses(self) -> list[Warehouse]: ...
+
+    async def orders(self, ids: Sequence[str]) -> Lookup[Order]: ...
+
+    async def orders_by_party(self, codes: Sequence[str]) -> Related[Order]: ...
+
+    async def invoices_by_party(self, codes: Sequence[str]) -> Related[Invoice]: ...
+
+    async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]: ...
+
+
+class ClmBackend(SourceKind, Protocol):
+    async def contracts(self, ids: Sequence[str]) -> Lookup[Contract]: ...
+
+    async def contracts_by_number(self, numbers: Sequence[str]) -> Lookup[Contract]: ...
+
+    async def contracts_by_counterparty(self, ids: Sequence[str]) -> Related[Contract]: ...
+
+
+class DeskBackend(SourceKind, Protocol):
+    async def tickets(self, ids: Sequence[str]) -> Lookup[Ticket]: ...
+
+    async def tickets_by_org(self, ids: Sequence[str]) -> Related[Ticket]: ...
