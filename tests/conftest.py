@@ -106,6 +106,24 @@ def impatient_gateway(systems: Systems) -> Iterator[Gateway]:
         yield Gateway(process.url)
 
 
+@pytest.fixture(scope="session")
+def cached_gateway(systems: Systems) -> Iterator[Gateway]:
+    """A gateway with the production defaults: cross-request cache and circuit breakers on.
+
+    Shared by the end-to-end tests that need the cache on but not a cold one; a test
+    that counts what a cold cache fetches starts its own (`gateway_with`).
+    """
+    with GatewayProcess(systems.urls, auth=AUTH) as process:
+        yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
+def federated_gateway(systems: Systems) -> Iterator[Gateway]:
+    """A gateway serving as an Apollo Federation subgraph (no cache): one process for every federation test."""
+    with GatewayProcess(systems.urls, auth=AUTH, federation={"enabled": True}, **LIVE) as process:
+        yield Gateway(process.url)
+
+
 @contextmanager
 def gateway_with(systems: Systems, **settings: Any) -> Iterator[Gateway]:
     """A gateway process of its own (cold caches, fresh breakers) with these settings."""
