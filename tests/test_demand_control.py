@@ -2,8 +2,9 @@
 
 import pytest
 
-from conftest import LIVE, bearer, gateway_with
+from conftest import bearer, gateway_with
 from test_demand_measure import CUSTOMERS, EXPENSIVE, fragment_bomb
+from test_http_exposure import served
 
 # Refusals take a few milliseconds; the bound leaves room for a busy machine, not for a walk of 2**40 selections.
 PROMPTLY = 0.5
@@ -82,16 +83,16 @@ def test_root_fields_inside_fragments_count(systems, gateway, query):
     refused(systems, gateway, query, "TOO_MANY_ROOT_FIELDS", within=PROMPTLY)
 
 
-def test_the_budget_is_charged_with_what_variable_defaults_cost(systems):
+async def test_the_budget_is_charged_with_what_variable_defaults_cost():
+    """In process: the charge is the estimate, made before execution (the backends are a closed port)."""
     # 500 with the default `first: 100`; the budget holds one such request, not two
     query = "query($n: Int = 100) { customers(first: $n) { edges { node { id name } } } }"
-    with gateway_with(systems, limits={"budget_per_window": 800, "budget_window": 60}, **LIVE) as gateway:
-        assert gateway.post(query).status_code == 200
-        systems.reset_stats()
-        second = gateway.post(query)
-        assert second.status_code == 429, second.text[:300]
-        assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-        assert sum(systems.calls().values()) == 0
+    async with served(limits={"budget_per_window": 800, "budget_window": 60}) as client:
+        first = await client.post("/graphql", json={"query": query}, headers=bearer("admin"))
+        assert first.status_code == 200, first.text[:300]
+        second = await client.post("/graphql", json={"query": query}, headers=bearer("admin"))
+    assert second.status_code == 429, second.text[:300]
+    assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
 
 
 def test_too_many_tokens(systems, gateway):
@@ -123,9 +124,10 @@ def test_a_spent_cost_budget_gives_429_with_retry_after(systems, page_query):
 
 
 @pytest.mark.parametrize("role,allowed", [("admin", True), ("finance", False)])
-def test_introspection_can_be_kept_to_some_roles(systems, role, allowed):
-    with gateway_with(systems, limits={"introspection_roles": ["admin"]}) as gateway:
-        body = gateway.post("{ __schema { queryType { name } } }", headers=bearer(role)).json()
+async def test_introspection_can_be_kept_to_some_roles(role, allowed):
+    async with served(limits={"introspection_roles": ["admin"]}) as client:
+        body = (await client.post("/graphql", json={"query": "{ __schema { queryType { name } } }"},
+                                  headers=bearer(role))).json()
     if allowed:
         assert body["data"]["__schema"]["queryType"]["name"] == "Query"
     else:
