@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +20,11 @@ SYSTEMS = ("crm", "erp", "clm", "desk")
 LIVE = {"cache": {"enabled": False}, "resilience": {"breaker": False}}
 TEST_SECRET = "test-secret-for-isthmus-tests-only-0123456789"
 AUTH = {"jwt_secret": TEST_SECRET}
+BI_KEY = "bi-reader-key-for-tests-only"
+BI_AUTH = {  # AUTH and a bi_reader service account (X-API-Key)
+    "jwt_secret": TEST_SECRET,
+    "api_keys": [{"sha256": hashlib.sha256(BI_KEY.encode()).hexdigest(), "principal": "svc-bi", "roles": ["bi_reader"]}],
+}
 
 
 def token(*roles: str, user: str = "tester", team: str | None = None, ttl: int = 3600) -> str:
@@ -104,6 +110,31 @@ def impatient_gateway(systems: Systems) -> Iterator[Gateway]:
     """A gateway that waits at most 0.5 s for the ERP (and has no cache)."""
     with GatewayProcess(systems.urls, erp={"timeout": 0.5}, auth=AUTH, **LIVE) as process:
         yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
+def cached_gateway(systems: Systems) -> Iterator[Gateway]:
+    """A gateway with the production defaults: cross-request cache and circuit breakers on.
+
+    Shared by the end-to-end tests that need the cache on but not a cold one; a test
+    that counts what a cold cache fetches starts its own (`gateway_with`).
+    """
+    with GatewayProcess(systems.urls, auth=AUTH) as process:
+        yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
+def federated_gateway(systems: Systems) -> Iterator[Gateway]:
+    """A gateway serving as an Apollo Federation subgraph (no cache): one process for every federation test."""
+    with GatewayProcess(systems.urls, auth=AUTH, federation={"enabled": True}, **LIVE) as process:
+        yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
+def bi_gateway(systems: Systems) -> Iterator[GatewayProcess]:
+    """A gateway with the bi_reader service account and live data (no cache): persisted documents and exports."""
+    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
+        yield process
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import TEST_SECRET, token
+from test_http_exposure import served
 
 ME = "{ me { id name roles } }"
 SERVICE_KEY = "bi-key-0123456789abcdef"
@@ -63,7 +64,8 @@ def test_a_malformed_authorization_header(gateway):
 
 
 @pytest.fixture(scope="module")
-def keyed_gateway(systems, tmp_path_factory):
+def keyed(tmp_path_factory):
+    """Auth settings with a JWKS file (kid k1) and a service account's API key; and the private key."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     folder = tmp_path_factory.mktemp("keys")
@@ -71,34 +73,33 @@ def keyed_gateway(systems, tmp_path_factory):
     (folder / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}))
     (folder / "public.pem").write_bytes(public_pem)
     api_key = {"sha256": hashlib.sha256(SERVICE_KEY.encode()).hexdigest(), "principal": "svc-bi", "roles": ["bi_reader"]}
-    settings = {"jwks_file": str(folder / "jwks.json"), "api_keys": [api_key]}
-    from bench.harness import GatewayProcess
-    from conftest import Gateway
-
-    with GatewayProcess(systems.urls, auth=settings) as process:
-        yield Gateway(process.url), private
+    return {"jwks_file": str(folder / "jwks.json"), "api_keys": [api_key]}, private
 
 
-def test_an_rs256_token_verified_by_jwks(keyed_gateway):
-    gateway, private = keyed_gateway
+async def keyed_call(settings, headers, payload=None):
+    """One request to the gateway in process (no backend is needed to say who is calling)."""
+    async with served(auth=settings) as client:
+        return await client.post("/graphql", json=payload or {"query": ME}, headers=headers)
+
+
+async def test_an_rs256_token_verified_by_jwks(keyed):
+    settings, private = keyed
     signed = jwt.encode({"sub": "R1", "roles": ["sales_rep"], "exp": int(time.time()) + 60}, private, algorithm="RS256", headers={"kid": "k1"})
-    assert call(gateway, {"Authorization": f"Bearer {signed}"}).json()["data"]["me"]["id"] == "R1"
+    assert (await keyed_call(settings, {"Authorization": f"Bearer {signed}"})).json()["data"]["me"]["id"] == "R1"
     unknown_kid = jwt.encode({"sub": "R1", "exp": int(time.time()) + 60}, private, algorithm="RS256", headers={"kid": "k9"})
-    assert_401(call(gateway, {"Authorization": f"Bearer {unknown_kid}"}), "key id")
+    assert_401(await keyed_call(settings, {"Authorization": f"Bearer {unknown_kid}"}), "key id")
 
 
-def test_an_api_key_maps_to_its_service_account(keyed_gateway):
-    gateway, _ = keyed_gateway
+async def test_an_api_key_maps_to_its_service_account(keyed):
+    settings, _ = keyed
     # bi_reader may run only trusted documents (persisted/), so it asks with the WhoAmI one.
     who_am_i = (Path(__file__).resolve().parent.parent / "persisted" / "who_am_i.graphql").read_text()
-    body = gateway.http.post(
-        f"{gateway.url}/graphql",
-        json={"documentId": "sha256:" + hashlib.sha256(who_am_i.encode()).hexdigest()},
-        headers={"X-API-Key": SERVICE_KEY, "Authorization": ""},
-    ).json()
-    assert body["data"]["me"] == {"id": "svc-bi", "name": None, "roles": ["bi_reader"]}
+    response = await keyed_call(
+        settings, {"X-API-Key": SERVICE_KEY}, {"documentId": "sha256:" + hashlib.sha256(who_am_i.encode()).hexdigest()}
+    )
+    assert response.json()["data"]["me"] == {"id": "svc-bi", "name": None, "roles": ["bi_reader"]}
 
 
-def test_an_unknown_api_key(keyed_gateway):
-    gateway, _ = keyed_gateway
-    assert_401(call(gateway, {"X-API-Key": "guess", "Authorization": ""}), "Unknown API key")
+async def test_an_unknown_api_key(keyed):
+    settings, _ = keyed
+    assert_401(await keyed_call(settings, {"X-API-Key": "guess"}), "Unknown API key")

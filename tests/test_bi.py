@@ -308,16 +308,16 @@ def export_with_rss(client: httpx.Client, pid: int, path: str, params: dict) -> 
     }
 
 
-def test_a_large_export_streams_in_flat_memory(systems):
+def test_a_large_export_streams_in_flat_memory(systems, bi_gateway):
     """2,400 rows over 24 pages: memory after the first page stays flat to the end."""
-    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
-        pid = process.process.pid
-        with httpx.Client(base_url=process.url, timeout=300, headers=BI) as client:
-            small_params = {"search": systems.get("crm", "/customers/search", limit=1)[0]["id"]}
-            for _ in range(2):  # warm-up: code paths, pools
-                export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", small_params)
-            small = export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", small_params)
-            large = export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", {})
+    process = bi_gateway
+    pid = process.process.pid
+    with httpx.Client(base_url=process.url, timeout=300, headers=BI) as client:
+        small_params = {"search": systems.get("crm", "/customers/search", limit=1)[0]["id"]}
+        for _ in range(2):  # warm-up: code paths, pools
+            export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", small_params)
+        small = export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", small_params)
+        large = export_with_rss(client, pid, "/bi/ReceivablesAgingByCustomer.csv", {})
     print(f"\nRSS small export ({small['rows']} rows): {small['before']} -> peak {small['peak']} KiB "
           f"(+{small['peak'] - small['before']} KiB)")
     print(f"RSS large export ({large['rows']} rows): {large['before']} -> after first page {large['after_first_page']} "

@@ -7,7 +7,6 @@ waits for the same data.
 
 from __future__ import annotations
 
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,19 +22,15 @@ def another_user(gateway) -> httpx.Client:
     return httpx.Client(base_url=gateway.url, timeout=30, headers=bearer("finance", user="someone-else"))
 
 
-def test_an_attack_cursor_is_refused_at_once_and_never_opens_the_crm_circuit(systems):
-    with gateway_with(systems) as gateway, another_user(gateway) as other:
-        gateway.query("{ me { id } }")  # the first request of a fresh process warms it up
+def test_an_attack_cursor_is_refused_without_a_backend_call_and_never_opens_the_crm_circuit(systems, cached_gateway):
+    gateway = cached_gateway
+    with another_user(gateway) as other:
         systems.reset_stats()
-        seconds = []
         for _ in range(10):  # twice the breaker's threshold, as fast as the attacker likes
-            started = time.perf_counter()
             body = gateway.query(f'{{ customers(first: 5, after: "{ATTACK_CURSOR}") {{ totalCount }} }}')
-            seconds.append(time.perf_counter() - started)
             assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
             assert "cursor" in body["errors"][0]["message"]
-        assert systems.calls()["crm"] == 0
-        assert statistics.median(seconds) < 0.05, seconds
+        assert systems.calls()["crm"] == 0  # refused at once: no backend call, so nothing for the breaker to count
         assert gateway.http.get(f"{gateway.url}/readyz?details").json()["sources"]["CRM"]["circuit"] == "closed"
         answer = other.post("/graphql", json={"query": PAGE, "variables": {"first": 5}}).json()
         assert "errors" not in answer, answer

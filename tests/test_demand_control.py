@@ -2,21 +2,20 @@
 
 import pytest
 
-from conftest import LIVE, bearer, gateway_with
+from conftest import bearer, gateway_with
 from test_demand_measure import CUSTOMERS, EXPENSIVE, fragment_bomb
-
-# Refusals take a few milliseconds; the bound leaves room for a busy machine, not for a walk of 2**40 selections.
-PROMPTLY = 0.5
+from test_http_exposure import served
 
 
-def refused(systems, gateway, query, code, variables=None, headers=None, within=None):
+def refused(systems, gateway, query, code, variables=None, headers=None):
+    """Refused with `code` before any backend call. The 10 s client timeout only stops a hang (a walk
+    of 2**40 selections would take days); that a bomb is measured and refused without expanding it
+    is proven without a clock in tests/test_demand_measure.py."""
     systems.reset_stats()
     response = gateway.post(query, variables, headers=headers, timeout=10)
     body = response.json()
     assert code in {e["extensions"]["code"] for e in body.get("errors") or ()}, str(body)[:500]
     assert sum(systems.calls().values()) == 0
-    if within is not None:
-        assert response.elapsed.total_seconds() < within
     return response
 
 
@@ -51,8 +50,8 @@ def test_huge_first_arguments_multiply_into_a_refused_cost(systems, gateway):
 
 @pytest.mark.parametrize("levels", [30, 40])
 def test_a_fragment_bomb_is_refused_at_once(systems, gateway, levels):
-    refused(systems, gateway, fragment_bomb(levels), "TOO_MANY_FIELDS", within=PROMPTLY)
-    assert gateway.http.get(f"{gateway.url}/healthz").elapsed.total_seconds() < PROMPTLY
+    refused(systems, gateway, fragment_bomb(levels), "TOO_MANY_FIELDS")
+    assert gateway.http.get(f"{gateway.url}/healthz", timeout=10).status_code == 200  # the gateway is not busy walking it
 
 
 @pytest.mark.parametrize(
@@ -65,7 +64,7 @@ def test_a_fragment_bomb_is_refused_at_once(systems, gateway, levels):
 )
 def test_variables_cannot_hide_a_refused_cost(systems, gateway, declared, variables):
     query = EXPENSIVE.replace("$customers: Int, $orders: Int", declared)
-    response = refused(systems, gateway, query, "QUERY_TOO_COMPLEX", variables, within=PROMPTLY)
+    response = refused(systems, gateway, query, "QUERY_TOO_COMPLEX", variables)
     assert "510300" in response.json()["errors"][0]["message"]
 
 
@@ -79,19 +78,19 @@ def test_variables_cannot_hide_a_refused_cost(systems, gateway, declared, variab
     ids=["inline", "named", "nested"],
 )
 def test_root_fields_inside_fragments_count(systems, gateway, query):
-    refused(systems, gateway, query, "TOO_MANY_ROOT_FIELDS", within=PROMPTLY)
+    refused(systems, gateway, query, "TOO_MANY_ROOT_FIELDS")
 
 
-def test_the_budget_is_charged_with_what_variable_defaults_cost(systems):
+async def test_the_budget_is_charged_with_what_variable_defaults_cost():
+    """In process: the charge is the estimate, made before execution (the backends are a closed port)."""
     # 500 with the default `first: 100`; the budget holds one such request, not two
     query = "query($n: Int = 100) { customers(first: $n) { edges { node { id name } } } }"
-    with gateway_with(systems, limits={"budget_per_window": 800, "budget_window": 60}, **LIVE) as gateway:
-        assert gateway.post(query).status_code == 200
-        systems.reset_stats()
-        second = gateway.post(query)
-        assert second.status_code == 429, second.text[:300]
-        assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-        assert sum(systems.calls().values()) == 0
+    async with served(limits={"budget_per_window": 800, "budget_window": 60}) as client:
+        first = await client.post("/graphql", json={"query": query}, headers=bearer("admin"))
+        assert first.status_code == 200, first.text[:300]
+        second = await client.post("/graphql", json={"query": query}, headers=bearer("admin"))
+    assert second.status_code == 429, second.text[:300]
+    assert second.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
 
 
 def test_too_many_tokens(systems, gateway):
@@ -123,9 +122,10 @@ def test_a_spent_cost_budget_gives_429_with_retry_after(systems, page_query):
 
 
 @pytest.mark.parametrize("role,allowed", [("admin", True), ("finance", False)])
-def test_introspection_can_be_kept_to_some_roles(systems, role, allowed):
-    with gateway_with(systems, limits={"introspection_roles": ["admin"]}) as gateway:
-        body = gateway.post("{ __schema { queryType { name } } }", headers=bearer(role)).json()
+async def test_introspection_can_be_kept_to_some_roles(role, allowed):
+    async with served(limits={"introspection_roles": ["admin"]}) as client:
+        body = (await client.post("/graphql", json={"query": "{ __schema { queryType { name } } }"},
+                                  headers=bearer(role))).json()
     if allowed:
         assert body["data"]["__schema"]["queryType"]["name"] == "Query"
     else:

@@ -16,7 +16,6 @@ import json
 import pytest
 from hypothesis import given, note, strategies as st
 
-from conftest import LIVE, gateway_with
 from test_authorisation_properties import PRINCIPALS, UNKNOWN, Writer, live_property, render, world  # noqa: F401 (fixture)
 
 EXAMPLES_PER_PRINCIPAL = 30
@@ -29,9 +28,8 @@ ROOTS = {  # entity type -> (root field, key argument and field, the world's sam
 
 
 @pytest.fixture(scope="module")
-def subgraph(systems):
-    with gateway_with(systems, federation={"enabled": True}, **LIVE) as gateway:
-        yield gateway
+def subgraph(federated_gateway):
+    return federated_gateway
 
 
 @st.composite

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import LIVE, bearer, gateway_with
+from conftest import bearer
+from test_http_exposure import served
 
 ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { __typename ...Fields } }"
 CUSTOMER = "fragment Fields on Customer { id name tier }"
 
 
 @pytest.fixture(scope="module")
-def subgraph(systems):
-    with gateway_with(systems, federation={"enabled": True}, **LIVE) as gateway:
-        yield gateway
+def subgraph(federated_gateway):
+    return federated_gateway
 
 
 @pytest.fixture(scope="module")
@@ -133,30 +133,31 @@ def test_a_representation_of_another_type_or_without_its_key_is_refused_alone(su
     assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
 
 
-def test_entities_obey_the_cost_limit(systems, customers):
-    """100 representations x (the entity + __typename, id, name, tier) = 500 > 400."""
+async def test_entities_obey_the_cost_limit(customers):
+    """100 representations x (the entity + __typename, id, name, tier) = 500 > 400: refused before any
+    backend call (the in-process gateway's backends are a closed port)."""
     representations = [{"__typename": "Customer", "id": c["id"]} for c in customers[:100]]
-    with gateway_with(systems, federation={"enabled": True}, limits={"max_cost": 400}, **LIVE) as small:
-        systems.reset_stats()
-        body = entities(small, representations)
-        assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
-        assert sum(systems.calls().values()) == 0
+    async with served(federation={"enabled": True}, limits={"max_cost": 400}) as client:
+        body = (await client.post("/graphql", json={"query": f"{ENTITIES} {CUSTOMER}", "variables": {"r": representations}},
+                                  headers=bearer("admin"))).json()
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert body.get("data") is None
 
 
-def test_the_service_sdl_follows_the_introspection_rule(systems):
-    with gateway_with(systems, federation={"enabled": True}, limits={"introspection_roles": ["admin", "router"]}, **LIVE) as gw:
-        refused = gw.query("{ _service { sdl } }", headers=bearer("finance"))
+async def test_the_service_sdl_follows_the_introspection_rule():
+    async with served(federation={"enabled": True}, limits={"introspection_roles": ["admin", "router"]}) as client:
+        refused = (await client.post("/graphql", json={"query": "{ _service { sdl } }"}, headers=bearer("finance"))).json()
         assert refused["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
-        assert "sdl" in gw.query("{ _service { sdl } }", headers=bearer("router"))["data"]["_service"]
+        allowed = (await client.post("/graphql", json={"query": "{ _service { sdl } }"}, headers=bearer("router"))).json()
+        assert "sdl" in allowed["data"]["_service"]
 
 
-def test_a_trusted_only_role_cannot_reach_entities_by_an_ad_hoc_document(systems, customers):
-    with gateway_with(systems, federation={"enabled": True}, **LIVE) as gw:
-        response = gw.post(
-            f"{ENTITIES} {CUSTOMER}", {"r": [{"__typename": "Customer", "id": customers[0]["id"]}]}, headers=bearer("bi_reader")
-        )
-        assert response.status_code == 403
-        assert response.json()["errors"][0]["extensions"]["code"] == "DOCUMENT_NOT_TRUSTED"
+def test_a_trusted_only_role_cannot_reach_entities_by_an_ad_hoc_document(subgraph, customers):
+    response = subgraph.post(
+        f"{ENTITIES} {CUSTOMER}", {"r": [{"__typename": "Customer", "id": customers[0]["id"]}]}, headers=bearer("bi_reader")
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["extensions"]["code"] == "DOCUMENT_NOT_TRUSTED"
 
 
 def test_the_public_schema_printed_by_the_cli_has_no_federation_types():

@@ -3,7 +3,8 @@
 Hypothesis throws malformed and hostile documents and variables at a running
 gateway — random text with null bytes and any unicode, deep nesting, unknown and
 real field names, arguments of the wrong type, huge lists and numbers, oversize
-strings — at least 5,000 per run. Schemathesis does the same for the
+strings — 2,000 per run (500 for each of the four shapes; 1,250 each before, lowered for
+the suite's wall time). Schemathesis does the same for the
 non-GraphQL endpoints from the gateway's own OpenAPI.
 """
 
@@ -25,7 +26,7 @@ FIELD_NAMES = sorted({name for t in public.type_map.values() if hasattr(t, "fiel
 DEADLINE = 5.0 + 1.0  # the default request deadline, plus a margin for the HTTP round trip
 ALLOWED_STATUS = {200, 400, 405, 413, 429}
 HOSTILE_SETTINGS = settings(
-    max_examples=1250,
+    max_examples=500,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

@@ -2,14 +2,11 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import gateway_with
 
-
-def test_metrics_expose_requests_backend_calls_batches_caches_and_breakers(systems, page_query):
-    with gateway_with(systems) as gateway:
-        gateway.query(page_query, {"first": 5})
-        gateway.query(page_query, {"first": 5})
-        text = gateway.http.get(f"{gateway.url}/metrics").text
+def test_metrics_expose_requests_backend_calls_batches_caches_and_breakers(systems, page_query, cached_gateway):
+    cached_gateway.query(page_query, {"first": 5}, headers={"Cache-Control": "no-cache"})  # misses, whatever ran before
+    cached_gateway.query(page_query, {"first": 5})  # hits
+    text = cached_gateway.http.get(f"{cached_gateway.url}/metrics").text
     families = {family.name: family for family in text_string_to_metric_families(text)}
     samples = {name: [s for s in family.samples] for name, family in families.items()}
     assert any(s.labels.get("operation") == "Customer360Page" and s.labels["outcome"] == "ok" for s in samples["isthmus_requests"])

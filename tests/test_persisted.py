@@ -14,15 +14,10 @@ import httpx
 import pytest
 
 from bench.harness import GatewayProcess
-from conftest import LIVE, TEST_SECRET, bearer
+from conftest import BI_AUTH, BI_KEY, LIVE, bearer
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSISTED = ROOT / "persisted"
-BI_KEY = "bi-reader-key-for-tests-only"
-BI_AUTH = {
-    "jwt_secret": TEST_SECRET,
-    "api_keys": [{"sha256": hashlib.sha256(BI_KEY.encode()).hexdigest(), "principal": "svc-bi", "roles": ["bi_reader"]}],
-}
 BI = {"X-API-Key": BI_KEY}
 ADMIN = bearer("admin", user="test-admin")
 
@@ -44,11 +39,10 @@ def code_of(response: httpx.Response) -> str:
 
 
 @pytest.fixture(scope="module")
-def gw(systems):
-    """A gateway with a bi_reader service account (X-API-Key), live data."""
-    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
-        with httpx.Client(base_url=process.url, timeout=60) as client:
-            yield client
+def gw(bi_gateway):
+    """The shared gateway with a bi_reader service account (X-API-Key), live data."""
+    with httpx.Client(base_url=bi_gateway.url, timeout=60) as client:
+        yield client
 
 
 def fresh_query() -> str:

@@ -1,4 +1,14 @@
-"""Retries, circuit breakers and deadlines: the gateway stays quick and honest when a backend misbehaves."""
+"""Circuit breakers and deadlines end to end: a real gateway process against a real failing backend.
+
+One test per behaviour that needs real HTTP: a backend that is down (refused
+connections) opens its circuit and readiness says so; a client's deadline ends a
+slow call in SOURCE_TIMEOUT (a slow ERP past its own timeout: tests/test_failures.py).
+Assertions are on what the gateway answers and what the backend was asked, never on
+how long it took. The step-by-step rules
+(thresholds, the half-open probe, retries over a scripted run of 503s, a backend
+that never answers) are in process in tests/test_breaker.py and
+tests/test_caller_isolation.py.
+"""
 
 import time
 
@@ -10,30 +20,6 @@ PRODUCT = 'query($s: ID!) { product(sku: $s) { sku name } }'
 
 def first_sku(systems):
     return systems.get("erp", "/products")[0]["sku"]
-
-
-def success_share(gateway, sku, n=40):
-    ok = 0
-    for _ in range(n):
-        body = gateway.query(PRODUCT, {"s": sku})
-        ok += body["data"]["product"] is not None
-    return ok / n
-
-
-def test_retries_recover_most_reads_when_half_the_calls_fail(systems):
-    sku = first_sku(systems)
-    quiet = {**NO_CACHE, "resilience": {"breaker": False}}
-    with gateway_with(systems, **quiet) as retrying, gateway_with(
-        systems, **{**NO_CACHE, "resilience": {"breaker": False, "retries": 0}}
-    ) as single:
-        with systems.faults("erp", error_rate=0.5, status=503):
-            systems.reset_stats()
-            with_retries = success_share(retrying, sku)
-            calls = systems.calls()["erp"]
-            without = success_share(single, sku)
-    assert with_retries >= 0.7
-    assert with_retries > without
-    assert calls > 40  # the failed attempts were tried again
 
 
 def test_an_open_breaker_stops_calls_to_a_failing_system_and_closes_after_it_recovers(systems):
@@ -51,29 +37,14 @@ def test_an_open_breaker_stops_calls_to_a_failing_system_and_closes_after_it_rec
                 body = gateway.query(PRODUCT, {"s": sku})
                 assert body["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
             assert systems.calls()["erp"] == 0
-        time.sleep(1.1)
+        time.sleep(1.1)  # the cooldown, which the gateway process reads from its own clock
         body = gateway.query(PRODUCT, {"s": sku})
         assert body["data"]["product"]["sku"] == sku
         assert gateway.http.get(f"{gateway.url}/readyz?details").json()["sources"]["ERP"]["circuit"] == "closed"
 
 
-def test_a_backend_slower_than_its_timeout_costs_at_most_the_timeout(systems):
-    sku = first_sku(systems)
-    with gateway_with(systems, erp={"timeout": 0.3}, **NO_CACHE) as gateway:
-        with systems.faults("erp", latency_ms=2000):
-            for _ in range(3):
-                started = time.monotonic()
-                body = gateway.query(PRODUCT, {"s": sku})
-                elapsed = time.monotonic() - started
-                assert body["errors"][0]["extensions"]["code"] == "SOURCE_TIMEOUT"
-                assert elapsed < 0.3 + 0.3
-
-
-def test_the_client_deadline_bounds_every_wait(systems):
-    with gateway_with(systems, **NO_CACHE) as gateway:
-        with systems.faults("crm", latency_ms=1500):
-            started = time.monotonic()
-            body = gateway.query("{ customers(first: 2) { totalCount } }", headers={"X-Request-Timeout": "0.4"})
-            elapsed = time.monotonic() - started
+def test_the_client_deadline_bounds_every_wait(systems, impatient_gateway):
+    # the CRM waits up to its default 2 s, longer than its 1.5 s latency: only the 0.4 s deadline can time it out
+    with systems.faults("crm", latency_ms=1500):
+        body = impatient_gateway.query("{ customers(first: 2) { totalCount } }", headers={"X-Request-Timeout": "0.4"})
     assert body["errors"][0]["extensions"]["code"] == "SOURCE_TIMEOUT"
-    assert elapsed < 0.4 + 0.3

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.harness import GatewayProcess, free_port, stop
-from conftest import AUTH, LIVE, bearer, token
+from bench.harness import free_port, stop
+from conftest import bearer, token
 
 HERE = Path(__file__).resolve().parent / "federation"
 BIN = HERE / "node_modules" / ".bin"
@@ -78,43 +78,43 @@ def targets(systems):
 
 
 @pytest.fixture(scope="module")
-def router(systems, targets, tmp_path_factory):
+def router(federated_gateway, targets, tmp_path_factory):
     install_router()
     work = tmp_path_factory.mktemp("supergraph")
     admin = {"Authorization": f"Bearer {token('admin')}"}
-    with GatewayProcess(systems.urls, auth=AUTH, federation={"enabled": True}, **LIVE) as isthmus:
+    isthmus = federated_gateway  # the subgraph every federation test shares
+    port = free_port()
+    marketing = Process(
+        [sys.executable, "-m", "uvicorn", "marketing:app", "--host", "127.0.0.1", "--port", str(port)],
+        f"http://127.0.0.1:{port}/graphql",
+        {"MARKETING_TARGETS": ",".join(t["id"] for t in targets)},
+        work / "marketing.log",
+    )
+    try:
+        supergraph = work / "supergraph.graphql"
+        subprocess.run(
+            [str(BIN / "mesh-compose"), "-o", str(supergraph)],
+            cwd=HERE,
+            env={**os.environ, "ISTHMUS_URL": f"{isthmus.url}/graphql", "MARKETING_URL": marketing.url,
+                 "ISTHMUS_TOKEN": token("admin")},
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
         port = free_port()
-        marketing = Process(
-            [sys.executable, "-m", "uvicorn", "marketing:app", "--host", "127.0.0.1", "--port", str(port)],
+        gateway = Process(
+            [str(BIN / "hive-gateway"), "supergraph", str(supergraph), "--host", "127.0.0.1", "--port", str(port)],
             f"http://127.0.0.1:{port}/graphql",
-            {"MARKETING_TARGETS": ",".join(t["id"] for t in targets)},
-            work / "marketing.log",
+            {},
+            work / "hive-gateway.log",
+            headers=admin,
         )
         try:
-            supergraph = work / "supergraph.graphql"
-            subprocess.run(
-                [str(BIN / "mesh-compose"), "-o", str(supergraph)],
-                cwd=HERE,
-                env={**os.environ, "ISTHMUS_URL": f"{isthmus.url}/graphql", "MARKETING_URL": marketing.url,
-                     "ISTHMUS_TOKEN": token("admin")},
-                check=True,
-                timeout=120,
-                capture_output=True,
-            )
-            port = free_port()
-            gateway = Process(
-                [str(BIN / "hive-gateway"), "supergraph", str(supergraph), "--host", "127.0.0.1", "--port", str(port)],
-                f"http://127.0.0.1:{port}/graphql",
-                {},
-                work / "hive-gateway.log",
-                headers=admin,
-            )
-            try:
-                yield {"url": gateway.url, "marketing": marketing.url, "supergraph": supergraph.read_text()}
-            finally:
-                gateway.stop()
+            yield {"url": gateway.url, "marketing": marketing.url, "supergraph": supergraph.read_text()}
         finally:
-            marketing.stop()
+            gateway.stop()
+    finally:
+        marketing.stop()
 
 
 def ask(router, query, headers):
