@@ -31,7 +31,7 @@ from graphql import (
 from resolvers.context import Context
 from resolvers.errors import GatewayError
 from schema import demand, scalars
-from schema.fast_path import FastExecutor, is_awaitable
+from schema.fast_path import FastExecutor, GuardedExecutor, is_awaitable
 from sources import SourceError
 
 log = logging.getLogger("isthmus.executor")
@@ -72,7 +72,7 @@ class Executor:
         self.schema = schema
         self.max_tokens = max_tokens
         self.limits = limits
-        self.executor_class = FastExecutor if fast_path else None
+        self.executor_class: type[GuardedExecutor] = FastExecutor if fast_path else GuardedExecutor
         self.is_awaitable = is_awaitable if fast_path else None
         self._documents: LRUCache[str, Prepared] = LRUCache(maxsize=document_cache_size)
 

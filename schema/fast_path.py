@@ -77,28 +77,13 @@ def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
 _AWAITABLE = (CoroutineType, asyncio.Future)
 
 
-class FastExecutor(Executor):
-    """graphql-core's executor with a fast path for plain fields, the field guard and `@fresh`."""
+class GuardedExecutor(Executor):
+    """graphql-core's executor with the field guard and `@fresh`: the reference path.
 
-    def _selection_plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[tuple]:
-        """Per selection (once per request, then for every object of the list):
-        (response name, attribute or None, serialize, nullable, field details)."""
-        plans = self.__dict__.setdefault("_isthmus_plans", {})
-        cached = plans.get(id(grouped_field_set))
-        if cached is not None and cached[0] is grouped_field_set:
-            return cached[1]
-        plain = plain_fields(parent_type, self.context_value.restricted)
-        plan: list[tuple[str, str | None, Callable[[Any], Any] | None, bool, Any]] = []
-        for response_name, field_details_list in grouped_field_set.items():
-            name = field_details_list[0].node.name.value
-            entry = plain.get(name)
-            if entry is None:
-                plan.append((response_name, None, None, False, field_details_list))
-            else:
-                nullable = not isinstance(parent_type.fields[name].type, GraphQLNonNull)
-                plan.append((response_name, entry.attribute, entry.serialize, nullable, field_details_list))
-        plans[id(grouped_field_set)] = (grouped_field_set, plan)
-        return plan
+    The guard lives here, where every execution passes, so authorisation does not depend on
+    which executor runs: `FastExecutor` adds its fast path on top, and an executor built
+    without it (`Executor(fast_path=False)`) still denies what the policy denies.
+    """
 
     def execute_field(
         self,
@@ -153,6 +138,30 @@ class FastExecutor(Executor):
                 return await result
 
         return within_requirement()
+
+
+class FastExecutor(GuardedExecutor):
+    """The guarded executor with a fast path for plain fields (read straight off the record)."""
+
+    def _selection_plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[tuple]:
+        """Per selection (once per request, then for every object of the list):
+        (response name, attribute or None, serialize, nullable, field details)."""
+        plans = self.__dict__.setdefault("_isthmus_plans", {})
+        cached = plans.get(id(grouped_field_set))
+        if cached is not None and cached[0] is grouped_field_set:
+            return cached[1]
+        plain = plain_fields(parent_type, self.context_value.restricted)
+        plan: list[tuple[str, str | None, Callable[[Any], Any] | None, bool, Any]] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            name = field_details_list[0].node.name.value
+            entry = plain.get(name)
+            if entry is None:
+                plan.append((response_name, None, None, False, field_details_list))
+            else:
+                nullable = not isinstance(parent_type.fields[name].type, GraphQLNonNull)
+                plan.append((response_name, entry.attribute, entry.serialize, nullable, field_details_list))
+        plans[id(grouped_field_set)] = (grouped_field_set, plan)
+        return plan
 
     def execute_fields(
         self,

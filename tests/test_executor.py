@@ -95,3 +95,21 @@ async def test_a_document_is_parsed_and_validated_once_for_every_request_that_se
 async def test_a_bad_variable_is_bad_user_input_without_data(gw):
     body = await ask(gw, PAGE, {"first": "many"}, "finance")
     assert codes(body) == ["BAD_USER_INPUT"] and "data" not in body
+
+
+async def test_the_reference_executor_guards_fields_as_the_fast_one_does(gw):
+    """The field guard is where both executors pass: graphql-core's own path without the fast
+    path (`Executor(fast_path=False)`) denies the same fields with the same answer."""
+    from schema.fast_path import GuardedExecutor
+
+    executor = gw.app.state.gateway.executor
+    fast = await ask(gw, PAGE, {"first": 3}, "service_agent")
+    normal = executor.executor_class, executor.is_awaitable
+    executor.executor_class, executor.is_awaitable = GuardedExecutor, None
+    try:
+        reference = await ask(gw, PAGE, {"first": 3}, "service_agent")
+    finally:
+        executor.executor_class, executor.is_awaitable = normal
+    assert reference == fast
+    assert set(codes(reference)) == {"FORBIDDEN"}
+    assert all(edge["node"]["taxId"] is None for edge in reference["data"]["customers"]["edges"])
