@@ -34,6 +34,14 @@ class NotFound(GatewayError):
 Failure = SourceError | GatewayError  # what a field reports to the client and its siblings survive
 
 
+def value_or_raise(answer: T | BaseException) -> T:
+    """An answer of `gather(..., return_exceptions=True)` whose failure fails the caller: the
+    value, or its exception raised (once every sibling has finished)."""
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
+
+
 def expected(answer: T | BaseException) -> T | Failure:
     """An answer of `gather(..., return_exceptions=True)`: its value or a `Failure` to report;
     anything else (a bug, a cancellation) is raised."""

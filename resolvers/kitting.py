@@ -29,7 +29,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from resolvers import availability
 from resolvers.context import Context
-from resolvers.errors import BadUserInput, NotFound
+from resolvers.errors import BadUserInput, NotFound, value_or_raise
 from resolvers.money import ZERO, money
 
 
@@ -75,12 +75,7 @@ async def buildable(
         availability.check_warehouse(ctx, warehouse),
         return_exceptions=True,
     )
-    if isinstance(product, BaseException):
-        raise product
-    if isinstance(bom, BaseException):
-        raise bom
-    if isinstance(checked, BaseException):
-        raise checked
+    product, bom, checked = value_or_raise(product), value_or_raise(bom), value_or_raise(checked)
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}.")
     if not bom:

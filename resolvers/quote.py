@@ -44,7 +44,7 @@ from resolvers.approvals import Approval, CreditFacts, Facts
 from resolvers.availability import Availability
 from resolvers.context import Context
 from resolvers.costing import BomTree, explode_many, roll_up
-from resolvers.errors import BadUserInput, Failure, GatewayError, NotFound, expected
+from resolvers.errors import BadUserInput, Failure, GatewayError, NotFound, expected, value_or_raise
 from resolvers.money import ZERO, money, total
 from resolvers.receivables import Receivables, receivables_of_customer
 from resolvers.risk import RiskLevel, risk_of_customer
@@ -272,12 +272,7 @@ async def evaluate(
         return_exceptions=True,
     )
     # an unknown customer or warehouse fails the quote; every sibling has finished
-    if isinstance(side, BaseException):
-        raise side
-    if isinstance(tree, BaseException):
-        raise tree
-    if isinstance(stock, BaseException):
-        raise stock
+    side, tree, stock = value_or_raise(side), value_or_raise(tree), value_or_raise(stock)
     evaluated = [evaluate_line(ctx, index, line, tree, stock, warehouse, wants) for index, line in enumerate(lines)]
     return summarise(ctx, customer_id, currency, warehouse, side, evaluated, wants)
 

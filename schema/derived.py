@@ -14,8 +14,9 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
 
+from schema.fast_path import DEFINITION
+
 KEY = "isthmus.derived_from"
-DEFINITION = "strawberry-definition"
 
 
 def derived_from(*sources: str, coarse: str | None = None) -> dict[str, Any]:

@@ -10,24 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from strawberry import Info
 
 from resolvers import kitting
 from resolvers import quote as quoting
+from resolvers.errors import value_or_raise as unwrap
 from schema.customer import Customer
 from schema.derived import derived_from
 from schema.lookahead import selects
 from schema.product import Availability, Product
-
-
-def unwrap(value: Any) -> Any:
-    if isinstance(value, BaseException):
-        raise value
-    return value
-
 
 # --- input -----------------------------------------------------------------------
 

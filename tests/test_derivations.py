@@ -175,3 +175,12 @@ def test_a_role_that_may_not_read_tax_ids_cannot_find_a_customer_by_one(gateway,
     assert customer["id"] not in [edge["node"]["id"] for edge in found["edges"]]
     by_name = gateway.query(query, {"q": customer["name"]}, headers=bearer("procurement"))["data"]["customers"]
     assert customer["id"] in [edge["node"]["id"] for edge in by_name["edges"]]
+
+
+def test_an_alias_or_a_fragment_does_not_reach_a_derived_field_around_the_rule(gateway, contract):
+    query = """query($id: ID!) { contract(id: $id) { fulfilment { p: progress ...F ... on Fulfilment { i: invoicedGross } } } }
+    fragment F on Fulfilment { q: progress paid: paidAmount }"""
+    body = gateway.query(query, {"id": contract["id"]}, headers=bearer("service_agent"))
+    fulfilment = body["data"]["contract"]["fulfilment"]
+    assert fulfilment == {"p": None, "q": None, "i": None, "paid": None}
+    assert {("contract", "fulfilment", key) for key in fulfilment} <= forbidden_paths(body)
