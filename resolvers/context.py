@@ -45,6 +45,15 @@ class Context:
     denied: set[str] = field(default_factory=set)
     # Credit exposure: receivables and uninvoiced orders both "gross" (default) or both "net".
     credit_basis: str = "gross"
+    # Which policy decisions `can_read` stands for (policy version, roles): what an operation plan
+    # compiled for this caller may be reused under. None: decisions of their own, never shared.
+    decisions: tuple[Any, ...] | None = None
+    # Where this request's time went, in seconds per phase ("plan", "waiting", "completing", ...):
+    # added up by the pipeline and the executor, reported by the metrics and the benchmark.
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def spent(self, phase: str, seconds: float) -> None:
+        self.phases[phase] = self.phases.get(phase, 0.0) + seconds
 
     def report_partial(self, path: Any, error: SourceError) -> None:
         self.partial_failures.append((path, error))

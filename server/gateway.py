@@ -59,6 +59,7 @@ class Gateway:
                 principal=principal,
                 loaders=loaders,
                 request_id=request_id,
+                decisions=("everyone",),
                 credit_basis=self.settings.credit_basis,
                 approval_rules=self.approval_rules,
             )
@@ -72,6 +73,7 @@ class Gateway:
             approval_rules=self.approval_rules,
             can_read=lambda field: authorizer.can_read(roles, field),
             restricted=authorizer.restricted,
+            decisions=(authorizer.policy.version, roles),
             scope=authorizer.scope(roles),
             credit_basis=self.settings.credit_basis,
         )
