@@ -247,6 +247,16 @@ class Loaders:
         self.backends = backends
         self._batching = batching
 
+    def dispatch_queued(self) -> None:
+        """Send every batch queued so far now, not a few loop iterations later.
+
+        The plan executor calls this once a layer's resolvers have all asked for their keys:
+        nothing more will join those batches, and the backends can work while it completes.
+        """
+        for loader in list(self.__dict__.values()):
+            if isinstance(loader, SourceLoader) and loader._queue:
+                dispatch_queue(loader)
+
     def remember_customers(self, customers: Iterable[Customer | None]) -> None:
         """Prime the way-back loaders: a customer seen once is found by any of its refs for free."""
         for customer in customers:

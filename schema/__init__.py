@@ -13,8 +13,8 @@ from graphql import GraphQLObjectType, GraphQLSchema, GraphQLUnionType, print_sc
 from schema.contract import Contract
 from schema.customer import Customer
 from schema.derived import derivations as _declared_derivations
+from schema.direct import install_direct_resolvers
 from schema.directives import fresh
-from schema.fast_path import install_direct_resolvers
 from schema.federation import ENTITIES, SubgraphSchema, entity_type_name
 from schema.order import SalesOrder
 from schema.product import Product

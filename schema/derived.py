@@ -14,7 +14,7 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
 
-from schema.fast_path import DEFINITION
+from schema.direct import DEFINITION
 
 KEY = "isthmus.derived_from"
 

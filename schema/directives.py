@@ -10,4 +10,4 @@ from strawberry.directive import DirectiveLocation
     "(0: straight from the system of record). Stricter than the caches' TTLs, never looser.",
 )
 def fresh(max_age: int) -> None:
-    """Applied by the executor (schema/fast_path.py), which scopes the requirement to the subtree."""
+    """Applied by the executor (schema/plan_run.py; schema/reference.py), which scopes the requirement to the subtree."""

@@ -10,8 +10,10 @@ request id).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cachetools import LRUCache
 from graphql import (
@@ -23,15 +25,17 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
-    execute,
     parse,
     validate,
 )
+from graphql.execution.executor import Executor as GraphQLExecutor
 
 from resolvers.context import Context
 from resolvers.errors import GatewayError
 from schema import demand, scalars
-from schema.fast_path import FastExecutor, GuardedExecutor, is_awaitable
+from schema.plan import OperationPlan, PlanCache, compile_plan, condition_variables
+from schema.plan_run import PlanRun
+from schema.reference import GuardedExecutor, is_awaitable
 from sources import SourceError
 
 log = logging.getLogger("isthmus.executor")
@@ -65,15 +69,16 @@ class Executor:
         schema: GraphQLSchema,
         *,
         document_cache_size: int = 1000,
-        fast_path: bool = True,
+        plans: bool = True,
+        plan_cache_size: int = 500,
         max_tokens: int | None = None,
         limits: demand.Limits | None = None,
     ) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
         self.limits = limits
-        self.executor_class: type[GuardedExecutor] = FastExecutor if fast_path else GuardedExecutor
-        self.is_awaitable = is_awaitable if fast_path else None
+        # None: every operation runs on graphql-core (the reference the differential test compares to)
+        self.plans: PlanCache | None = PlanCache(plan_cache_size) if plans else None
         self._documents: LRUCache[str, Prepared] = LRUCache(maxsize=document_cache_size)
 
     def prepare(self, query: str) -> Prepared:
@@ -117,28 +122,62 @@ class Executor:
         operation_name: str | None,
         context: Context,
     ) -> dict[str, Any]:
+        """Execute on the operation's plan when it has one, else on graphql-core; the same answer either way."""
         if prepared.document is None:  # the pipeline answers a document's errors before running it
             raise ValueError("a document that did not validate cannot run")
-        result = execute(
+        started = time.perf_counter()
+        base = GuardedExecutor.build(
             self.schema,
             prepared.document,
             context_value=context,
-            variable_values=variables,
+            raw_variable_values=variables,
             operation_name=operation_name,
-            executor_class=self.executor_class,
-            is_awaitable=self.is_awaitable,
+            is_awaitable=is_awaitable,
         )
-        if not isinstance(result, ExecutionResult):
-            result = await result
+        if isinstance(base, list):  # variables that do not coerce, an unknown operation
+            return {"errors": format_errors(base, context, None)}
+        plan = self._plan(prepared.document, base, operation_name, context)
+        if plan is None:
+            outcome = base.execute_operation()
+            result = outcome if isinstance(outcome, ExecutionResult) else await cast(Awaitable[Any], outcome)
+            assert isinstance(result, ExecutionResult)  # no @defer or @stream in this schema
+            data, errors = result.data, list(result.errors or ())
+        else:
+            planned = time.perf_counter()
+            context.spent("plan", planned - started)
+            data, errors = await PlanRun(plan, base, context).run()
+            context.spent("completing", time.perf_counter() - planned - context.phases.get("waiting", 0.0))
         response: dict[str, Any] = {}
-        errors = format_errors(result.errors or [], context)
-        if errors:
-            response["errors"] = errors
+        formatted = format_errors(errors, context, data)
+        if formatted:
+            response["errors"] = formatted
         # `data` is null, not absent, once execution started: a non-null field's error nulled it
-        # (errors with a path). Request errors (variables, operation) come without data.
-        if result.data is not None or not errors or any(error.path for error in result.errors or ()):
-            response["data"] = result.data
+        # (errors with a path). An operation-level error (no path) comes without data.
+        if data is not None or not errors or any(error.path for error in errors):
+            response["data"] = data
         return response
+
+    def _plan(
+        self, document: DocumentNode, base: GraphQLExecutor, operation_name: str | None, context: Context
+    ) -> OperationPlan | None:
+        """The operation's plan for this caller's decisions, compiled on first use; None: graphql-core runs it."""
+        if self.plans is None or context.decisions is None:
+            return None
+        conditions = condition_variables(base.operation, base.fragments)
+        key = (
+            id(document),
+            operation_name,
+            context.decisions,
+            tuple(bool(base.variable_values.coerced.get(name)) for name in conditions),
+        )
+        return self.plans.get_or_compile(
+            key,
+            context.decisions[0],
+            document,
+            lambda: compile_plan(
+                self.schema, base.fragments, base.variable_values, base.operation, context.can_read, context.restricted
+            ),
+        )
 
 
 def _count_fields(document: DocumentNode) -> int:
@@ -163,8 +202,12 @@ def _client_error(error: GraphQLError, code: str) -> dict[str, Any]:
     return formatted
 
 
-def format_errors(errors: list[GraphQLError], context: Context) -> list[dict[str, Any]]:
-    """Client-readable errors: codes for all, one per failed backend call, no internals."""
+def format_errors(errors: list[GraphQLError], context: Context, data: Any) -> list[dict[str, Any]]:
+    """Client-readable errors: codes for all, one per failed backend call, no internals.
+
+    In the order of their paths in the response (the document's order), whichever
+    executor ran and whenever each backend answered: the same request gets the same errors.
+    """
     out: list[dict[str, Any]] = []
     by_failure: dict[int, dict[str, Any]] = {}
 
@@ -184,7 +227,17 @@ def format_errors(errors: list[GraphQLError], context: Context) -> list[dict[str
         by_failure[id(failure)] = entry
         out.append(entry)
 
-    for error in errors:
+    reports: list[tuple[list[Any] | None, GraphQLError | SourceError]] = [(error.path, error) for error in errors]
+    reports += [
+        (path.as_list() if hasattr(path, "as_list") else path, failure) for path, failure in context.partial_failures
+    ]
+    if len(reports) > 1:
+        reports.sort(key=lambda report: _document_position(report[0], data))
+    for path, report in reports:
+        if isinstance(report, SourceError):
+            add_source_failure(report, path)
+            continue
+        error = report
         original = error.original_error
         if isinstance(original, SourceError):
             add_source_failure(original, error.path)
@@ -202,9 +255,26 @@ def format_errors(errors: list[GraphQLError], context: Context) -> list[dict[str
                     "INTERNAL",
                 )
             )
-    for path, failure in context.partial_failures:
-        add_source_failure(failure, path.as_list() if hasattr(path, "as_list") else path)
     return out
+
+
+def _document_position(path: list[Any] | None, data: Any) -> tuple[tuple[int, str], ...]:
+    """Where a path points in the response, as positions in document order (unknown parts: by name)."""
+    if not path:
+        return ()
+    position: list[tuple[int, str]] = []
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            position.append((list(node).index(part), ""))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            position.append((part, ""))
+            node = node[part]
+        else:
+            position.append((1 << 30, str(part)))
+            node = None
+    return tuple(position)
 
 
 def _with_code(error: GraphQLError, message: str, code: str) -> dict[str, Any]:

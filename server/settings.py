@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     request_timeout: float = Field(5.0, description="Deadline for one GraphQL request, in seconds.")
     max_body_bytes: int = 1_000_000
     document_cache_size: int = 1000
+    plan_cache_size: int = Field(
+        500, ge=1, description="Operation plans kept (per document, operation, policy decisions); a reload empties it."
+    )
+    plans: bool = Field(
+        True, description="Run operations on their plans; False: on graphql-core's executor (the reference)."
+    )
     batching: bool = Field(True, description="Benchmark switch only: False sends one backend call per key.")
     cache: CacheSettings = CacheSettings()
     resilience: ResilienceSettings = ResilienceSettings()

@@ -120,6 +120,8 @@ class Services:
         self.executor = Executor(
             self.schema,
             document_cache_size=settings.document_cache_size,
+            plans=settings.plans,
+            plan_cache_size=settings.plan_cache_size,
             max_tokens=settings.limits.max_tokens,
             limits=demand.Limits(
                 depth=settings.limits.max_depth,

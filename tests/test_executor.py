@@ -14,7 +14,9 @@ import pytest
 from conftest import bearer
 from in_process import InProcess, gateway_over_demo
 
-PAGE = "query($first: Int) { customers(first: $first) { edges { node { id name taxId receivables { openBalance } } } } }"
+PAGE = (
+    "query($first: Int) { customers(first: $first) { edges { node { id name taxId receivables { openBalance } } } } }"
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +26,9 @@ async def gw():
 
 
 async def ask(gw: InProcess, query: str, variables: dict | None = None, *roles: str, user: str = "tester") -> dict:
-    response = await gw.client.post("/graphql", json={"query": query, "variables": variables},
-                                    headers=bearer(*(roles or ("admin",)), user=user))
+    response = await gw.client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=bearer(*(roles or ("admin",)), user=user)
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -71,8 +74,11 @@ async def test_an_unexpected_error_is_internal_with_the_request_id_and_no_intern
         raise ZeroDivisionError("secret internals")
 
     monkeypatch.setattr(gw.app.state.services.backends.crm, "customers", broken)
-    response = await gw.client.post("/graphql", json={"query": '{ customer(id: "C00001") { id name } }'},
-                                    headers={**bearer("admin"), "X-Request-Id": "req-exec-1"})
+    response = await gw.client.post(
+        "/graphql",
+        json={"query": '{ customer(id: "C00001") { id name } }'},
+        headers={**bearer("admin"), "X-Request-Id": "req-exec-1"},
+    )
     body = response.json()
     assert response.status_code == 200
     assert codes(body) == ["INTERNAL"]
@@ -97,19 +103,16 @@ async def test_a_bad_variable_is_bad_user_input_without_data(gw):
     assert codes(body) == ["BAD_USER_INPUT"] and "data" not in body
 
 
-async def test_the_reference_executor_guards_fields_as_the_fast_one_does(gw):
-    """The field guard is where both executors pass: graphql-core's own path without the fast
-    path (`Executor(fast_path=False)`) denies the same fields with the same answer."""
-    from schema.fast_path import GuardedExecutor
-
+async def test_the_reference_executor_guards_fields_as_the_plan_executor_does(gw):
+    """The field guard is where both executors pass: graphql-core's own path (`Executor(plans=False)`)
+    denies the same fields with the same answer."""
     executor = gw.app.state.gateway.executor
-    fast = await ask(gw, PAGE, {"first": 3}, "service_agent")
-    normal = executor.executor_class, executor.is_awaitable
-    executor.executor_class, executor.is_awaitable = GuardedExecutor, None
+    planned = await ask(gw, PAGE, {"first": 3}, "service_agent")
+    plans, executor.plans = executor.plans, None
     try:
         reference = await ask(gw, PAGE, {"first": 3}, "service_agent")
     finally:
-        executor.executor_class, executor.is_awaitable = normal
-    assert reference == fast
+        executor.plans = plans
+    assert reference == planned
     assert set(codes(reference)) == {"FORBIDDEN"}
     assert all(edge["node"]["taxId"] is None for edge in reference["data"]["customers"]["edges"])

@@ -1,0 +1,73 @@
+"""Calling simple resolvers directly from graphql-core, without strawberry's per-call wrapper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from inspect import signature
+from typing import Any
+
+from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+
+DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's own definition
+
+
+def install_direct_resolvers(graphql_schema: Any) -> int:
+    """Call simple resolvers directly from graphql-core, without strawberry's per-call wrapper.
+
+    Strawberry wraps every resolver to build its own Info, convert arguments and run
+    field extensions: about 15 µs a call, paid thousands of times on a 360 page. Our
+    resolvers use none of that: they read `info.context` and `info.path`, which
+    graphql-core's own info has too, and scalar arguments that graphql-core has already
+    parsed. So for a resolver whose arguments are all scalars (no enums or inputs,
+    which strawberry converts) and which has no field extensions, graphql-core calls
+    the function itself. Returns how many fields were switched.
+    """
+
+    def unwrap(type_: Any) -> Any:
+        while isinstance(type_, (GraphQLNonNull, GraphQLList)):
+            if isinstance(type_, GraphQLList):
+                return None  # list arguments: strawberry converts their items
+            type_ = type_.of_type
+        return type_
+
+    switched = 0
+    for type_ in graphql_schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for field in type_.fields.values():
+            definition = (field.extensions or {}).get(DEFINITION)
+            if definition is None or definition.base_resolver is None or definition.extensions:
+                continue
+            if not all(isinstance(unwrap(arg.type), GraphQLScalarType) for arg in field.args.values()):
+                continue
+            function = definition.base_resolver.wrapped_func
+            parameters = list(signature(function).parameters)
+            if not parameters or parameters[0] != "self":
+                continue
+            renames = {
+                graphql_name: argument.python_name
+                for argument in definition.arguments
+                for graphql_name in [argument.graphql_name or _camel(argument.python_name)]
+            }
+            field.resolve = _direct(function, wants_info="info" in parameters, renames=renames)
+            switched += 1
+    return switched
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _direct(function: Callable[..., Any], *, wants_info: bool, renames: dict[str, str]) -> Callable[..., Any]:
+    identity = all(graphql == python for graphql, python in renames.items())
+    if wants_info and identity:
+        return lambda source, info, **args: function(source, info, **args)
+    if identity:
+        return lambda source, info, **args: function(source, **args)
+
+    def call(source: Any, info: Any, **args: Any) -> Any:
+        args = {renames.get(key, key): value for key, value in args.items()}
+        return function(source, info, **args) if wants_info else function(source, **args)
+
+    return call

@@ -1,0 +1,162 @@
+"""Both executors give the same answers: the plan executor against graphql-core's.
+
+The same request, by the same caller, once on the operation's plan (`schema/plan.py`,
+`schema/plan_run.py`) and once on graphql-core's executor with the field guard
+(`schema/reference.py`), over the same demo data with the cache off: `data` and
+`errors` (messages, paths, codes, order) must be identical. The documents are the
+front-ends' queries, every persisted document and the authorisation property test's
+generated documents, for every role. The gateway runs in this process on a loop of
+its own, so hypothesis can drive it synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import bearer
+from in_process import InProcess, gateway_over_demo
+from test_authorisation_properties import PRINCIPALS, documents, world  # noqa: F401 - `world` is a fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = ROOT / "tests" / "queries"
+PERSISTED = ROOT / "persisted"
+REQUEST_ID = re.compile(r"request id \S+")
+GENERATED_EXAMPLES = int(os.environ.get("ISTHMUS_DIFFERENTIAL_EXAMPLES", "60"))
+
+
+class Loop:
+    """An event loop on a thread of its own: synchronous tests run coroutines on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+class Both:
+    """One in-process gateway whose executor can be switched between the plan and graphql-core."""
+
+    def __init__(self, loop: Loop, gw: InProcess) -> None:
+        self.loop = loop
+        self.gw = gw
+        self.executor = gw.app.state.gateway.executor
+        self.plans = self.executor.plans
+
+    def ask(self, query: str, variables: dict | None, headers: dict[str, str], *, planned: bool) -> dict:
+        """The answer's status and body (without the freshness report); a persisted document by its id."""
+        payload: dict[str, Any] = {"variables": variables}
+        if query.endswith(".graphql") and (PERSISTED / query).is_file():
+            payload["documentId"] = "sha256:" + hashlib.sha256((PERSISTED / query).read_bytes()).hexdigest()
+        else:
+            payload["query"] = query
+        self.executor.plans = self.plans if planned else None
+        try:
+            response = self.loop.run(self.gw.client.post("/graphql", json=payload, headers=headers))
+        finally:
+            self.executor.plans = self.plans
+        body = {"status": response.status_code, **response.json()}
+        body.pop("extensions", None)
+        for error in body.get("errors", []):
+            error["message"] = REQUEST_ID.sub("request id …", error["message"])
+        return body
+
+    def differences(self, query: str, variables: dict | None, headers: dict[str, str]) -> list[str]:
+        """Where the plan executor's answer differs from graphql-core's (empty: identical)."""
+        planned = self.ask(query, variables, headers, planned=True)
+        reference = self.ask(query, variables, headers, planned=False)
+        return list(_differences(planned, reference))
+
+
+def _differences(planned: Any, reference: Any, at: str = "") -> Iterator[str]:
+    if type(planned) is not type(reference):
+        yield f"{at or '/'}: plan {planned!r} ≠ reference {reference!r}"
+    elif isinstance(planned, dict):
+        if list(planned) != list(reference):
+            yield f"{at or '/'}: keys {list(planned)} ≠ {list(reference)}"
+        for key in planned.keys() & reference.keys():
+            yield from _differences(planned[key], reference[key], f"{at}/{key}")
+    elif isinstance(planned, list):
+        if len(planned) != len(reference):
+            yield f"{at}: {len(planned)} items ≠ {len(reference)}"
+        for index, (left, right) in enumerate(zip(planned, reference)):
+            yield from _differences(left, right, f"{at}/{index}")
+    elif planned != reference:
+        yield f"{at}: plan {planned!r} ≠ reference {reference!r}"
+
+
+@pytest.fixture(scope="module")
+def both() -> Iterator[Both]:
+    loop = Loop()
+    context = gateway_over_demo(cache={"enabled": False}, resilience={"breaker": False, "retries": 0})
+    gw = loop.run(context.__aenter__())
+    try:
+        yield Both(loop, gw)
+    finally:
+        loop.run(context.__aexit__(None, None, None))
+        loop.close()
+
+
+def headers_of(role: str) -> dict[str, str]:
+    return bearer(*(() if role == "nobody" else (role,)), user=f"test-{role}")
+
+
+def quote_variables(both: Both) -> dict:
+    skus = both.ask(
+        "{ customers(first: 1) { edges { node { id orders(first: 3) { lines { sku } } } } } }",
+        None,
+        headers_of("admin"),
+        planned=False,
+    )
+    assert skus["status"] == 200
+    node = skus["data"]["customers"]["edges"][0]["node"]
+    lines = [{"sku": line["sku"], "quantity": "2"} for order in node["orders"] for line in order["lines"]][:5]
+    return {"input": {"customerId": node["id"], "lines": lines}}
+
+
+@pytest.mark.parametrize("role", PRINCIPALS)
+def test_the_front_ends_queries_and_persisted_documents_answer_the_same_on_both_executors(both, role):
+    requests: list[tuple[str, str, dict | None]] = [
+        ("customer360", (QUERIES / "customer360.graphql").read_text(), {"first": 5}),
+        ("quote", (QUERIES / "quote.graphql").read_text(), quote_variables(both)),
+    ]
+    requests += [(path.name, path.name, {"first": 5}) for path in sorted(PERSISTED.glob("*.graphql"))]
+    for name, query, variables in requests:
+        if name == "who_am_i.graphql":
+            variables = None
+        assert both.differences(query, variables, headers_of(role)) == [], name
+
+
+@settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_generated_documents_answer_the_same_on_both_executors_for_every_role(both, world, data):
+    doc = data.draw(documents(world), label="document")
+    role = data.draw(st.sampled_from(PRINCIPALS), label="role")
+    assert both.differences(doc.query, doc.variables, world.principals[role].headers) == []
+
+
+def test_the_comparison_catches_a_plan_executor_that_drops_a_denial(both, monkeypatch):
+    """The differential test can fail: a plan executor that forgets FORBIDDEN errors is caught."""
+    from schema.plan_run import PlanRun
+
+    query = "{ customers(first: 2) { edges { node { id name taxId } } } }"
+    assert both.differences(query, None, headers_of("service_agent")) == []
+    monkeypatch.setattr(PlanRun, "_record", lambda self, step, error, path: None)
+    found = both.differences(query, None, headers_of("service_agent"))
+    assert found and found[0].startswith("/: keys")  # the plan's answer lacks `errors`
