@@ -98,6 +98,11 @@ class Selection:
     # A denied non-null field nulls the whole object: nothing else of it needs to run.
     nulled_by: FieldStep | None = None
 
+    @property
+    def rows_only(self) -> Callable[[Any, dict[str, Any]], None] | None:
+        """The row builder, when it completes the whole object (no resolver, no denial): done at once."""
+        return self.row if not self.others and self.nulled_by is None else None
+
 
 @dataclass(slots=True)
 class OperationPlan:

@@ -240,7 +240,19 @@ class PlanRun:
                 )
             completed: list[Any] = []
             item_nullable = shape[level + 2] != "!"
+            selection = step.selection
+            rows = selection.rows_only if selection is not None and level + 3 == len(shape) else None
             for index, element in enumerate(value):
+                if rows is not None and element is not None:
+                    assert selection is not None
+                    out = selection.template.copy()
+                    try:
+                        rows(element, out)
+                    except Exception:  # noqa: BLE001, S110 - the path below completes it field by field
+                        pass
+                    else:
+                        completed.append(out)
+                        continue
                 completed.append(None)
                 item_path = path.add_key(index)
                 try:
@@ -265,7 +277,16 @@ class PlanRun:
             return completed_leaf
         selection = step.selection
         assert selection is not None
-        out = dict(selection.template)
+        rows_only = selection.rows_only
+        if rows_only is not None:
+            out = selection.template.copy()
+            try:
+                rows_only(value, out)
+            except Exception:  # noqa: BLE001, S110 - completed field by field in the wave
+                pass
+            else:
+                return out
+        out = selection.template.copy()
         child = _Item(value, out, path, slot, max_age)
         if wave and wave[-1][0] is selection:
             wave[-1][1].append(child)
