@@ -232,7 +232,7 @@ def format_errors(errors: list[GraphQLError], context: Context, data: Any) -> li
         (path.as_list() if hasattr(path, "as_list") else path, failure) for path, failure in context.partial_failures
     ]
     if len(reports) > 1:
-        reports.sort(key=lambda report: _document_position(report[0], data))
+        reports.sort(key=lambda report: _document_position(report, data))
     for path, report in reports:
         if isinstance(report, SourceError):
             add_source_failure(report, path)
@@ -258,22 +258,32 @@ def format_errors(errors: list[GraphQLError], context: Context, data: Any) -> li
     return out
 
 
-def _document_position(path: list[Any] | None, data: Any) -> tuple[tuple[int, str], ...]:
-    """Where a path points in the response, as positions in document order (unknown parts: by name)."""
+def _document_position(
+    report: tuple[list[Any] | None, GraphQLError | SourceError], data: Any
+) -> tuple[tuple[int, int, int], ...]:
+    """Where an error points in the response, as positions in document order.
+
+    Along its path while the response has it; past that (a nulled position), by where
+    its field is written in the document.
+    """
+    path, error = report
     if not path:
         return ()
-    position: list[tuple[int, str]] = []
+    locations = getattr(error, "locations", None) or ()
+    written = (locations[0].line, locations[0].column) if locations else (0, 0)
+    position: list[tuple[int, int, int]] = []
     node = data
     for part in path:
         if isinstance(node, dict) and part in node:
-            position.append((list(node).index(part), ""))
+            position.append((list(node).index(part), 0, 0))
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            position.append((part, ""))
+            position.append((part, 0, 0))
             node = node[part]
         else:
-            position.append((1 << 30, str(part)))
-            node = None
+            position.append((1 << 30, *written))
+            position.extend((part, 0, 0) if isinstance(part, int) else (0, 0, 0) for part in path[len(position) :])
+            break
     return tuple(position)
 
 
