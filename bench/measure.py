@@ -1,5 +1,6 @@
 """What the benchmarks compute from raw readings: percentiles, the critical path
-of a request, the size of an answer, and CPU and memory of a process tree.
+of a request, the size of an answer, where the gateway says a request's time went
+(its `/metrics`), and CPU and memory of a process tree.
 
 Pure functions except the `/proc` readers at the end, so the arithmetic the
 targets are judged by is unit-tested (tests/test_bench_measure.py).
@@ -10,8 +11,10 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
+
+from prometheus_client.parser import text_string_to_metric_families
 
 # --- statistics -------------------------------------------------------------------------
 
@@ -128,6 +131,62 @@ def count_fields(value: Any) -> int:
     if isinstance(value, list):
         return sum(count_fields(item) for item in value)
     return 0
+
+
+# --- where the gateway's time goes (its /metrics) ------------------------------------------
+
+# The pipeline's own phases, in the order a request passes them; every other phase is the
+# executor's (plan, waiting for backends, completing, ...) and lies within "execute".
+PIPELINE_PHASES = ("authenticate", "parse_validate", "execute", "serialise")
+UNAUTHENTICATED = "unauthenticated"  # refused before the pipeline: no phases of their own
+
+
+@dataclass
+class PhaseTotals:
+    """Counters of one `/metrics` scrape (or several gateways' summed): GraphQL requests that
+    reached the pipeline, their summed duration, and the seconds spent per phase."""
+
+    requests: float = 0.0
+    request_seconds: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def __add__(self, other: "PhaseTotals") -> "PhaseTotals":
+        seconds = dict(self.seconds)
+        for phase, value in other.seconds.items():
+            seconds[phase] = seconds.get(phase, 0.0) + value
+        return PhaseTotals(self.requests + other.requests, self.request_seconds + other.request_seconds, seconds)
+
+
+def phase_totals(text: str) -> PhaseTotals:
+    """Read `isthmus_request_phase_seconds` and the request counters from Prometheus text."""
+    totals = PhaseTotals()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("operation") == UNAUTHENTICATED:
+                continue
+            if sample.name == "isthmus_requests_total":
+                totals.requests += sample.value
+            elif sample.name == "isthmus_request_duration_seconds_sum":
+                totals.request_seconds += sample.value
+            elif sample.name == "isthmus_request_phase_seconds_sum":
+                phase = sample.labels["phase"]
+                totals.seconds[phase] = totals.seconds.get(phase, 0.0) + sample.value
+    return totals
+
+
+def phases_per_request(before: PhaseTotals, after: PhaseTotals) -> dict[str, Any] | None:
+    """Mean ms per request of each phase between two scrapes, and of the whole pipeline
+    (`request_ms`: authentication plus the request's duration, from the route to the encoded
+    answer). A phase a request did not pass counts as 0 for it; None without requests."""
+    n = after.requests - before.requests
+    if n <= 0:
+        return None
+    seconds = {phase: after.seconds[phase] - before.seconds.get(phase, 0.0) for phase in after.seconds}
+    phases = {phase: round(seconds[phase] * 1000 / n, 3) for phase in PIPELINE_PHASES if phase in seconds}
+    phases |= {phase: round(value * 1000 / n, 3) for phase, value in sorted(seconds.items())
+               if phase not in PIPELINE_PHASES}
+    request = (after.request_seconds - before.request_seconds + seconds.get("authenticate", 0.0)) * 1000 / n
+    return {"requests": n, "phases_ms": phases, "request_ms": round(request, 3)}
 
 
 # --- /proc readings (Linux) -------------------------------------------------------------

@@ -78,6 +78,7 @@ def main(argv: list[str]) -> int:
             bench = Bench(systems, options, http, gateway_log)
             for name in options.scenarios:
                 log(f"{name}...")
+                bench.scenario = name
                 began = time.monotonic()
                 try:
                     results["scenarios"][name] = RUNNERS[name](bench)
@@ -86,6 +87,7 @@ def main(argv: list[str]) -> int:
                     failed = True
                     results["scenarios"][name] = {"error": f"{type(exc).__name__}: {exc}"}
                     log(f"{name} failed: {exc}")
+            results["gateway_peak_rss_mb"] = bench.peak_rss_mb
     except KeyboardInterrupt:
         log(f"interrupted; every process stopped, nothing written; the gateways' logs: {gateway_log.name}")
         return 130

@@ -6,6 +6,10 @@ The gateway keeps backend data in a cross-request cache, so a warm request may
 reach no backend at all. Scenarios about backend calls and the critical path
 send `Cache-Control: no-cache`, which makes every request fetch (and refill the
 cache); the throughput and CPU scenarios also run with the cache, as clients would.
+
+Every measurement also reads the gateway's `/metrics` before and after, for its own
+account of where a request's time went (authentication, parsing and validation,
+execution and the executor's phases within it, serialisation).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from contextlib import ExitStack
-from dataclasses import dataclass
-from typing import IO, Any
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterator
 
 import httpx
 import orjson
@@ -24,21 +28,33 @@ from bench.harness import ROOT, GatewayProcess
 from bench.load import run_load
 from bench.redis_server import RedisServer, redis_binary
 from bench.measure import (
+    PhaseTotals,
     count_fields,
     cpu_seconds,
     critical_path,
     gateway_gaps,
     memory_mb,
+    phase_totals,
+    phases_per_request,
     process_tree,
     summary,
 )
+from resolvers.customers import encode_cursor
 from server.auth import mint_token
 from server.settings import AuthSettings
 
 QUERIES = ROOT / "tests" / "queries"
 PAGE = (QUERIES / "customer360.graphql").read_text()
 QUOTE = (QUERIES / "quote.graphql").read_text()
-ONE_CUSTOMER = "query One($id: ID!) { customer(id: $id) { id name tier owner { name } } }"
+ONE_CUSTOMER = "query One($id: ID!) { customer(id: $id) { id name tier } }"
+# The query compared with GraphQL Mesh in issue 15: 50 customers with orders, lines and invoices.
+COMPARISON = ("query($after: String) { customers(first: 50, after: $after) { edges { node { id name tier "
+              "orders(first: 100) { id status total lines { sku quantity unitPrice } } "
+              "receivables { invoices(openOnly: false) { id amount dueDate status } } } } } }")
+COMPARISON_FIRST = 50
+LOAD_FIRST = 20  # customers per 360 page under load
+# The throughput workloads, each a different id or page on every request
+CUSTOMER_BY_ID, PAGE_UNDER_LOAD, COMPARISON_UNDER_LOAD = "customer(id)", f"360 page, first: {LOAD_FIRST}", "comparison query"
 QUOTE_LINES = 20
 CPU_TURN = 5  # requests per gateway and turn when CPU is compared between gateways
 # The gateways trust tokens signed with this secret; the benchmark calls as an
@@ -56,6 +72,9 @@ class Bench:
     options: Any  # argparse.Namespace from bench.run
     http: httpx.Client
     gateway_log: IO[bytes]
+    scenario: str = ""  # the one running, set by bench.run
+    # per scenario, the highest peak RSS of any one gateway it started (its process tree), read as it stopped
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     def each_system(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         answers = {}
@@ -69,14 +88,33 @@ class Bench:
         jitter = min(self.options.jitter_ms, latency_ms)  # a jitter above the latency would skew the mean up
         self.each_system("PUT", "/_faults", json={"latency_ms": latency_ms, "jitter_ms": jitter})
 
-    def gateway(self, auth: dict[str, Any] | None = None, **settings: Any) -> GatewayProcess:
-        """A gateway process for one measurement. The per-principal cost budget is off: every
-        request comes from one admin, and the budget (shared by replicas through Redis) would
-        otherwise measure the rate limiter, not the gateway."""
+    @contextmanager
+    def gateway(self, auth: dict[str, Any] | None = None, **settings: Any) -> Iterator[GatewayProcess]:
+        """A gateway process for one measurement; its peak RSS is recorded as it stops. The
+        per-principal cost budget is off: every request comes from one admin, and the budget
+        (shared by replicas through Redis) would otherwise measure the rate limiter, not the gateway."""
         auth = {"jwt_secret": SECRET, **(auth or {})}
         limits = {"budget_per_window": 0, **settings.pop("limits", {})}
-        return GatewayProcess(self.systems.urls, workers=self.options.workers, output=self.gateway_log, auth=auth,
-                              limits=limits, **settings)
+        with GatewayProcess(self.systems.urls, workers=self.options.workers, output=self.gateway_log, auth=auth,
+                            limits=limits, **settings) as gateway:
+            try:
+                yield gateway
+            finally:
+                peak = memory_mb(process_tree(gateway.process.pid))["peak_rss_mb"]
+                self.peak_rss_mb[self.scenario] = max(peak, self.peak_rss_mb.get(self.scenario, 0.0))
+
+    def scrape(self, gateways: list[GatewayProcess]) -> PhaseTotals | None:
+        """The gateways' request and phase counters, summed (read as the benchmark's admin).
+
+        None with several workers: each scrape reaches one worker, whose counters are its own."""
+        if self.options.workers > 1:
+            return None
+        totals = PhaseTotals()
+        for gateway in gateways:
+            response = self.http.get(f"{gateway.url}/metrics", headers=CALLER)
+            response.raise_for_status()
+            totals += phase_totals(response.text)
+        return totals
 
     def post(self, gateway: GatewayProcess, query: str, variables: dict[str, Any], trace: bool = False,
              fresh: bool = True) -> tuple[float, dict]:
@@ -100,6 +138,7 @@ def sequential(bench: Bench, gateway: GatewayProcess, query: str, variables: dic
     options = bench.options
     for _ in range(options.warmup):
         bench.post(gateway, query, variables)
+    before = bench.scrape([gateway])
     latencies, totals, paths, levels, gaps, overheads, errors, unmatched = [], [], [], [], [], [], 0, 0
     for _ in range(repetitions or options.repetitions):
         bench.each_system("POST", "/_stats/reset")
@@ -125,6 +164,7 @@ def sequential(bench: Bench, gateway: GatewayProcess, query: str, variables: dic
         "calls_by_route": {system: s["by_route"] for system, s in stats.items()},
         "latency_ms": summary(latencies),
         "errors": errors,
+        "phases": phases_between(before, bench.scrape([gateway])),
     }
     if with_critical_path:
         if not paths:
@@ -179,52 +219,72 @@ def quote(bench: Bench) -> dict[str, Any]:
 
 
 def throughput(bench: Bench) -> dict[str, Any]:
-    """Scenario 4: closed-loop load on `customer(id)` over varied ids, and on the 360 page,
-    each with the gateway's cache warm and with it bypassed."""
+    """Scenario 4: closed-loop load on `customer(id)`, the 360 page and the comparison query, each
+    request a different id or page, with the gateway's cache used and bypassed."""
     options = bench.options
     bench.set_latency(options.throughput_latency_ms)
-    ids = [c["id"] for c in backend_items(bench, "crm", "/customers/search", limit=1000)]
+    ids = customer_ids(bench)
     workloads = {
-        "customer(id)": [orjson.dumps({"query": ONE_CUSTOMER, "variables": {"id": i}}) for i in ids],
-        "360 page, first: 20": [orjson.dumps({"query": PAGE, "variables": {"first": 20}})],
+        CUSTOMER_BY_ID: [orjson.dumps({"query": ONE_CUSTOMER, "variables": {"id": i}}) for i in ids],
+        PAGE_UNDER_LOAD: [orjson.dumps({"query": PAGE, "variables": {"first": LOAD_FIRST, "after": after}})
+                          for after in page_cursors(len(ids), LOAD_FIRST)],
+        COMPARISON_UNDER_LOAD: [orjson.dumps({"query": COMPARISON, "variables": {"after": after}})
+                                for after in page_cursors(len(ids), COMPARISON_FIRST)],
     }
     runs = []
     for name, bodies in workloads.items():
-        for fresh in (False, True):
+        for fresh in (True, False):
             with bench.gateway() as gateway:
                 headers = {**CALLER, "Cache-Control": "no-cache"} if fresh else CALLER
                 runs.append({"query": name, "cache": "bypassed" if fresh else "used",
-                             **loaded(bench, [gateway], bodies, headers)})
+                             **loaded(bench, [gateway], bodies, headers, distinct=True)})
     return {"backend_latency_ms": options.throughput_latency_ms, "concurrency": options.concurrency,
-            "duration_s": options.duration, "workers": options.workers, "runs": runs}
+            "duration_s": options.duration, "workers": options.workers, "customers": len(ids), "runs": runs}
 
 
-def loaded(bench: Bench, gateways: list[GatewayProcess], bodies: list[bytes], headers: dict[str, str]) -> dict[str, Any]:
-    """One load run after a warm-up that sends every body at least once, with the CPU each party used.
+def loaded(bench: Bench, gateways: list[GatewayProcess], bodies: list[bytes], headers: dict[str, str],
+           distinct: bool = False) -> dict[str, Any]:
+    """One load run after a warm-up, with the CPU each party used and the gateways' account of their time.
 
+    Without `distinct`, the warm-up sends every body at least once and the run sends them
+    round-robin. With it, no body is sent twice: the warm-up takes one per client from the end
+    of `bodies`, the run the others in order, until `duration` passed or none is left.
     Several gateways (replicas) share the load round-robin; their CPU and memory are summed.
     """
     options, urls = bench.options, [f"{gateway.url}/graphql" for gateway in gateways]
-    warm_up = max(len(bodies), options.concurrency) * len(urls)
-    asyncio.run(run_load(urls, bodies, options.concurrency, 60, headers, max_requests=warm_up))
+    limit = None
+    if distinct:
+        held = options.concurrency * len(urls)
+        warm, bodies = bodies[-held:], bodies[:-held]
+        asyncio.run(run_load(urls, warm, options.concurrency, 60, headers, max_requests=len(warm)))
+        limit = len(bodies)
+    else:
+        warm_up = max(len(bodies), options.concurrency) * len(urls)
+        asyncio.run(run_load(urls, bodies, options.concurrency, 60, headers, max_requests=warm_up))
     gateway_pids = [pid for gateway in gateways for pid in process_tree(gateway.process.pid)]
     backend_pids = [pid for p in bench.systems.processes.values() for pid in process_tree(p.pid)]
     bench.each_system("POST", "/_stats/reset")
+    before = bench.scrape(gateways)
     gateway_cpu, backend_cpu = cpu_seconds(gateway_pids), cpu_seconds(backend_pids)
-    load = asyncio.run(run_load(urls, bodies, options.concurrency, options.duration, headers))
+    load = asyncio.run(run_load(urls, bodies, options.concurrency, options.duration, headers, max_requests=limit))
     gateway_cpu, backend_cpu = cpu_seconds(gateway_pids) - gateway_cpu, cpu_seconds(backend_pids) - backend_cpu
     backend_calls = sum(s["calls"] for s in bench.each_system("GET", "/_stats").values())
+    requests = max(load.requests, 1)
     return {
         "requests": load.requests,
-        "backend_calls_per_request": round(backend_calls / max(load.requests, 1), 2),
+        "distinct_bodies": len(bodies) if distinct else None,
+        "elapsed_s": round(load.elapsed_s, 2),
+        "backend_calls_per_request": round(backend_calls / requests, 2),
         "per_second": round(load.per_second, 1),
         "per_second_per_worker": round(load.per_second / (options.workers * len(gateways)), 1),
         "latency_ms": summary(load.latencies_ms),
         "errors": load.errors,
         "memory": memory_mb(gateway_pids),
+        "gateway_cpu_ms_per_request": round(gateway_cpu * 1000 / requests, 2),
         # CPU used over the run, in cores (1.0 = one core busy all the time)
         "cpu_cores": {name: round(seconds / load.elapsed_s, 2) for name, seconds in
                       (("gateway", gateway_cpu), ("backends", backend_cpu), ("load generator", load.client_cpu_s))},
+        "phases": phases_between(before, bench.scrape(gateways)),
     }
 
 
@@ -279,13 +339,14 @@ def cpu_per_request(bench: Bench, gateways: dict[str, GatewayProcess], fresh: bo
     neighbour on a shared machine weighs on all of them alike.
     """
     options, variables = bench.options, {"first": bench.options.cpu_first}
-    fields, pids = {}, {}
+    fields, pids, scraped = {}, {}, {}
     for name, gateway in gateways.items():
         for _ in range(max(options.warmup, 3)):
             _, body = bench.post(gateway, PAGE, variables, fresh=fresh)
         if body.get("errors"):
             raise RuntimeError(f"the 360 page answered errors: {body['errors'][:2]}")
         fields[name], pids[name] = count_fields(body["data"]), process_tree(gateway.process.pid)
+        scraped[name] = bench.scrape([gateway])
     cpu_s, wall_s = dict.fromkeys(gateways, 0.0), dict.fromkeys(gateways, 0.0)
     for done in range(0, options.cpu_requests, CPU_TURN):
         for name, gateway in gateways.items():
@@ -298,14 +359,37 @@ def cpu_per_request(bench: Bench, gateways: dict[str, GatewayProcess], fresh: bo
     return {name: {"cache": "bypassed" if fresh else "used", "fields": fields[name],
                    "cpu_ms_per_request": round(cpu_s[name] * 1000 / n, 2),
                    "wall_ms_per_request": round(wall_s[name] * 1000 / n, 2),
-                   "cpu_us_per_field": round(cpu_s[name] * 1e6 / n / fields[name], 3)}
-            for name in gateways}
+                   "cpu_us_per_field": round(cpu_s[name] * 1e6 / n / fields[name], 3),
+                   "phases": phases_between(scraped[name], bench.scrape([gateway]))}
+            for name, gateway in gateways.items()}
 
 
 def backend_items(bench: Bench, system: str, path: str, **params: Any) -> list[dict[str, Any]]:
     response = bench.http.get(f"{bench.systems.urls[system]}{path}", params=params)
     response.raise_for_status()
     return response.json()["items"]
+
+
+def customer_ids(bench: Bench) -> list[str]:
+    """Every customer's id, in the CRM's search order (the order `customers` pages through)."""
+    ids: list[str] = []
+    while True:
+        items = backend_items(bench, "crm", "/customers/search", limit=1000, offset=len(ids))
+        ids += [item["id"] for item in items]
+        if len(items) < 1000:
+            return ids
+
+
+def page_cursors(total: int, first: int) -> list[str | None]:
+    """`after` of every full page of `first` of `total` customers, in an order where pages do not
+    overlap for as long as possible: starting at 0, first, 2·first, ..., then 1, first + 1, ...
+    (None: the first page). After total / first pages, each shares customers with earlier ones."""
+    starts = [start for shift in range(first) for start in range(shift, total - first + 1, first)]
+    return [None if start == 0 else encode_cursor(start - 1) for start in starts]
+
+
+def phases_between(before: PhaseTotals | None, after: PhaseTotals | None) -> dict[str, Any] | None:
+    return phases_per_request(before, after) if before is not None and after is not None else None
 
 
 RUNNERS = {"page": page, "nobatch": nobatch, "quote": quote, "throughput": throughput,

@@ -9,6 +9,7 @@ executes. What it runs on is built in `server/wiring.py`.
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import nullcontext
 from typing import Any
 
@@ -134,25 +135,26 @@ class Gateway:
         want_trace: bool = False,
         max_age: float | None = None,
         timeout: float | None = None,
+        phases: dict[str, float] | None = None,
     ) -> tuple[dict[str, Any], set[str]]:
-        """The response body, and the restricted fields the caller was denied (for the audit log)."""
-        query, variables, operation_name = parse_payload(payload)
-        prepared: Prepared = self.documents.prepare(query)
-        if prepared.errors:
-            return {"errors": list(prepared.errors)}, set()
-        if prepared.operation(operation_name) is None:
-            raise BadRequest(
-                f"Operation {operation_name!r} is not in the document."
-                if operation_name
-                else "The document has several operations; name one in `operationName`."
-            )
-        if method == "GET" and not prepared.is_query(operation_name):
-            raise MethodNotAllowed("Only queries may be sent with GET; use POST for mutations.")
+        """The response body, and the restricted fields the caller was denied (for the audit log).
+
+        `phases` collects where the request's time went, in seconds: "parse_validate" and
+        "execute" here, the executor's own phases inside "execute" (through `Context.spent`).
+        The caller reports them to operators (`/metrics`), never in the response.
+        """
+        phases = {} if phases is None else phases
+        started = time.perf_counter()
         try:
-            await self.check_demand(prepared, operation_name, variables, principal)
-        except Refused as refused:
-            return {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}, set()
+            query, variables, operation_name = parse_payload(payload)
+            prepared: Prepared = self.documents.prepare(query)
+            refusal = await self.screen(prepared, operation_name, variables, principal, method)
+        finally:
+            phases["parse_validate"] = phases.get("parse_validate", 0.0) + time.perf_counter() - started
+        if refusal is not None:
+            return refusal, set()
         context = self.context_for(principal, request_id)
+        context.phases = phases
         # A trace shows cache hits (what others looked at) and calls for refused records: policy-gated.
         recording = trace.recording() if want_trace and self.may_trace(principal) else nullcontext()
         seconds = (
@@ -166,6 +168,7 @@ class Gateway:
             freshness.reporting() as report,
             recording as recorded,
         ):
+            executing = time.perf_counter()
             try:
                 # Every backend wait already ends by the deadline; this is the net under them.
                 async with asyncio.timeout(seconds + DEADLINE_MARGIN):
@@ -181,11 +184,40 @@ class Gateway:
                         }
                     ]
                 }
+            context.spent("execute", time.perf_counter() - executing)
         extensions = result.setdefault("extensions", {})
         extensions["freshness"] = report.as_json()
         if recorded is not None:
             extensions["trace"] = recorded.as_json()
         return result, context.denied
+
+    async def screen(
+        self,
+        prepared: Prepared,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        principal: Principal,
+        method: str,
+    ) -> dict[str, Any] | None:
+        """The answer to a request that must not run (invalid, or refused by demand control), or None.
+
+        A request the client got wrong in HTTP terms (no such operation, a mutation over GET) raises `BadRequest`.
+        """
+        if prepared.errors:
+            return {"errors": list(prepared.errors)}
+        if prepared.operation(operation_name) is None:
+            raise BadRequest(
+                f"Operation {operation_name!r} is not in the document."
+                if operation_name
+                else "The document has several operations; name one in `operationName`."
+            )
+        if method == "GET" and not prepared.is_query(operation_name):
+            raise MethodNotAllowed("Only queries may be sent with GET; use POST for mutations.")
+        try:
+            await self.check_demand(prepared, operation_name, variables, principal)
+        except Refused as refused:
+            return {"errors": [{"message": str(refused), "extensions": {"code": refused.code}}]}
+        return None
 
 
 def requested_max_age(cache_control: str | None) -> float | None:

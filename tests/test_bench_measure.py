@@ -1,8 +1,22 @@
-"""The arithmetic the benchmark targets are judged by: critical path, field count, percentiles."""
+"""The arithmetic the benchmark targets are judged by: critical path, field count, percentiles,
+the gateway's phases read from its metrics, the varied pages, and the targets' verdicts."""
 
 import pytest
 
-from bench.measure import count_fields, critical_path, dependency_levels, gateway_gaps, percentile
+from bench.measure import (
+    PhaseTotals,
+    count_fields,
+    critical_path,
+    dependency_levels,
+    gateway_gaps,
+    percentile,
+    phase_totals,
+    phases_per_request,
+)
+from bench.report import phases_section, targets
+from bench.scenarios import COMPARISON_UNDER_LOAD, CUSTOMER_BY_ID, page_cursors
+from resolvers.customers import decode_cursor
+from server.metrics import UNAUTHENTICATED, Metrics
 
 
 def call(source, method, start, duration, cache="miss"):
@@ -95,3 +109,114 @@ def test_percentile_is_a_measured_value_by_nearest_rank():
     assert percentile(values, 50) == 10
     assert percentile(list(range(1, 11)), 95) == 10
     assert percentile([7.0], 95) == 7.0
+
+
+# --- the gateway's account of its time (/metrics) ------------------------------------------
+
+
+def scrape(metrics) -> PhaseTotals:
+    return phase_totals(metrics.render().decode())
+
+
+def test_phases_per_request_are_the_mean_ms_between_two_scrapes_of_the_gateways_metrics():
+    metrics = Metrics()  # the gateway's own exposition, so the parser reads what /metrics writes
+    metrics.request(UNAUTHENTICATED, "unauthenticated", 0.5)  # refused before the pipeline: not a request here
+    metrics.request("Page", "ok", 0.1)
+    metrics.phases({"authenticate": 0.001, "parse_validate": 0.002, "execute": 0.09, "waiting": 0.06, "serialise": 0.004})
+    before = scrape(metrics)
+    assert before.requests == 1 and before.seconds["execute"] == pytest.approx(0.09)
+    for execute, waiting in ((0.05, 0.03), (0.07, 0.01)):
+        metrics.request("Page", "ok", execute + 0.01)
+        metrics.phases({"authenticate": 0.001, "parse_validate": 0.002, "execute": execute, "waiting": waiting,
+                        "plan": 0.004, "serialise": 0.003})
+    metrics.request("Other", "refused", 0.002)  # refused by the pipeline: a request, with only its first phases
+    metrics.phases({"authenticate": 0.002, "parse_validate": 0.001})
+
+    measured = phases_per_request(before, scrape(metrics))
+    assert measured["requests"] == 3
+    phases = measured["phases_ms"]
+    # the pipeline's phases first, in the order a request passes them, then the executor's by name
+    assert list(phases) == ["authenticate", "parse_validate", "execute", "serialise", "plan", "waiting"]
+    assert phases["execute"] == pytest.approx(40.0)  # (50 + 70) / 3 requests: a phase not passed counts 0
+    assert phases["authenticate"] == pytest.approx(4 / 3, abs=1e-3)
+    assert phases["waiting"] == pytest.approx(40 / 3, abs=1e-3)
+    assert phases["plan"] == pytest.approx(8 / 3, abs=1e-3)
+    # the pipeline's duration (60 + 80 + 2 ms) plus authentication (4 ms), per request
+    assert measured["request_ms"] == pytest.approx(146 / 3, abs=1e-3)
+
+
+def test_no_request_between_scrapes_gives_no_phases():
+    metrics = Metrics()
+    assert phases_per_request(scrape(metrics), scrape(metrics)) is None
+
+
+def test_phase_totals_of_several_gateways_add_up():
+    one = PhaseTotals(2, 0.2, {"execute": 0.1, "serialise": 0.01})
+    two = PhaseTotals(3, 0.3, {"execute": 0.2, "waiting": 0.05})
+    both = one + two
+    assert (both.requests, both.request_seconds) == (5, pytest.approx(0.5))
+    assert both.seconds == pytest.approx({"execute": 0.3, "serialise": 0.01, "waiting": 0.05})
+
+
+def test_the_phase_table_puts_the_executors_phases_under_execute():
+    scenarios = {
+        "page": {"runs": [{"first": 10, "phases": {"requests": 5, "request_ms": 50.0,
+                                                    "phases_ms": {"authenticate": 0.1, "parse_validate": 0.2,
+                                                                  "execute": 48.0, "serialise": 1.5,
+                                                                  "completing": 9.0, "waiting": 30.0}}}]},
+        "cpu": {"first": 50, "runs": [{"cache": "used", "phases": None}]},  # several workers: not measured
+    }
+    text = phases_section(scenarios)
+    header = next(line for line in text.splitlines() if line.startswith("| measurement"))
+    assert header == ("| measurement | authenticate | parse_validate | execute | execute: waiting | "
+                      "execute: completing | serialise | request |")
+    assert "| 1. 360 page, first 10 | 0.100 | 0.200 | 48.0 | 30.0 | 9.000 | 1.500 | **50.0** |" in text
+    assert "5. " not in text
+    assert phases_section({"cpu": {"error": "RuntimeError: boom"}}) is None
+
+
+# --- varied pages, and the targets ---------------------------------------------------------------
+
+
+def test_page_cursors_start_every_full_page_once_without_overlap_for_as_long_as_possible():
+    cursors = page_cursors(10, 3)
+    starts = [0 if cursor is None else decode_cursor(cursor) + 1 for cursor in cursors]
+    assert starts == [0, 3, 6, 1, 4, 7, 2, 5]  # every start of a full page (the last is 7), once
+    assert cursors[0] is None
+
+
+def run(first, ratio, calls):
+    return {"first": first, "latency_over_critical_path": ratio, "calls": calls}
+
+
+def test_the_issue_15_targets_are_judged_on_the_scenarios_that_measured_them():
+    results = {
+        "scenarios": {
+            "page": {"backend_latency_ms": 20, "runs": [run(100, 1.1, 11), run(10, 1.05, 11), run(50, 1.2, 11)]},
+            "quote": {"skipped": "no Query.quote"},
+            "cpu": {"first": 50, "runs": [{"cache": "bypassed", "cpu_us_per_field": 1.4, "fields": 19206,
+                                           "cpu_ms_per_request": 30.0},
+                                          {"cache": "used", "cpu_us_per_field": 0.5, "fields": 19206,
+                                           "cpu_ms_per_request": 9.0}]},
+            "throughput": {"backend_latency_ms": 0, "runs": [
+                {"query": CUSTOMER_BY_ID, "cache": "bypassed", "per_second_per_worker": 1600.0},
+                {"query": CUSTOMER_BY_ID, "cache": "used", "per_second_per_worker": 900.0},  # not the target's
+                {"query": COMPARISON_UNDER_LOAD, "cache": "bypassed", "gateway_cpu_ms_per_request": 31.5},
+            ]},
+        },
+        "gateway_peak_rss_mb": {"page": 180.0, "throughput": 251.0},
+    }
+    rows = {row["target"].split(":")[0].split(" ≤")[0].split(" ≥")[0]: row for row in targets(results)}
+    status = {name: row["status"] for name, row in rows.items()}
+    assert len(rows) == 8
+    # 1.2 at first 50 misses, though 10 and 100 are met
+    assert status["360 page p50"] == "missed"
+    assert rows["360 page p50"]["value"] == "1.05 × / 1.2 × / 1.1 × (first 10 / 50 / 100)"
+    assert status["360 page"] == "met"  # 11 backend calls at every first
+    assert status["gateway CPU"] == "met"
+    assert status["comparison query, a different page per request"] == "missed"
+    assert status["customer(id), a different id per request, 0 ms backends"] == "met"  # judged bypassed only
+    assert status["a cache hit costs"] == "met" and rows["a cache hit costs"]["value"] == "9 / 30 ms = 0.30"
+    assert status["gateway RSS"] == "missed" and rows["gateway RSS"]["value"] == "251 MB (throughput)"
+    assert status["quote of 20 lines"] == "not measured"
+    assert targets({"scenarios": {}})[0]["status"] == "not measured"
