@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from inspect import signature
 from typing import Any
 
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 
 DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's own definition
 
@@ -18,9 +19,10 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
     field extensions: about 15 µs a call, paid thousands of times on a 360 page. Our
     resolvers use none of that: they read `info.context` and `info.path`, which
     graphql-core's own info has too, and scalar arguments that graphql-core has already
-    parsed. So for a resolver whose arguments are all scalars (no enums or inputs,
-    which strawberry converts) and which has no field extensions, graphql-core calls
-    the function itself. Returns how many fields were switched.
+    parsed, or enums, which become their Python members here as strawberry would make
+    them. So for a resolver without input-object or list arguments (strawberry converts
+    those) and without field extensions, graphql-core calls the function itself, with
+    graphql-core's own info. Returns how many fields were switched.
     """
 
     def unwrap(type_: Any) -> Any:
@@ -30,6 +32,12 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
             type_ = type_.of_type
         return type_
 
+    def enum_class(type_: Any) -> type[Enum] | None:
+        if not isinstance(type_, GraphQLEnumType):
+            return None
+        wrapped: type[Enum] = type_.extensions[DEFINITION].wrapped_cls
+        return wrapped
+
     switched = 0
     for type_ in graphql_schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
@@ -38,7 +46,9 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
             definition = (field.extensions or {}).get(DEFINITION)
             if definition is None or definition.base_resolver is None or definition.extensions:
                 continue
-            if not all(isinstance(unwrap(arg.type), GraphQLScalarType) for arg in field.args.values()):
+            if not all(
+                isinstance(unwrap(arg.type), GraphQLScalarType | GraphQLEnumType) for arg in field.args.values()
+            ):
                 continue
             function = definition.base_resolver.wrapped_func
             parameters = list(signature(function).parameters)
@@ -49,7 +59,8 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
                 for argument in definition.arguments
                 for graphql_name in [argument.graphql_name or _camel(argument.python_name)]
             }
-            field.resolve = _direct(function, wants_info="info" in parameters, renames=renames)
+            enums = {name: cls for name, arg in field.args.items() if (cls := enum_class(unwrap(arg.type))) is not None}
+            field.resolve = _direct(function, wants_info="info" in parameters, renames=renames, enums=enums)
             switched += 1
     return switched
 
@@ -59,8 +70,20 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _direct(function: Callable[..., Any], *, wants_info: bool, renames: dict[str, str]) -> Callable[..., Any]:
+def _direct(
+    function: Callable[..., Any], *, wants_info: bool, renames: dict[str, str], enums: dict[str, type[Enum]]
+) -> Callable[..., Any]:
     identity = all(graphql == python for graphql, python in renames.items())
+    if enums:
+
+        def with_members(source: Any, info: Any, **args: Any) -> Any:
+            args = {
+                renames.get(key, key): enums[key](value) if key in enums and value is not None else value
+                for key, value in args.items()
+            }
+            return function(source, info, **args) if wants_info else function(source, **args)
+
+        return with_members
     if wants_info and identity:
         return lambda source, info, **args: function(source, info, **args)
     if identity:

@@ -18,7 +18,7 @@ _answers: LRUCache[tuple[int, str], tuple[Any, bool]] = LRUCache(maxsize=4096)
 
 def selects(info: Any, path: str) -> bool:
     """True when `path` (dotted field names, e.g. "lines.product") is selected under this field."""
-    raw = getattr(info, "_raw_info", info)
+    raw = info  # graphql-core's own info: the resolvers that look ahead are called directly (schema/direct.py)
     node = raw.field_nodes[0]
     key = (id(node), path)
     cached = _answers.get(key)
