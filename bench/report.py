@@ -67,7 +67,8 @@ COMPARISON_CPU_TARGET_MS = 25
 ONE_CUSTOMER_TARGET = 1500  # req/s per worker
 CACHE_HIT_TARGET = 1 / 3  # CPU of a cache hit over the same request with the cache bypassed
 RSS_TARGET_MB = 250
-PAGE_CALLS_TARGET = 11
+# 11 when the target was set; ERP `/open_items` (receivables as the ERP computes them) made it 12
+PAGE_CALLS_TARGET = 12
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, str]]:
