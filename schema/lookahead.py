@@ -12,13 +12,20 @@ from typing import Any
 
 from cachetools import LRUCache
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from strawberry.types.nodes import SelectedField
 
 _answers: LRUCache[tuple[int, str], tuple[Any, bool]] = LRUCache(maxsize=4096)
 
 
 def selects(info: Any, path: str) -> bool:
-    """True when `path` (dotted field names, e.g. "lines.product") is selected under this field."""
-    raw = info  # graphql-core's own info: the resolvers that look ahead are called directly (schema/direct.py)
+    """True when `path` (dotted field names, e.g. "lines.product") is selected under this field.
+
+    `info` is graphql-core's (resolvers called directly, schema/direct.py) or strawberry's,
+    read through its public `selected_fields` (a resolver strawberry wraps: input arguments).
+    """
+    if not hasattr(info, "field_nodes"):
+        return any(_selects_in(field.selections, path.split(".")) for field in info.selected_fields)
+    raw = info
     node = raw.field_nodes[0]
     key = (id(node), path)
     cached = _answers.get(key)
@@ -46,4 +53,15 @@ def _selects(selection_set: SelectionSetNode | None, names: list[str], fragments
             fragment = fragments.get(selection.name.value)
             if fragment is not None and _selects(fragment.selection_set, names, fragments):
                 return True
+    return False
+
+
+def _selects_in(selections: list[Any], names: list[str]) -> bool:
+    """`_selects` over strawberry's selected fields (fragments already resolved into them)."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == names[0] and (len(names) == 1 or _selects_in(selection.selections, names[1:])):
+                return True
+        elif _selects_in(selection.selections, names):  # inline fragments and fragment spreads
+            return True
     return False

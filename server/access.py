@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -58,8 +58,12 @@ def take_request_id(request: Request) -> str:
     return rid
 
 
-def caller(request: Request) -> Principal:
-    """The authentication dependency: the request's principal; `Unauthenticated` is answered 401 for the route."""
+async def caller(request: Request) -> Principal:
+    """The authentication dependency: the request's principal; `Unauthenticated` is answered 401 for the route.
+
+    `async`, though it never waits: FastAPI runs a plain `def` dependency in its thread pool,
+    a thread hand-off per request for a few microseconds of work.
+    """
     take_request_id(request)
     request.state.started = started = time.perf_counter()
     principal: Principal = request.app.state.services.authenticator.authenticate(request.headers)
@@ -67,11 +71,11 @@ def caller(request: Request) -> Principal:
     return principal
 
 
-def caller_unless(public: Callable[[Request], bool]) -> Callable[[Request], Principal | None]:
+def caller_unless(public: Callable[[Request], bool]) -> Callable[[Request], Awaitable[Principal | None]]:
     """`caller` for a route that answers some requests without credentials (those `public` picks: None)."""
 
-    def dependency(request: Request) -> Principal | None:
-        return None if public(request) else caller(request)
+    async def dependency(request: Request) -> Principal | None:
+        return None if public(request) else await caller(request)
 
     return dependency
 

@@ -42,17 +42,17 @@ def scraper(request: Request) -> bool:
     return hmac.compare_digest(hashlib.sha256(token.strip().encode()).hexdigest(), token_sha256)
 
 
-def admin(request: Request) -> Principal:
+async def admin(request: Request) -> Principal:
     """The dependency of admin routes: an authenticated caller with the admin role, else 401 or 403."""
-    principal = caller(request)
+    principal = await caller(request)
     if OPERATOR_ROLE not in principal.roles:
         raise Forbidden(f"Only admins may {WHAT.get(request.url.path, 'do this')}.", principal)
     return principal
 
 
-def operator(request: Request) -> Principal | None:
+async def operator(request: Request) -> Principal | None:
     """The dependency of operational details: the metrics token (None: no principal), or an admin."""
-    return None if scraper(request) else admin(request)
+    return None if scraper(request) else await admin(request)
 
 
 def details_wanted(request: Request) -> bool:
@@ -60,9 +60,9 @@ def details_wanted(request: Request) -> bool:
     return details is not None and details.lower() not in ("0", "false", "no")
 
 
-def operator_for_details(request: Request) -> Principal | None:
+async def operator_for_details(request: Request) -> Principal | None:
     """`/readyz` is public; `?details` takes an operator."""
-    return operator(request) if details_wanted(request) else None
+    return await operator(request) if details_wanted(request) else None
 
 
 def add_ops_routes(app: FastAPI, metrics: Any) -> None:

@@ -52,9 +52,9 @@ async def test_each_request_is_observed_once_per_phase_of_the_pipeline():
             answer = await client.post("/graphql", json={"query": ME}, headers=bearer("finance"))
             assert answer.json()["data"]["me"]["roles"] == ["finance"]
         seen = await phases(client)
-    assert set(seen) == PIPELINE
+    assert set(seen) == PIPELINE | {"plan", "waiting", "completing"}  # the plan executor's own
     for phase, (count, total) in seen.items():
-        assert count == 3 and total > 0, phase
+        assert count == 3 and (total > 0 or phase == "waiting"), phase  # `me` waits for no backend
 
 
 async def test_the_executors_phases_land_in_the_same_series():
