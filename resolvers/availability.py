@@ -126,12 +126,22 @@ def check_quantity(quantity: Decimal) -> None:
 def availability_now(
     ctx: Context, sku: str, *, warehouse: str | None, on: dt.date | None, quantity: Decimal = Decimal(1)
 ) -> Availability | Awaitable[Availability]:
-    """The availability itself when the stock is already loaded, else an awaitable of it."""
+    """The availability itself when the stock is already loaded, else an awaitable of it.
+
+    Computed once per request for each (SKU, date, quantity): on a 360 page the same
+    product shows under many order lines.
+    """
     check_quantity(quantity)
     if warehouse is None:
         stock = ctx.loaders.stock_by_sku.load_now(sku)
         if not inspect.isawaitable(stock):
-            return compute(sku, stock, warehouse=None, on=on or ctx.today, quantity=quantity, today=ctx.today)
+            key = ("availability", sku, on, quantity)
+            found = ctx.derived.get(key)
+            if found is None or found[0] is not stock:  # a `@fresh` field may have loaded the stock again
+                on_day = on or ctx.today
+                availability = compute(sku, stock, warehouse=None, on=on_day, quantity=quantity, today=ctx.today)
+                found = ctx.derived[key] = (stock, availability)
+            return found[1]
     return availability_of_sku(ctx, sku, warehouse=warehouse, on=on, quantity=quantity)
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Info
 
 from resolvers import customers as find
-from resolvers import relations
 from resolvers.alerts import alerts_of_customer
+from resolvers.batches import each, one
 from resolvers.receivables import receivables_of_customer
 from resolvers.risk import risk_of_customer
 from resolvers.timeline import timeline_of_customer
+from schema.batched import batched
 from schema.derived import derived_from
 from schema.enums import AlertKind, ContractStatus, CustomerTier, OrderStatus, RiskLevel, SourceName, TicketStatus
 from schema.order import prefetched
@@ -32,6 +33,65 @@ TicketRef = Annotated["ServiceTicket", strawberry.lazy("schema.ticket")]
 
 MAX_ACTIVITIES = 50
 MAX_TIMELINE = 200
+
+
+# --- batch resolvers: one call for all the customers (or activities) of a layer ------------
+
+
+async def reps(info: Info, rep_ids: list[str | None]) -> list[Any]:
+    loader = info.context.loaders.sales_rep_by_id
+    return await each([loader.load(rep_id) if rep_id else None for rep_id in rep_ids])
+
+
+async def contacts_of(customers: list[Any], info: Info) -> list[Any]:
+    loader = info.context.loaders.contacts_by_customer
+    return await each([loader.load(customer.id) for customer in customers])
+
+
+async def opportunities_of(customers: list[Any], info: Info) -> list[Any]:
+    loader = info.context.loaders.opportunities_by_customer
+    return await each([loader.load(customer.id) for customer in customers])
+
+
+async def activities_of(customers: list[Any], info: Info, last: int | None = 10) -> list[Any]:
+    last = 10 if last is None else last
+    find.check_page_size(last, MAX_ACTIVITIES, name="last")
+    loader = info.context.loaders.activities_by_customer
+    found = await each([loader.load(customer.id) for customer in customers])
+    return [activities if isinstance(activities, Exception) else activities[:last] for activities in found]
+
+
+async def contracts_of(customers: list[Any], info: Info, status: ContractStatus | None = None) -> list[Any]:
+    loader = info.context.loaders.contracts_by_counterparty
+    found = await each([loader.load(c.refs.clm) if c.refs.clm else [] for c in customers])
+    return [_with_status(contracts, status) for contracts in found]
+
+
+async def tickets_of(customers: list[Any], info: Info, status: TicketStatus | None = None) -> list[Any]:
+    loader = info.context.loaders.tickets_by_org
+    found = await each([loader.load(c.refs.desk) if c.refs.desk else [] for c in customers])
+    return [_with_status(tickets, status) for tickets in found]
+
+
+async def orders_of(
+    customers: list[Any], info: Info, status: OrderStatus | None = None, first: int | None = 20
+) -> list[Any]:
+    """Each customer's newest orders; their lines' products (and stock) loaded in the same round
+    trip when the query reads them (`schema.order.prefetched`), for all the customers at once."""
+    first = 20 if first is None else first
+    find.check_page_size(first)
+    loader = info.context.loaders.orders_by_party
+    found = await each([loader.load(c.refs.erp) if c.refs.erp else [] for c in customers])
+    pages = [orders if isinstance(orders, Exception) else _with_status(orders, status)[:first] for orders in found]
+    await prefetched(info, [order for page in pages if not isinstance(page, Exception) for order in page])
+    return pages
+
+
+def _with_status(items: Any, status: Any) -> Any:
+    """The items of a status (None: all); an exception stays the answer."""
+    if isinstance(items, Exception) or status is None:
+        return items
+    return [item for item in items if item.status is status]
 
 
 @strawberry.type
@@ -76,11 +136,9 @@ class Activity:
     subject: str
     at: dt.datetime
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(lambda activities, info: reps(info, [a.by_rep_id for a in activities])))
     async def by(self, info: Info) -> SalesRep | None:
-        if not self.by_rep_id:
-            return None
-        return await info.context.loaders.sales_rep_by_id.load(self.by_rep_id)
+        return (await reps(info, [self.by_rep_id]))[0]
 
 
 @strawberry.type
@@ -122,52 +180,43 @@ class Customer:
     async def risk(self, info: Info) -> RiskLevel | None:
         return await risk_of_customer(info.context, self)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(lambda customers, info: reps(info, [c.owner_id for c in customers])))
     async def owner(self, info: Info) -> SalesRep | None:
-        if not self.owner_id:
-            return None
-        return await info.context.loaders.sales_rep_by_id.load(self.owner_id)
+        return (await reps(info, [self.owner_id]))[0]
 
     @strawberry.field
     def refs(self) -> ExternalRefs:
         return ExternalRefs(crm=self.id, erp=self.refs.erp, clm=self.refs.clm, desk=self.refs.desk)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(contacts_of))
     async def contacts(self, info: Info) -> list[Contact] | None:
-        return await info.context.loaders.contacts_by_customer.load(self.id)
+        return await one(contacts_of, self, info)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(opportunities_of))
     async def opportunities(self, info: Info) -> list[Opportunity] | None:
-        return await info.context.loaders.opportunities_by_customer.load(self.id)
+        return await one(opportunities_of, self, info)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(activities_of))
     async def activities(self, info: Info, last: int | None = 10) -> list[Activity] | None:
-        last = 10 if last is None else last
-        find.check_page_size(last, MAX_ACTIVITIES, name="last")
-        return (await info.context.loaders.activities_by_customer.load(self.id))[:last]
+        return await one(activities_of, self, info, last=last)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(contracts_of))
     async def contracts(self, info: Info, status: ContractStatus | None = None) -> list[ContractRef] | None:
-        contracts = await relations.contracts_of_customer(info.context, self)
-        return [c for c in contracts if status is None or c.status is status]
+        return await one(contracts_of, self, info, status=status)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(orders_of))
     async def orders(
         self, info: Info, status: OrderStatus | None = None, first: int | None = 20
     ) -> list[SalesOrderRef] | None:
-        first = 20 if first is None else first
-        find.check_page_size(first)
-        orders = await relations.orders_of_customer(info.context, self)
-        return await prefetched(info, [o for o in orders if status is None or o.status is status][:first])
+        return await one(orders_of, self, info, status=status, first=first)
 
     @strawberry.field
     async def receivables(self, info: Info) -> ReceivablesRef | None:
         return await receivables_of_customer(info.context, self)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(tickets_of))
     async def tickets(self, info: Info, status: TicketStatus | None = None) -> list[TicketRef] | None:
-        tickets = await relations.tickets_of_customer(info.context, self)
-        return [t for t in tickets if status is None or t.status is status]
+        return await one(tickets_of, self, info, status=status)
 
     @strawberry.field(
         metadata=derived_from(

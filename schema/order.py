@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Info
 
 from resolvers import relations
+from resolvers.batches import at_once
 from resolvers.money import money
+from schema.batched import batched
 from schema.derived import derived_from
 from schema.enums import OrderStatus
 from schema.lookahead import selects
@@ -47,7 +49,7 @@ class OrderLine:
     def gross_amount(self) -> Decimal | None:
         return plus(self.amount, self.tax_amount)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(lambda lines, info: products_of(info, [line.sku for line in lines])))
     def product(self, info: Info) -> ProductRef | None:
         return info.context.loaders.product_by_sku.load_now(self.sku)
 
@@ -92,6 +94,12 @@ class SalesOrder:
     @strawberry.field
     async def invoices(self, info: Info) -> list[InvoiceRef] | None:
         return await relations.invoices_of_orders(info.context, self.party_code, {self.id})
+
+
+def products_of(info: Info, skus: list[str]) -> Any:
+    """The lines' products, at once when their orders prefetched them (`prefetched`)."""
+    loader = info.context.loaders.product_by_sku
+    return at_once([loader.load_now(sku) for sku in skus])
 
 
 def plus(net: Decimal | None, tax: Decimal | None) -> Decimal | None:

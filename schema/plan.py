@@ -45,6 +45,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
 
+from schema.batched import batch_of
 from schema.direct import DEFINITION
 
 UNSUPPORTED_ROOT_FIELDS = frozenset({"__schema", "__type", "_entities"})
@@ -68,6 +69,7 @@ class FieldStep:
     shape: tuple[str, ...]
     denied: bool = False
     resolve: Callable[..., Any] | None = None  # None: the record's attribute
+    batch: Callable[..., Any] | None = None  # one call for all the layer's objects (`schema.batched`)
     attribute: str = ""
     arguments: dict[str, Any] | None = None  # None: depend on variables, coerced per request
     fresh: FieldNode | None = None  # the node carrying `@fresh`, read per request
@@ -226,7 +228,7 @@ class _Compiler:
         name = node.name.value
         if name == "__typename":
             definition = GraphQLField(GraphQLNonNull(GraphQLString))
-            step = FieldStep(response_name, name, parent, definition, details, [d.node for d in details], ("!", ""))
+            step = FieldStep(response_name, name, parent, definition, details, [d.node for d in details], ("!",))
             typename = parent.name
             step.resolve = lambda _source, _info: typename
             step.serialize = _identity
@@ -249,6 +251,7 @@ class _Compiler:
             step.attribute = strawberry_field.python_name
         else:
             step.resolve = definition.resolve
+            step.batch = batch_of(strawberry_field)
         step.arguments = self.static_arguments(definition, node)
         if any(directive.name.value == "fresh" for directive in node.directives or ()):
             step.fresh = node

@@ -73,7 +73,7 @@ def _propagating(step: FieldStep, error: Exception, path: Path) -> _Propagating:
 
 
 Work = list[tuple[Selection, list[_Item]]]
-Pending = tuple[FieldStep, _Item, Any]
+Pending = tuple[FieldStep, _Item | list[_Item], Any]  # a batch's entry holds all its objects
 
 
 class PlanRun:
@@ -110,12 +110,14 @@ class PlanRun:
             waiting += time.perf_counter() - started
             wave = []
             for (step, item, _), result in zip(pending, results, strict=True):
-                if isinstance(result, BaseException):
-                    if not isinstance(result, Exception):
-                        raise result
-                    self._field_error(step, item, result)
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result
+                if isinstance(item, list):  # a batch: one answer per object, or what it failed with
+                    answers = result if isinstance(result, Exception) else iter(result)
+                    for one in item:
+                        self._settle(step, one, answers if isinstance(answers, Exception) else next(answers), wave)
                 else:
-                    self._complete_field(step, item, result, wave)
+                    self._settle(step, item, result, wave)
         self.context.spent("waiting", waiting)
         return self.data, self.errors
 
@@ -148,34 +150,19 @@ class PlanRun:
                     self._call(step, items, pending, wave)
 
     def _call(self, step: FieldStep, items: list[_Item], pending: list[Pending], wave: Work) -> None:
-        base = self.base
         try:
             arguments = self._arguments_of(step)
         except Exception as error:  # noqa: BLE001 - a bad argument fails the field, as in graphql-core
             for item in items:
                 self._field_error(step, item, error)
             return
+        if step.batch is not None:
+            self._call_batch(step, items, arguments, pending, wave)
+            return
         resolve = step.resolve
         assert resolve is not None
-        nodes, definition, parent = step.nodes, step.definition, step.parent
         for item in items:
-            path = Path(item.path, step.response_name, parent.name)
-            info = GraphQLResolveInfo(
-                step.name,
-                nodes,
-                definition.type,
-                parent,
-                path,
-                base.schema,
-                base.fragment_definitions,
-                base.root_value,
-                base.operation,
-                base.variable_values,
-                self.context,
-                base.is_awaitable,
-                None,
-                base.async_helpers,
-            )
+            info = self._info(step, Path(item.path, step.response_name, step.parent.name))
             max_age = self._max_age(step, item)
             try:
                 with freshness.subtree(max_age) if max_age is not None else nullcontext():
@@ -190,6 +177,48 @@ class PlanRun:
                 pending.append((step, item, value))
             else:
                 self._complete_field(step, item, value, wave)
+
+    def _call_batch(
+        self, step: FieldStep, items: list[_Item], arguments: dict[str, Any], pending: list[Pending], wave: Work
+    ) -> None:
+        """One call for all the objects: one awaitable for the layer (or the answers at once), not one per object."""
+        batch = step.batch
+        assert batch is not None
+        info = self._info(step, Path(items[0].path, step.response_name, step.parent.name))
+        max_age = self._max_age(step, items[0])  # the same for all: they share their ancestors' fields
+        try:
+            with freshness.subtree(max_age) if max_age is not None else nullcontext():
+                answer = batch([item.source for item in items], info, **arguments)
+                if not isinstance(answer, list):
+                    answer = asyncio.ensure_future(answer)
+        except Exception as error:  # noqa: BLE001 - reported at the field of every object
+            for item in items:
+                self._field_error(step, item, error)
+            return
+        if isinstance(answer, list):
+            for item, value in zip(items, answer, strict=True):
+                self._settle(step, item, value, wave)
+        else:
+            pending.append((step, items, answer))
+
+    def _info(self, step: FieldStep, path: Path) -> GraphQLResolveInfo:
+        base = self.base
+        return GraphQLResolveInfo(
+            step.name,
+            step.nodes,
+            step.definition.type,
+            step.parent,
+            path,
+            base.schema,
+            base.fragment_definitions,
+            base.root_value,
+            base.operation,
+            base.variable_values,
+            self.context,
+            base.is_awaitable,
+            None,
+            base.async_helpers,
+        )
 
     def _arguments_of(self, step: FieldStep) -> dict[str, Any]:
         if step.arguments is not None:
@@ -211,6 +240,12 @@ class PlanRun:
         return own if item.max_age is None else min(own, item.max_age)
 
     # --- completing ------------------------------------------------------------------
+
+    def _settle(self, step: FieldStep, item: _Item, result: Any, wave: Work) -> None:
+        if isinstance(result, Exception):
+            self._field_error(step, item, result)
+        else:
+            self._complete_field(step, item, result, wave)
 
     def _complete_field(self, step: FieldStep, item: _Item, value: Any, wave: Work) -> None:
         """Put a field's value into its object, completed per its type; objects go to `wave`."""

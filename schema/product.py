@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 from strawberry import Info
 
 from resolvers.availability import availability_now
+from resolvers.batches import at_once
 from resolvers.costing import rolled_up_cost
+from schema.batched import batched
 from schema.derived import derived_from
 
 
@@ -44,6 +47,20 @@ class BomLine:
         return await info.context.loaders.product_by_sku.load(self.component_sku)
 
 
+def availabilities(
+    info: Info,
+    products: list[Any],
+    warehouse: str | None = None,
+    date: dt.date | None = None,
+    quantity: Decimal | None = None,
+) -> Any:
+    """`Product.availability` for a layer of products: at once when their stock is loaded."""
+    quantity = Decimal(1) if quantity is None else quantity
+    return at_once(
+        [availability_now(info.context, p.sku, warehouse=warehouse, on=date, quantity=quantity) for p in products]
+    )
+
+
 @strawberry.federation.type(keys=["sku"])
 class Product:
     sku: strawberry.ID
@@ -58,7 +75,8 @@ class Product:
 
     @strawberry.field(
         description="Available-to-promise in one warehouse (all when null) by `date` (today when null), "
-        "for `quantity` units (one when null)."
+        "for `quantity` units (one when null).",
+        metadata=batched(lambda products, info, **arguments: availabilities(info, products, **arguments)),
     )
     def availability(
         self,

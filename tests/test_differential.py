@@ -34,6 +34,19 @@ REQUEST_ID = re.compile(r"request id \S+")
 GENERATED_EXAMPLES = int(os.environ.get("ISTHMUS_DIFFERENTIAL_EXAMPLES", "60"))
 
 
+SHAPES = """
+query Shapes($first: Int, $withOrders: Boolean!) {
+  __typename
+  customers(first: $first) {
+    __typename
+    edges { node { ...Names orders(first: 2) @include(if: $withOrders) { __typename id } } }
+    pageInfo @skip(if: $withOrders) { hasNextPage }
+  }
+}
+fragment Names on Customer { __typename id name ... on Customer { tier taxId } }
+"""
+
+
 class Loop:
     """An event loop on a thread of its own: synchronous tests run coroutines on it."""
 
@@ -161,6 +174,7 @@ def test_the_front_ends_queries_and_persisted_documents_answer_the_same_on_both_
         ("quote", (QUERIES / "quote.graphql").read_text(), quote_variables(both)),
     ]
     requests += [(path.name, path.name, {"first": 5}) for path in sorted(PERSISTED.glob("*.graphql"))]
+    requests.append(("typenames, fragments, @skip/@include", SHAPES, {"first": 3, "withOrders": False}))
     for name, query, variables in requests:
         if name == "who_am_i.graphql":
             variables = None
