@@ -106,6 +106,13 @@ def gateway(systems: Systems) -> Iterator[Gateway]:
 
 
 @pytest.fixture(scope="session")
+def reference_gateway(systems: Systems) -> Iterator[Gateway]:
+    """`gateway`, executing every operation on graphql-core's executor instead of its plan (`plans = false`)."""
+    with GatewayProcess(systems.urls, auth=AUTH, plans=False, **LIVE) as process:
+        yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
 def impatient_gateway(systems: Systems) -> Iterator[Gateway]:
     """A gateway that waits at most 0.5 s for the ERP (and has no cache)."""
     with GatewayProcess(systems.urls, erp={"timeout": 0.5}, auth=AUTH, **LIVE) as process:
