@@ -79,6 +79,9 @@ class AuthSettings(BaseModel):
     jwks_file: str | None = Field(None, description="A JWKS file; tokens pick their key by `kid`.")
     jwt_algorithms: list[str] = ["HS256", "RS256", "ES256"]
     leeway_seconds: int = 30
+    token_cache_size: int = Field(
+        10_000, ge=0, description="Verified tokens remembered (by SHA-256) until they expire; 0 verifies every request."
+    )
     audience: str | None = None
     issuer: str | None = None
     api_keys: list[ApiKey] = []
