@@ -67,7 +67,13 @@ class Source:
         cache = self.caches.get(method)
         if cache is None:
             cache = self.caches[method] = MethodCache(
-                self.name, method, ttl=ttl, grace=policy.grace, maxsize=policy.max_entries, shared=policy.shared
+                self.name,
+                method,
+                ttl=ttl,
+                grace=policy.grace,
+                maxsize=policy.max_entries,
+                shared=policy.shared,
+                budget=policy.budget,
             )
         return await cache.get_many(keys, fetch)
 
