@@ -14,7 +14,6 @@ what, with which outcome.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,8 +28,6 @@ from server.auth import Unauthenticated
 from server.gateway import error_body
 from server.metrics import UNAUTHENTICATED
 from sources.errors import IsthmusError
-
-access_log = logging.getLogger("isthmus.access")
 
 CHALLENGE = 'Bearer realm="isthmus"'
 # The audit event of a route: the first segment of its path.
@@ -80,19 +77,21 @@ def caller_unless(public: Callable[[Request], bool]) -> Callable[[Request], Awai
     return dependency
 
 
-def event_of(request: Request) -> str:
-    return EVENTS.get(request.url.path.strip("/").partition("/")[0], "ops")
+def path_of(request: Request) -> str:
+    """`request.url.path` without building the URL (host, port, query) it is part of."""
+    return request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 def audit(request: Request, *, principal: Principal | None, status: int, outcome: str, **fields: Any) -> None:
     """The one access line: who asked (principal, roles), what (method, path, the route's fields), and the outcome."""
-    access_log.info(
-        event_of(request),
-        extra={
+    path = path_of(request)
+    logs.access(
+        EVENTS.get(path.strip("/").partition("/")[0], "ops"),
+        {
             "principal": principal.id if principal else None,
             "roles": list(principal.roles) if principal else None,
             "method": request.method,
-            "path": request.url.path,
+            "path": path,
             "status": status,
             "outcome": outcome,
             **fields,

@@ -69,6 +69,12 @@ class Metrics:
         self.cache_entries = Gauge(
             "isthmus_cache_entries", "Entries held per source method", ["source", "method"], registry=r
         )
+        self.cache_bytes = Gauge(
+            "isthmus_cache_bytes",
+            "Estimated resident bytes held per source method (all together within cache.max_bytes)",
+            ["source", "method"],
+            registry=r,
+        )
         self.breaker = Gauge(
             "isthmus_breaker_state", "Circuit state: 0 closed, 1 half-open, 2 open", ["source"], registry=r
         )
@@ -92,8 +98,9 @@ class Metrics:
     def cache_event(self, source: str, method: str, event: str, count: int) -> None:
         self.cache_events.labels(source, method, event).inc(count)
 
-    def cache_size(self, source: str, method: str, entries: int) -> None:
+    def cache_size(self, source: str, method: str, entries: int, size: int) -> None:
         self.cache_entries.labels(source, method).set(entries)
+        self.cache_bytes.labels(source, method).set(size)
 
     def breaker_state(self, source: str, state: str) -> None:
         self.breaker.labels(source).set(BREAKER_STATES[state])

@@ -53,6 +53,12 @@ class CacheSettings(BaseModel):
     ttl: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TTL))
     grace: float = Field(300, description="How long past its TTL an entry may still be served when its backend fails.")
     max_entries: int = Field(10_000, description="Per source method.")
+    max_bytes: int = Field(
+        48_000_000,
+        gt=0,
+        description="All the source caches of a process together, in estimated resident bytes (a record takes about "
+        "4 bytes per byte of the backend JSON it came from); over it, the largest cache drops its least recently used.",
+    )
 
 
 class ResilienceSettings(BaseModel):
@@ -79,6 +85,9 @@ class AuthSettings(BaseModel):
     jwks_file: str | None = Field(None, description="A JWKS file; tokens pick their key by `kid`.")
     jwt_algorithms: list[str] = ["HS256", "RS256", "ES256"]
     leeway_seconds: int = 30
+    token_cache_size: int = Field(
+        10_000, ge=0, description="Verified tokens remembered (by SHA-256) until they expire; 0 verifies every request."
+    )
     audience: str | None = None
     issuer: str | None = None
     api_keys: list[ApiKey] = []

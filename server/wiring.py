@@ -48,7 +48,11 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
     shared = SharedCache(redis) if redis is not None and settings.redis.source_cache else None
     policy = (
         CachePolicy(
-            ttl=settings.cache.ttl, grace=settings.cache.grace, max_entries=settings.cache.max_entries, shared=shared
+            ttl=settings.cache.ttl,
+            grace=settings.cache.grace,
+            max_entries=settings.cache.max_entries,
+            max_bytes=settings.cache.max_bytes,
+            shared=shared,
         )
         if settings.cache.enabled
         else None

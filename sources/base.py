@@ -17,13 +17,14 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+import msgspec
 
 from sources.cache import CachePolicy, Fetch, MethodCache
 from sources.errors import SourceBadResponse, SourceError
 from sources.http import BackendClient
+from sources.records import NotFinite, Record
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R", bound=Record)
 T = TypeVar("T")
 # What a batch method answers, one slot per key in the order of the keys:
 Lookup = Sequence[T | None | SourceError]  # the key's record, None when unknown, or why it could not be read
@@ -34,7 +35,9 @@ BatchMethod = TypeVar("BatchMethod", bound=Callable[..., Awaitable[Sequence[Any]
 MAX_KEY_LENGTH = 128
 
 
-class Items(BaseModel, Generic[R]):
+class Items(msgspec.Struct, Generic[R], frozen=True, gc=False):
+    """The envelope of every list answer: `{"items": [...]}`."""
+
     items: list[R]
 
 
@@ -64,7 +67,13 @@ class Source:
         cache = self.caches.get(method)
         if cache is None:
             cache = self.caches[method] = MethodCache(
-                self.name, method, ttl=ttl, grace=policy.grace, maxsize=policy.max_entries, shared=policy.shared
+                self.name,
+                method,
+                ttl=ttl,
+                grace=policy.grace,
+                maxsize=policy.max_entries,
+                shared=policy.shared,
+                budget=policy.budget,
             )
         return await cache.get_many(keys, fetch)
 
@@ -74,15 +83,16 @@ class Source:
     async def fetch(self, method: str, path: str, params: dict[str, str], model: type[R], keys: int = 1) -> list[R]:
         """One GET whose answer is `{"items": [...]}` of `model`, validated."""
         body = await self.http.get(method, path, params, keys=keys)
-        # pydantic parametrises a generic model with a class at run time; mypy takes only types in brackets
+        # a generic Struct is parametrised with a class at run time; mypy takes only types in brackets
         return self.validate(method, body, Items[model]).items  # type: ignore[valid-type]
 
-    def validate(self, method: str, body: bytes, model: type[R]) -> R:
-        """Parse and validate a JSON body in one pass; a malformed answer is SOURCE_BAD_RESPONSE."""
+    def validate(self, method: str, body: bytes, model: type[T]) -> T:
+        """Parse and type-check a JSON body in one pass into records; a malformed answer
+        (not JSON, a missing or mistyped field, a non-finite decimal) is SOURCE_BAD_RESPONSE."""
         try:
-            return _adapter(model).validate_json(body)
-        except ValidationError as exc:
-            raise SourceBadResponse(self.name, method, _summarise(exc)) from None
+            return _decoder(model).decode(body)
+        except msgspec.DecodeError as exc:  # ValidationError included; its text names the path, never the value
+            raise SourceBadResponse(self.name, method, str(exc)) from None
 
     async def fetch_by_keys(
         self, method: str, path: str, param: str, keys: Sequence[str], model: type[R], **extra: str
@@ -120,6 +130,8 @@ def cached(kind: str) -> Callable[[BatchMethod], BatchMethod]:
     """Make a batch method `(self, *scope, keys)` answer from the cache for the TTL of `kind`.
 
     Leading arguments (e.g. the ref system of a by-ref look-up) name a separate cache.
+    A record the method builds from its backend's answer that fails its checks
+    (`records.checked`, a non-finite decimal) is SOURCE_BAD_RESPONSE, as a malformed JSON answer is.
     """
 
     def decorate(fn: BatchMethod) -> BatchMethod:
@@ -127,7 +139,14 @@ def cached(kind: str) -> Callable[[BatchMethod], BatchMethod]:
         async def method(self: Source, *args: Any) -> Sequence[Any]:
             *scope, keys = args
             name = fn.__name__ if not scope else f"{fn.__name__}({','.join(map(str, scope))})"
-            return await self.cached(name, kind, list(keys), lambda missing: fn(self, *scope, missing))
+
+            async def fetch(missing: list[Hashable]) -> Sequence[Any]:
+                try:
+                    return await fn(self, *scope, missing)
+                except (msgspec.ValidationError, NotFinite) as exc:
+                    raise SourceBadResponse(self.name, name, str(exc)) from None
+
+            return await self.cached(name, kind, list(keys), fetch)
 
         return cast(BatchMethod, method)  # the same signature: `wraps` does not tell the checker
 
@@ -148,17 +167,11 @@ def group_by(items: Iterable[T], field: str, keys: Sequence[str]) -> list[list[T
     return [groups.get(key, []) for key in keys]
 
 
-_adapters: dict[type, TypeAdapter[Any]] = {}
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 
 
-def _adapter(model: type[R]) -> TypeAdapter[R]:
-    adapter = _adapters.get(model)
-    if adapter is None:
-        adapter = _adapters[model] = TypeAdapter(model)
-    return adapter
-
-
-def _summarise(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"{exc.error_count()} invalid value(s), first at {where}: {first.get('msg')}"
+def _decoder(model: type[T]) -> msgspec.json.Decoder[T]:
+    decoder = _decoders.get(model)
+    if decoder is None:
+        decoder = _decoders[model] = msgspec.json.Decoder(model)
+    return decoder

@@ -15,6 +15,11 @@ above the sources and never depends on what is cached.
 - When the backend fails, an entry up to `grace` seconds past its TTL is served
   instead, and the response is marked stale.
 - At most `maxsize` entries; the least recently used go first.
+- Bounded by bytes too: each entry is weighed by the backend answers that filled it
+  (their JSON's length, shared among the fill's keys by their number of records, times
+  the resident bytes a record takes per byte of its JSON), and all the method caches of
+  a process share one `ByteBudget`: over it, the cache holding the most gives up its
+  least recently used entries first.
 - With Redis configured, misses look in the shared second level first, and what
   is fetched is shared with the other replicas (sources/shared_cache.py).
 """
@@ -25,20 +30,75 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import TTLCache
 
-from sources import deadline, events, freshness, trace
+from sources import deadline, events, freshness, received, trace
 from sources.errors import SourceError, SourceTimeout, SourceUnavailable
 from sources.shared_cache import Shared, SharedCache
+
+# Resident bytes of records per byte of the JSON they were decoded from: 3.7 for the demo
+# systems' answers as msgspec Structs (`scripts/decode_bench.py`: 3.9 MB held for 1.05 MB).
+RESIDENT_PER_BYTE = 4
+# An entry's own cost whatever it holds: its key, the Entry, the cache's link and dict slots.
+ENTRY_BYTES = 200
 
 
 @dataclass(frozen=True)
 class Entry:
     value: Any
     fetched_at: float
+    size: int = ENTRY_BYTES  # estimated resident bytes
+
+
+class _Entries(TTLCache[Hashable, Entry]):
+    """Entries for their TTL (plus the grace), weighed in bytes up to `max_bytes`, at most `max_entries`."""
+
+    def __init__(self, max_entries: int, max_bytes: float, ttl: float) -> None:
+        super().__init__(max_bytes, ttl, time.monotonic, lambda entry: entry.size)
+        self.max_entries = max_entries
+
+    def __setitem__(self, key: Hashable, value: Entry, *args: Any) -> None:
+        if value.size > self.maxsize:  # more than the whole budget: not kept (cachetools would raise)
+            self.pop(key, None)  # nor an older value in its place
+            return
+        super().__setitem__(key, value, *args)
+        while len(self) > self.max_entries:
+            self.popitem()
+
+
+class ByteBudget:
+    """The bytes all the method caches of a process may hold together (estimated resident bytes).
+
+    Over it, the cache holding the most gives up its least recently used entries first, so a
+    few large lists (orders, stock) give way before the many small look-ups (parties, reps).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._caches: list[MethodCache] = []
+
+    def join(self, cache: MethodCache) -> None:
+        self._caches.append(cache)
+
+    @property
+    def used(self) -> int:
+        return sum(cache.bytes for cache in self._caches)
+
+    def enforce(self) -> None:
+        over = self.used - self.max_bytes
+        trimmed: set[MethodCache] = set()
+        while over > 0:
+            largest = max(self._caches, key=lambda cache: cache.bytes)
+            freed = largest.drop_oldest()
+            if not freed:
+                break
+            trimmed.add(largest)
+            over -= freed
+        for cache in trimmed:
+            events.cache_size(cache.source, cache.method, len(cache), cache.bytes)
 
 
 Fetch = Callable[[list[Hashable]], Awaitable[Sequence[Any]]]
@@ -55,23 +115,47 @@ class Answer:
 
 class MethodCache:
     def __init__(
-        self, source: str, method: str, *, ttl: float, grace: float, maxsize: int, shared: SharedCache | None = None
+        self,
+        source: str,
+        method: str,
+        *,
+        ttl: float,
+        grace: float,
+        maxsize: int,
+        shared: SharedCache | None = None,
+        budget: ByteBudget | None = None,
     ) -> None:
         self.source = source
         self.shared = shared
         self.method = method
         self.ttl = ttl
         self.grace = grace
-        self._entries: TTLCache[Hashable, Entry] = TTLCache(maxsize=maxsize, ttl=ttl + grace, timer=time.monotonic)
+        self.budget = budget
+        self._entries = _Entries(maxsize, budget.max_bytes if budget else math.inf, ttl + grace)
         self._inflight: dict[Hashable, asyncio.Future[Answer]] = {}
         self._fills: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
+        if budget is not None:
+            budget.join(self)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     @property
     def maxsize(self) -> int:
-        return int(self._entries.maxsize)
+        return self._entries.max_entries
+
+    @property
+    def bytes(self) -> int:
+        """The estimated resident bytes of the entries held."""
+        return int(self._entries.currsize)
+
+    def drop_oldest(self) -> int:
+        """Let the least recently used entry go; the bytes it freed (0 when empty)."""
+        try:
+            _, entry = self._entries.popitem()
+        except KeyError:
+            return 0
+        return entry.size
 
     async def get_many(self, keys: Sequence[Hashable], fetch: Fetch) -> list[Any]:
         """One result per key, in order; only the keys nobody has or is fetching reach `fetch`."""
@@ -152,7 +236,7 @@ class MethodCache:
             for key, future in futures.items():
                 future.set_result(answers[key])
             self._done(futures)
-            events.cache_size(self.source, self.method, len(self._entries))
+            events.cache_size(self.source, self.method, len(self._entries), self.bytes)
             if fetched and self.shared:
                 await self.shared.put_many(self.source, self.method, fetched, self.ttl + self.grace)
         except asyncio.CancelledError:  # only at shutdown: nobody cancels a fill for a request's sake
@@ -184,25 +268,30 @@ class MethodCache:
         answers: dict[Hashable, Answer] = {}
         for key, entry in shared.items():
             if entry.age <= freshness.limit(self.ttl, key):
-                stored = self._entries[key] = Entry(entry.value(), time.monotonic() - entry.age)
+                size = ENTRY_BYTES + RESIDENT_PER_BYTE * len(entry.blob)
+                stored = self._entries[key] = Entry(entry.value(), time.monotonic() - entry.age, size)
                 answers[key] = Answer(stored.value, stored.fetched_at)
         if answers:
             events.cache_event(self.source, self.method, "redis_hit", len(answers))
         to_fetch = [key for key in keys if key not in answers]
         fetched: dict[Hashable, Any] = {}
         if to_fetch:
-            try:
-                values = await fetch(to_fetch)
-            except SourceError as exc:
-                values = [exc] * len(to_fetch)
+            with received.counting() as answered:
+                try:
+                    values = await fetch(to_fetch)
+                except SourceError as exc:
+                    values = [exc] * len(to_fetch)
             fetched_at = time.monotonic()
-            for key, value in zip(to_fetch, values, strict=True):
+            sizes = _weigh(values, answered[0])
+            for key, value, size in zip(to_fetch, values, sizes, strict=True):
                 if isinstance(value, SourceError):
                     answers[key] = self._stale_or(key, value, fetched_at, shared.get(key))
                 else:
                     fetched[key] = value
-                    self._entries[key] = Entry(value, fetched_at)
+                    self._entries[key] = Entry(value, fetched_at, size)
                     answers[key] = Answer(value, fetched_at)
+        if self.budget is not None:
+            self.budget.enforce()
         return answers, fetched
 
     def _stale_or(self, key: Hashable, error: SourceError, now: float, shared: Shared | None = None) -> Answer:
@@ -216,6 +305,13 @@ class MethodCache:
         return Answer(entry.value, entry.fetched_at, stale=True)
 
 
+def _weigh(values: Sequence[Any], answered: int) -> list[int]:
+    """Each value's estimated resident bytes: the `answered` bytes of JSON shared by number of records."""
+    records = [len(value) if isinstance(value, list) else int(value is not None) for value in values]
+    per_record = RESIDENT_PER_BYTE * answered / (sum(records) or 1)
+    return [ENTRY_BYTES + round(count * per_record) for count in records]
+
+
 @dataclass(frozen=True)
 class CachePolicy:
     """How long each kind of data may be served from the cache, and how much of it to keep."""
@@ -224,6 +320,11 @@ class CachePolicy:
     grace: float = 300.0
     max_entries: int = 10_000
     shared: SharedCache | None = None  # the second level in Redis, when configured
+    max_bytes: int = 48_000_000  # all the caches of the process together, estimated resident bytes
+    budget: ByteBudget = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "budget", ByteBudget(self.max_bytes))
 
     def ttl_of(self, kind: str) -> float:
         return self.ttl.get(kind, 0.0)

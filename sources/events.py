@@ -14,7 +14,7 @@ class Listener(Protocol):
 
     def cache_event(self, source: str, method: str, event: str, count: int) -> None: ...
 
-    def cache_size(self, source: str, method: str, entries: int) -> None: ...
+    def cache_size(self, source: str, method: str, entries: int, size: int) -> None: ...
 
     def breaker_state(self, source: str, state: str) -> None: ...
 
@@ -38,9 +38,10 @@ def cache_event(source: str, method: str, event: str, count: int = 1) -> None:
         listener.cache_event(source, method, event, count)
 
 
-def cache_size(source: str, method: str, entries: int) -> None:
+def cache_size(source: str, method: str, entries: int, size: int) -> None:
+    """A method cache's entries and their estimated resident bytes."""
     for listener in _listeners:
-        listener.cache_size(source, method, entries)
+        listener.cache_size(source, method, entries, size)
 
 
 def breaker_state(source: str, state: str) -> None:

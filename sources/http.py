@@ -28,7 +28,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from tenacity.stop import stop_base
 
-from sources import deadline, events, trace
+from sources import deadline, events, received, trace
 from sources.breaker import CircuitBreaker
 from sources.errors import SourceBadResponse, SourceError, SourceTimeout, SourceUnauthorized, SourceUnavailable
 
@@ -122,7 +122,9 @@ class BackendClient:
                 reraise=True,
             ):
                 with attempt:
-                    return await self._attempt(method, path, request, send)
+                    body = await self._attempt(method, path, request, send)
+                    received.add(len(body))
+                    return body
         except SourceError as exc:
             outcome = exc.code
             raise

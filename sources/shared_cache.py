@@ -15,6 +15,7 @@ import time
 from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 from sources.records import Record
@@ -38,7 +39,7 @@ def encode(value: Any) -> bytes:
     if value is None:
         return b"null"
     if isinstance(value, Record):
-        return b'{"$":"%s","v":%s}' % (type(value).__name__.encode(), value.model_dump_json().encode())
+        return b'{"$":"%s","v":%s}' % (type(value).__name__.encode(), msgspec.json.encode(value))
     if isinstance(value, (list, tuple)):
         return b"[" + b",".join(encode(item) for item in value) + b"]"
     raise NotStorable(type(value).__name__)
@@ -49,7 +50,7 @@ def decode(data: Any, classes: dict[str, type[Record]]) -> Any:
         return None
     if isinstance(data, list):
         return [decode(item, classes) for item in data]
-    return classes[data["$"]].model_validate(data["v"])
+    return msgspec.convert(data["v"], classes[data["$"]])
 
 
 class Shared(NamedTuple):

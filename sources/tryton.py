@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from sources.base import Lookup, Related, Source, cached, group_by
 from sources.cache import CachePolicy
@@ -54,6 +54,7 @@ from sources.records import (
     Receipt,
     Stock,
     Warehouse,
+    checked,
 )
 
 CENT = Decimal("0.01")
@@ -130,6 +131,10 @@ def decode(body: bytes) -> Any:
     return json.loads(body, object_hook=_decode_object)
 
 
+@overload
+def number(value: Decimal) -> Decimal: ...
+@overload
+def number(value: Any) -> Decimal | None: ...
 def number(value: Any) -> Decimal | None:
     """A Tryton number (float quantity or Decimal amount) as a Decimal, two places when exact."""
     if value is None:
@@ -543,11 +548,13 @@ class TrytonSource(Source):
         for row in await self.batched(codes, read):
             ref = self.ref_of(row)
             if ref is not None:
-                found[ref] = Party(
-                    code=ref,
-                    name=row.get("name"),
-                    credit_limit=number(row.get("credit_limit_amount")),
-                    currency=session.currency,
+                found[ref] = checked(
+                    Party(
+                        code=ref,
+                        name=row.get("name"),
+                        credit_limit=number(row.get("credit_limit_amount")),
+                        currency=session.currency,
+                    )
                 )
         return [found.get(code) for code in codes]
 
@@ -580,16 +587,18 @@ class TrytonSource(Source):
         found = {}
         for row in await self.batched(skus, read):
             symbol = _nested(row, "default_uom.symbol")
-            found[row["code"]] = Product(
-                sku=row["code"],
-                name=row.get("name") or row["code"],
-                uom=UOM_CODES.get(symbol, symbol.upper() if symbol else None),
-                list_price=number(row.get("list_price_used")),
-                standard_cost=number(row.get("cost_price")),
-                assembly_cost=Decimal("0"),  # no per-level labour cost without production routings
-                currency=session.currency,
-                kind="MANUFACTURED" if row.get("producible") else "PURCHASED",
-                tax_rate=_rate((row.get("account_category.") or {}).get("customer_taxes_used.") or []),
+            found[row["code"]] = checked(
+                Product(
+                    sku=row["code"],
+                    name=row.get("name") or row["code"],
+                    uom=UOM_CODES.get(symbol, symbol.upper() if symbol else None),
+                    list_price=number(row.get("list_price_used")),
+                    standard_cost=number(row.get("cost_price")),
+                    assembly_cost=Decimal("0"),  # no per-level labour cost without production routings
+                    currency=session.currency,
+                    kind="MANUFACTURED" if row.get("producible") else "PURCHASED",
+                    tax_rate=_rate((row.get("account_category.") or {}).get("customer_taxes_used.") or []),
+                )
             )
         return [found.get(sku) for sku in skus]
 
@@ -636,10 +645,12 @@ class TrytonSource(Source):
                 for line in bom.get("inputs.") or []:
                     quantity = _in_default_unit(line) / per
                     lines.append(
-                        BomLine(
-                            parent_sku=row["code"],
-                            component_sku=_nested(line, "product.code"),
-                            quantity=number(quantity.quantize(Decimal("0.0001"))),
+                        checked(
+                            BomLine(
+                                parent_sku=row["code"],
+                                component_sku=_nested(line, "product.code"),
+                                quantity=number(quantity.quantize(Decimal("0.0001"))),
+                            )
                         )
                     )
             found[row["code"]] = sorted(lines, key=lambda line: line.component_sku)
@@ -750,7 +761,7 @@ class TrytonSource(Source):
             kind = _move_kind(topology, move)
             if target is not None:
                 receipts[(sku, Topology.key(target))].append(
-                    Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=quantity)
+                    checked(Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=quantity))
                 )
             if source is not None:
                 key = (sku, Topology.key(source))
@@ -758,7 +769,7 @@ class TrytonSource(Source):
                     allocated[key] += quantity
                 else:
                     receipts[key].append(
-                        Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=-quantity)
+                        checked(Receipt(id=f"MV{move['id']}", kind=kind, expected_date=date, quantity=-quantity))
                     )
 
         result = []
@@ -769,12 +780,14 @@ class TrytonSource(Source):
                 if key not in on_hand_of:
                     continue  # Tryton has no product with this code
                 rows.append(
-                    Stock(
-                        sku=sku,
-                        warehouse=key[1],
-                        on_hand=on_hand_of[key],
-                        allocated=number(allocated[key]) if key in allocated else Decimal("0.00"),
-                        receipts=sorted(receipts.get(key, []), key=lambda r: (r.expected_date, r.id)),
+                    checked(
+                        Stock(
+                            sku=sku,
+                            warehouse=key[1],
+                            on_hand=on_hand_of[key],
+                            allocated=number(allocated[key]) if key in allocated else Decimal("0.00"),
+                            receipts=sorted(receipts.get(key, []), key=lambda r: (r.expected_date, r.id)),
+                        )
                     )
                 )
             result.append(rows)
@@ -862,15 +875,17 @@ class TrytonSource(Source):
                 invoiced_tax += invoiced * unit_price * rate
             amount = number(line.get("amount"))
             lines.append(
-                OrderLine(
-                    line_no=len(lines) + 1,
-                    sku=sku,
-                    quantity=quantity,
-                    shipped_quantity=number(shipped),
-                    unit_price=unit_price,
-                    amount=amount,
-                    unit_cost=number(_nested(line, "product.cost_price")),
-                    tax_amount=None if amount is None else number((amount * rate).quantize(CENT)),
+                checked(
+                    OrderLine(
+                        line_no=len(lines) + 1,
+                        sku=sku,
+                        quantity=quantity,
+                        shipped_quantity=number(shipped),
+                        unit_price=unit_price,
+                        amount=amount,
+                        unit_cost=number(_nested(line, "product.cost_price")),
+                        tax_amount=None if amount is None else number((amount * rate).quantize(CENT)),
+                    )
                 )
             )
         paid = paid_tax = Decimal(0)
@@ -886,24 +901,26 @@ class TrytonSource(Source):
                 paid += untaxed * share
                 paid_tax += tax * share
         sale_date = row.get("sale_date")
-        return Order(
-            id=str(row["id"]),
-            number=row.get("number") or f"DRAFT-{row['id']}",
-            party_code=party,
-            contract_number=row.get("reference") or None,
-            status=status,
-            ordered_at=dt.datetime.combine(sale_date, dt.time(0), dt.UTC) if sale_date else None,
-            promised_date=row.get("shipping_date") or (max(planned) if planned else None),
-            warehouse=_nested(row, "warehouse.code"),
-            currency=_nested(row, "currency.code") or currency,
-            total=number(row.get("untaxed_amount")),
-            shipped_amount=number(shipped_total.quantize(CENT)),
-            invoiced_amount=number(invoiced_total.quantize(CENT)),
-            paid_amount=number(paid.quantize(CENT)),
-            tax_amount=number(row.get("tax_amount")),
-            invoiced_tax_amount=number(invoiced_tax.quantize(CENT)),
-            paid_tax_amount=number(paid_tax.quantize(CENT)),
-            lines=lines,
+        return checked(
+            Order(
+                id=str(row["id"]),
+                number=row.get("number") or f"DRAFT-{row['id']}",
+                party_code=party,
+                contract_number=row.get("reference") or None,
+                status=status,
+                ordered_at=dt.datetime.combine(sale_date, dt.time(0), dt.UTC) if sale_date else None,
+                promised_date=row.get("shipping_date") or (max(planned) if planned else None),
+                warehouse=_nested(row, "warehouse.code"),
+                currency=_nested(row, "currency.code") or currency,
+                total=number(row.get("untaxed_amount")),
+                shipped_amount=number(shipped_total.quantize(CENT)),
+                invoiced_amount=number(invoiced_total.quantize(CENT)),
+                paid_amount=number(paid.quantize(CENT)),
+                tax_amount=number(row.get("tax_amount")),
+                invoiced_tax_amount=number(invoiced_tax.quantize(CENT)),
+                paid_tax_amount=number(paid_tax.quantize(CENT)),
+                lines=lines,
+            )
         )
 
     @cached("orders")
@@ -987,13 +1004,15 @@ class TrytonSource(Source):
         sales = row.get("sales") or []
         foreign = _nested(row, "currency.code") not in (None, currency)
         instalments = [
-            Instalment(
-                due_date=line.get("maturity_date"),
-                amount=number(
-                    line["amount_second_currency"]
-                    if foreign and line.get("amount_second_currency") is not None
-                    else (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))
-                ),
+            checked(
+                Instalment(
+                    due_date=line.get("maturity_date"),
+                    amount=number(
+                        line["amount_second_currency"]
+                        if foreign and line.get("amount_second_currency") is not None
+                        else (line.get("debit") or Decimal(0)) - (line.get("credit") or Decimal(0))
+                    ),
+                )
             )
             for line in sorted(lines, key=lambda line: (line.get("maturity_date") or dt.date.max, line["id"]))
         ]
@@ -1002,21 +1021,23 @@ class TrytonSource(Source):
             if foreign and lines
             else None
         )
-        return Invoice(
-            id=str(row["id"]),
-            number=row.get("number") or f"DRAFT-{row['id']}",
-            party_code=party,
-            order_id=str(sales[0]) if sales else None,
-            issued_at=row.get("invoice_date"),
-            due_date=due,
-            amount=number(total),
-            paid_amount=number(paid),
-            status=status,
-            currency=_nested(row, "currency.code") or currency,
-            net_amount=number(row.get("untaxed_amount")),
-            tax_amount=number(row.get("tax_amount")),
-            instalments=instalments,
-            company_amount=number(company_amount),
+        return checked(
+            Invoice(
+                id=str(row["id"]),
+                number=row.get("number") or f"DRAFT-{row['id']}",
+                party_code=party,
+                order_id=str(sales[0]) if sales else None,
+                issued_at=row.get("invoice_date"),
+                due_date=due,
+                amount=number(total),
+                paid_amount=number(paid),
+                status=status,
+                currency=_nested(row, "currency.code") or currency,
+                net_amount=number(row.get("untaxed_amount")),
+                tax_amount=number(row.get("tax_amount")),
+                instalments=instalments,
+                company_amount=number(company_amount),
+            )
         )
 
     @cached("balances")
@@ -1050,14 +1071,16 @@ class TrytonSource(Source):
             if party is None:
                 continue
             items.append(
-                OpenItem(
-                    id=f"ML{row['id']}",
-                    party_code=party,
-                    date=row.get("date"),
-                    due_date=row.get("maturity_date"),
-                    amount=number((row.get("debit") or Decimal(0)) - (row.get("credit") or Decimal(0))),
-                    description=_nested(row, "move.description") or row.get("description"),
-                    currency=session.currency,
+                checked(
+                    OpenItem(
+                        id=f"ML{row['id']}",
+                        party_code=party,
+                        date=row.get("date"),
+                        due_date=row.get("maturity_date"),
+                        amount=number((row.get("debit") or Decimal(0)) - (row.get("credit") or Decimal(0))),
+                        description=_nested(row, "move.description") or row.get("description"),
+                        currency=session.currency,
+                    )
                 )
             )
         return group_by(items, "party_code", codes)

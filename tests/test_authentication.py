@@ -1,5 +1,6 @@
 """Who is calling: tokens and API keys, and a clear 401 for everything else."""
 
+import datetime
 import hashlib
 import json
 import time
@@ -103,3 +104,139 @@ async def test_an_api_key_maps_to_its_service_account(keyed):
 async def test_an_unknown_api_key(keyed):
     settings, _ = keyed
     assert_401(await keyed_call(settings, {"X-API-Key": "guess"}), "Unknown API key")
+
+
+# --- a verified token is remembered until it expires, and only then ----------------------
+
+
+class Clock:
+    """Wall time that moves only when the test says so, for the gateway and for PyJWT alike."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+
+    class PyJwtNow(datetime.datetime):  # PyJWT reads `datetime.now(tz=...)` when it checks exp and nbf
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime.fromtimestamp(clock.now, tz)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", PyJwtNow)
+    return clock
+
+
+@pytest.fixture
+def verifications(monkeypatch):
+    """Every token PyJWT is asked to verify (signature and claims), in order."""
+    seen = []
+    decode = jwt.decode
+
+    def counting(token, *args, **kwargs):
+        seen.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    return seen
+
+
+def authenticator(clock, **settings):
+    from server.auth import Authenticator
+    from server.settings import AuthSettings
+
+    return Authenticator(AuthSettings(jwt_secret=TEST_SECRET, **settings), clock=clock)
+
+
+def bearer_of(signed: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {signed}"}
+
+
+def signed(clock, ttl=60, secret=TEST_SECRET, **claims):
+    return jwt.encode({"sub": "F-7", "roles": ["finance"], "exp": int(clock.now) + ttl, **claims}, secret, algorithm="HS256")
+
+
+def test_a_verified_token_is_not_verified_again_and_is_kept_by_its_digest_only(clock, verifications):
+    auth = authenticator(clock)
+    token_ = signed(clock)
+    first = auth.authenticate(bearer_of(token_))
+    second = auth.authenticate(bearer_of(token_))
+    assert first == second and first.id == "F-7" and first.roles == ("finance",)
+    assert verifications == [token_]
+    assert list(auth._verified) == [hashlib.sha256(token_.encode()).digest()]  # never the token itself
+
+
+def test_at_its_exp_a_remembered_token_is_verified_again_and_refused_once_expired(clock, verifications):
+    from server.errors import Unauthenticated
+
+    auth = authenticator(clock, leeway_seconds=30)
+    token_ = signed(clock, ttl=60)
+    auth.authenticate(bearer_of(token_))
+    clock.now += 59
+    auth.authenticate(bearer_of(token_))
+    assert len(verifications) == 1
+    clock.now += 1  # at exp: the leeway lets verification accept it, but the memory ends here
+    auth.authenticate(bearer_of(token_))
+    assert len(verifications) == 2
+    clock.now += 30  # past exp and the leeway
+    for _ in range(2):
+        with pytest.raises(Unauthenticated, match="expired"):
+            auth.authenticate(bearer_of(token_))
+    assert len(verifications) == 4
+
+
+def test_a_remembered_token_is_not_taken_before_its_nbf(clock, verifications):
+    from server.errors import Unauthenticated
+
+    auth = authenticator(clock, leeway_seconds=30)
+    token_ = signed(clock, nbf=int(clock.now) + 10)  # within the leeway: accepted now
+    auth.authenticate(bearer_of(token_))
+    clock.now -= 25  # the wall clock steps back: now before nbf - leeway
+    with pytest.raises(Unauthenticated, match="not valid yet"):
+        auth.authenticate(bearer_of(token_))
+    assert len(verifications) == 2
+
+
+def test_a_token_that_failed_is_never_remembered(clock, verifications):
+    from server.errors import Unauthenticated
+
+    auth = authenticator(clock)
+    good = signed(clock)
+    auth.authenticate(bearer_of(good))
+    forged = signed(clock, secret="not-the-secret-of-this-gateway-0123456789")  # the same claims, another key
+    for _ in range(2):
+        with pytest.raises(Unauthenticated, match="signature"):
+            auth.authenticate(bearer_of(forged))
+    assert verifications == [good, forged, forged] and len(auth._verified) == 1
+
+
+def test_the_remembered_tokens_are_bounded(clock, verifications):
+    auth = authenticator(clock, token_cache_size=2)
+    tokens = [signed(clock, sub=f"U{n}") for n in range(3)]
+    for token_ in tokens:
+        auth.authenticate(bearer_of(token_))
+    assert len(auth._verified) == 2
+    auth.authenticate(bearer_of(tokens[2]))  # remembered
+    auth.authenticate(bearer_of(tokens[0]))  # the least recently used, gone: verified again
+    assert verifications == [*tokens, tokens[0]]
+
+
+def test_no_memory_when_switched_off(clock, verifications):
+    auth = authenticator(clock, token_cache_size=0)
+    token_ = signed(clock)
+    auth.authenticate(bearer_of(token_))
+    auth.authenticate(bearer_of(token_))
+    assert verifications == [token_, token_]
+
+
+async def test_the_gateway_verifies_a_token_once_for_many_requests(verifications):
+    headers = {"Authorization": f"Bearer {token('finance', user='F-7')}"}
+    async with served() as client:
+        answers = [(await client.post("/graphql", json={"query": ME}, headers=headers)).json() for _ in range(3)]
+    assert all(answer["data"]["me"]["id"] == "F-7" for answer in answers)
+    assert len(verifications) == 1

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
 from types import SimpleNamespace
 
+import httpx
+import msgspec
+import orjson
 import pytest
 
 import sources.cache
-from sources import freshness
-from sources.cache import MethodCache
+from sources import freshness, received
+from sources.base import Items
+from sources.cache import ENTRY_BYTES, RESIDENT_PER_BYTE, ByteBudget, CachePolicy, MethodCache
+from sources.erp import ErpSource
 from sources.errors import SourceError, SourceUnavailable
+from sources.http import BackendClient
+from sources.records import Order
 
 
 class Clock:
@@ -177,3 +185,117 @@ async def test_a_bug_in_the_fetch_is_raised_in_every_waiting_request(clock):
     outcomes = await asyncio.gather(*requests, return_exceptions=True)
     assert all(isinstance(outcome, ZeroDivisionError) for outcome in outcomes)
     assert not method._inflight  # the next request tries again
+
+
+# --- bounded by bytes: entries weighed by the answers that filled them ---------------------
+
+
+class Lists:
+    """A scripted fetch of lists: per key `records[key]` items, each of `json_bytes` bytes of JSON
+    received (what the HTTP client reports for a real backend)."""
+
+    def __init__(self, records: dict, json_bytes: int = 1000) -> None:
+        self.records = records
+        self.json_bytes = json_bytes
+        self.calls: list[list] = []
+
+    async def __call__(self, keys: list) -> list:
+        self.calls.append(list(keys))
+        received.add(self.json_bytes * sum(self.records.get(key, 1) for key in keys))
+        return [[f"{key}#{n}" for n in range(self.records.get(key, 1))] for key in keys]
+
+
+def weight(records: int, json_bytes: int = 1000) -> int:
+    return ENTRY_BYTES + RESIDENT_PER_BYTE * json_bytes * records
+
+
+async def test_an_entry_weighs_its_share_of_the_answers_that_filled_it(clock):
+    method = cache()
+    await method.get_many(["A", "B", "C"], Lists({"A": 3, "B": 1, "C": 0}))
+    assert method.bytes == weight(3) + weight(1) + weight(0)
+
+
+async def test_past_the_byte_budget_the_least_recently_used_go(clock):
+    budget = ByteBudget(10 * weight(1))
+    backend, method = Lists({}), cache(budget=budget)
+    for n in range(30):  # three times what the budget holds, well within the entries' bound
+        await method.get_many([f"K{n:02}"], backend)
+        assert budget.used <= budget.max_bytes
+    assert len(method) == 10 and method.bytes == 10 * weight(1)
+    await method.get_many(["K29"], backend)  # the newest are the ones kept
+    assert len(backend.calls) == 30
+    await method.get_many(["K00"], backend)  # the oldest went first
+    assert backend.calls[-1] == ["K00"]
+
+
+async def test_the_cache_holding_the_most_gives_way_first(clock):
+    budget = ByteBudget(weight(20) * 3 + weight(1) * 5)
+    small, large = cache(budget=budget), MethodCache("ERP", "orders_by_party", ttl=10.0, grace=30.0, maxsize=100, budget=budget)
+    await small.get_many([f"P{n}" for n in range(5)], Lists({}))
+    for n in range(6):
+        await large.get_many([f"O{n}"], Lists({f"O{n}": 20}))
+    assert len(small) == 5  # the small look-ups stay
+    assert len(large) == 3 and budget.used <= budget.max_bytes
+
+
+async def test_an_entry_larger_than_the_whole_budget_is_answered_not_kept(clock):
+    budget = ByteBudget(weight(10))
+    method = cache(budget=budget)
+    backend = Lists({"A": 1})
+    await method.get_many(["A"], backend)
+    clock.advance(11)  # past the TTL: fetched again, and now the answer is huge
+    backend.records["A"] = 50
+    assert len((await method.get_many(["A"], backend))[0]) == 50
+    assert len(method) == 0  # neither the huge value nor the older one in its place
+    assert await method.get_many(["A"], backend) and len(backend.calls) == 3
+
+
+def test_a_record_weighs_about_what_it_holds():
+    """RESIDENT_PER_BYTE against what decoded records really take (tracemalloc)."""
+    order = {"id": "O1", "number": "SO-2026-000001", "party_code": "P00001", "contract_number": "CT-2025-00001",
+             "status": "CONFIRMED", "ordered_at": "2026-11-28T10:41:57Z", "promised_date": "2026-12-12",
+             "warehouse": "WH-EU", "currency": "EUR", "total": "4904.59", "shipped_amount": "0.00",
+             "invoiced_amount": "0.00", "paid_amount": "0.00", "tax_amount": "931.87", "invoiced_tax_amount": "0.00",
+             "paid_tax_amount": "0.00", "lines": [{"line_no": n, "sku": f"SKU-{n:04}", "quantity": "8.00",
+             "shipped_quantity": "0.00", "unit_price": "486.90", "amount": "3895.20", "unit_cost": "283.87",
+             "tax_rate": "0.1900", "tax_amount": "740.09"} for n in range(3)]}
+    body = orjson.dumps({"items": [{**order, "id": f"O{n}", "number": f"SO-{n}"} for n in range(500)]})
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    held = msgspec.json.decode(body, type=Items[Order])
+    size = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert 0.75 < RESIDENT_PER_BYTE * len(body) / size < 1.5, (size, len(body))
+    del held
+
+
+async def test_a_source_cache_is_weighed_by_its_backends_bytes_and_kept_within_the_budget():
+    """Over HTTP (a scripted backend): the client's bytes reach the weights; a small budget evicts."""
+    orders = {f"P{n}": [{"id": f"O{n}-{i}", "number": f"SO-{n}-{i}", "party_code": f"P{n}", "status": "DONE",
+                         "total": "10.00"} for i in range(n % 4)] for n in range(40)}
+    sent: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        parties = request.url.params["party"].split(",")
+        body = orjson.dumps({"items": [order for party in parties for order in orders[party]]})
+        sent.append(len(body))
+        return httpx.Response(200, content=body)
+
+    client = BackendClient("ERP", "http://erp.invalid", transport="httpx", retries=0)
+    client._client = httpx.AsyncClient(base_url=client.base_url, transport=httpx.MockTransport(answer))
+    policy = CachePolicy(ttl={"orders": 30}, max_bytes=10**9)
+    erp = ErpSource(client, policy)
+    await erp.orders_by_party(["P1", "P2", "P3", "P4"])
+    assert erp.caches["orders_by_party"].bytes == 4 * ENTRY_BYTES + RESIDENT_PER_BYTE * sent[0]
+
+    per_order = sent[0] // 6  # P1..P4 have 1 + 2 + 3 + 0 orders
+    small = CachePolicy(ttl={"orders": 30}, max_bytes=10 * weight(2, json_bytes=per_order))  # about 10 of the 40
+    erp = ErpSource(client, small)
+    for n in range(40):
+        await erp.orders_by_party([f"P{n}"])
+    cached = erp.caches["orders_by_party"]
+    assert small.budget.used <= small.max_bytes and 0 < len(cached) < 40  # filled past the bound, and evicted
+    calls = len(sent)
+    await erp.orders_by_party(["P39"])  # the newest kept
+    assert len(sent) == calls
+    await client.aclose()

@@ -684,6 +684,8 @@ class FakeTryton:
         self.refuse_login = False
         self.error: Any = None
         self.calls: list[str] = []
+        self.party: dict[str, Any] = {
+            "id": 3, "code": "P00001", "name": "Acme", "credit_limit_amount": {"__class__": "Decimal", "decimal": "2500"}}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -707,8 +709,7 @@ class FakeTryton:
         assert params[-1]["company"] == 1 and "actions" not in params[-1]  # the context rides last
         if self.error is not None:
             return httpx.Response(200, json={"id": 1, "error": self.error})
-        return httpx.Response(200, json={"id": 1, "result": [{
-            "id": 3, "code": "P00001", "name": "Acme", "credit_limit_amount": {"__class__": "Decimal", "decimal": "2500"}}]})
+        return httpx.Response(200, json={"id": 1, "result": [self.party]})
 
 
 def fake_source(tryton: FakeTryton) -> Any:
@@ -780,6 +781,24 @@ async def test_tryton_errors_map_onto_the_gateways_codes(error, code, attempts):
         await source.parties(["P00001"])
     assert caught.value.code == code
     assert tryton.calls.count("model.party.party.search_read") == attempts  # a transient error is tried once more
+    await source.aclose()
+
+
+@pytest.mark.parametrize("field", [
+    {"name": 42},
+    {"name": ["Acme"]},
+    {"credit_limit_amount": {"__class__": "Decimal", "decimal": "NaN"}},
+])
+async def test_a_tryton_row_that_does_not_fit_its_record_is_a_bad_response(field):
+    """Tryton's records are built field by field, not decoded: they are checked all the same."""
+    from sources.errors import SourceBadResponse
+
+    tryton = FakeTryton()
+    tryton.party.update(field)
+    source = fake_source(tryton)
+    with pytest.raises(SourceBadResponse) as caught:
+        await source.parties(["P00001"])
+    assert caught.value.method == "parties"
     await source.aclose()
 
 
