@@ -8,8 +8,8 @@ batched CRM look-up by ref, free when the customer was already seen in the reque
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
+from asyncio import Future
+from typing import Any
 
 from resolvers import access
 from resolvers.context import Context
@@ -113,19 +113,22 @@ async def order_of_id(ctx: Context, order_id: str | None) -> Order | None:
     return await ctx.loaders.order_by_id.load(order_id)
 
 
-async def prefetch_lines(ctx: Context, orders: list[Order], *, products: bool, stock: bool) -> None:
-    """Load the products (and stock) of all these orders' lines in one round trip.
+def prefetch_lines(ctx: Context, orders: list[Order], *, products: bool, stock: bool) -> None:
+    """Ask for the products (and stock) of all these orders' lines now, in one batch each.
 
-    Called by order lists when the query reads them, so lines resolve their product
-    and availability without waiting another level. Failures are left in the
-    loaders for the fields that need them to report.
+    Called by order lists when the query reads them, so lines find their product and
+    availability without waiting another level. It does not wait for the answers: the
+    orders are completed while they travel. Failures stay in the loaders for the fields
+    that need them to report.
     """
     skus = list(dict.fromkeys(line.sku for order in orders for line in order.lines))
-    if not skus or not (products or stock):
-        return
-    loads: list[Awaitable[object]] = []
-    if products:
-        loads.append(ctx.loaders.product_by_sku.load_many(skus))
-    if stock:
-        loads.append(ctx.loaders.stock_by_sku.load_many(skus))
-    await asyncio.gather(*loads, return_exceptions=True)
+    loaders = [ctx.loaders.product_by_sku] * products + [ctx.loaders.stock_by_sku] * stock
+    for loader in loaders:
+        for sku in skus:
+            loader.load(sku).add_done_callback(_retrieved)
+
+
+def _retrieved(future: Future[Any]) -> None:
+    """A prefetch nobody reads may fail: its error is the fields' to report, not asyncio's to log."""
+    if not future.cancelled():
+        future.exception()

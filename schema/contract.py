@@ -97,7 +97,7 @@ class Contract:
 
     @strawberry.field
     async def orders(self, info: Info) -> list[SalesOrderRef] | None:
-        return await prefetched(info, await relations.orders_of_contract(info.context, self))
+        return prefetched(info, await relations.orders_of_contract(info.context, self))
 
     @strawberry.field
     async def invoices(self, info: Info) -> list[InvoiceRef] | None:

@@ -83,7 +83,7 @@ async def orders_of(
     loader = info.context.loaders.orders_by_party
     found = await each([loader.load(c.refs.erp) if c.refs.erp else [] for c in customers])
     pages = [orders if isinstance(orders, Exception) else _with_status(orders, status)[:first] for orders in found]
-    await prefetched(info, [order for page in pages if not isinstance(page, Exception) for order in page])
+    prefetched(info, [order for page in pages if not isinstance(page, Exception) for order in page])
     return pages
 
 

@@ -26,7 +26,7 @@ MAX_REPRESENTATIONS = 1000
 
 
 async def _order(ctx: Context, key: str, info: Any) -> records.Order:
-    return (await prefetched(info, [await lookups.order_by_id(ctx, key)]))[0]
+    return prefetched(info, [await lookups.order_by_id(ctx, key)])[0]
 
 
 # type name -> (key field, look-up, record class)

@@ -107,9 +107,9 @@ def plus(net: Decimal | None, tax: Decimal | None) -> Decimal | None:
     return None if net is None or tax is None else money(net + tax)
 
 
-async def prefetched(info: Info, orders: list) -> list:
-    """Orders whose lines' products (and stock) are loaded when the query reads them."""
-    await relations.prefetch_lines(
+def prefetched(info: Info, orders: list) -> list:
+    """Orders whose lines' products (and stock) are on their way when the query reads them."""
+    relations.prefetch_lines(
         info.context,
         orders,
         products=selects(info, "lines.product"),

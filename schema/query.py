@@ -75,7 +75,7 @@ class Query:
 
     @strawberry.field
     async def order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:
-        return (await prefetched(info, [await lookups.order_by_id(info.context, id)]))[0]
+        return prefetched(info, [await lookups.order_by_id(info.context, id)])[0]
 
     @strawberry.field(description="Available-to-promise for one SKU: can `quantity` be promised by `date`?")
     async def atp(
