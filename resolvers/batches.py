@@ -18,12 +18,14 @@ Batch = Callable[..., list[Any] | Awaitable[list[Any]]]
 
 async def each(loads: Sequence[Any]) -> list[Any]:
     """Per item: its value, awaited if it is a load, or the exception the load failed with."""
-    waiting = [(index, load) for index, load in enumerate(loads) if isinstance(load, Awaitable)]
     values = list(loads)
+    waiting: dict[int, Any] = {}  # one wait per distinct load, however many items share it
+    for load in values:
+        if isinstance(load, Awaitable):
+            waiting.setdefault(id(load), load)
     if waiting:
-        results = await asyncio.gather(*(load for _, load in waiting), return_exceptions=True)
-        for (index, _), result in zip(waiting, results, strict=True):
-            values[index] = result
+        results = dict(zip(waiting, await asyncio.gather(*waiting.values(), return_exceptions=True), strict=True))
+        values = [results[id(value)] if isinstance(value, Awaitable) else value for value in values]
     return values
 
 

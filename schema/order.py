@@ -99,7 +99,8 @@ class SalesOrder:
 def products_of(info: Info, skus: list[str]) -> Any:
     """The lines' products, at once when their orders prefetched them (`prefetched`)."""
     loader = info.context.loaders.product_by_sku
-    return at_once([loader.load_now(sku) for sku in skus])
+    found = {sku: loader.load_now(sku) for sku in dict.fromkeys(skus)}  # many lines, few products
+    return at_once([found[sku] for sku in skus])
 
 
 def plus(net: Decimal | None, tax: Decimal | None) -> Decimal | None:

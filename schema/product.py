@@ -56,9 +56,11 @@ def availabilities(
 ) -> Any:
     """`Product.availability` for a layer of products: at once when their stock is loaded."""
     quantity = Decimal(1) if quantity is None else quantity
-    return at_once(
-        [availability_now(info.context, p.sku, warehouse=warehouse, on=date, quantity=quantity) for p in products]
-    )
+    found = {
+        sku: availability_now(info.context, sku, warehouse=warehouse, on=date, quantity=quantity)
+        for sku in dict.fromkeys(p.sku for p in products)  # the same product under many order lines
+    }
+    return at_once([found[p.sku] for p in products])
 
 
 @strawberry.federation.type(keys=["sku"])
