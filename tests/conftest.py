@@ -74,9 +74,9 @@ class Systems:
 class Gateway:
     """A client of a running gateway; it calls as an admin unless told otherwise."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, transport: httpx.BaseTransport | None = None) -> None:
         self.url = url
-        self.http = httpx.Client(timeout=60, headers=bearer("admin", user="test-admin"))
+        self.http = httpx.Client(timeout=60, headers=bearer("admin", user="test-admin"), transport=transport)
 
     def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
         return self.http.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, **kwargs)
@@ -103,6 +103,19 @@ def gateway(systems: Systems) -> Iterator[Gateway]:
     """
     with GatewayProcess(systems.urls, auth=AUTH, **LIVE) as process:
         yield Gateway(process.url)
+
+
+@pytest.fixture(scope="session")
+def in_process_gateway() -> Iterator[Gateway]:
+    """Like `gateway` (no cache, no breakers), but the gateway and the demo apps run in this process.
+
+    For the property and fuzz tests: thousands of requests through the whole app (auth, parse,
+    limits, executor, loaders, sources) where a socket between processes proves nothing more.
+    """
+    from in_process import gateway_in_thread  # imports conftest: not at the top
+
+    with gateway_in_thread(**LIVE) as (transport, _):
+        yield Gateway("http://isthmus", transport)
 
 
 @pytest.fixture(scope="session")
