@@ -145,8 +145,11 @@ def federated_gateway(systems: Systems) -> Iterator[Gateway]:
 
 @pytest.fixture(scope="session")
 def bi_gateway(systems: Systems) -> Iterator[GatewayProcess]:
-    """A gateway with the bi_reader service account and live data (no cache): persisted documents and exports."""
-    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
+    """A gateway with the bi_reader service account and live data (no cache): persisted documents and exports.
+
+    Exports read megabytes per ERP page; on a loaded 2-core machine the default 2 s backend
+    timeout is about the machine, not the exports, so here the ERP gets 10 s."""
+    with GatewayProcess(systems.urls, auth=BI_AUTH, erp={"timeout": 10}, **LIVE) as process:
         yield process
 
 
@@ -171,3 +174,14 @@ def stock(systems) -> dict:
 @pytest.fixture(scope="session")
 def page_query() -> str:
     return (QUERIES / "customer360.graphql").read_text()
+
+
+# Under `make test` (pytest-xdist, --dist loadfile) each worker takes whole modules in collection
+# order. These start programs of their own and take longest (Tryton is seeded for about half a
+# minute): first, so that the other worker runs the rest beside them instead of after.
+FIRST = ("test_tryton.py", "test_supergraph.py", "test_replicas.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the rest keep their order
