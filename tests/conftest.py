@@ -76,7 +76,7 @@ class Gateway:
 
     def __init__(self, url: str, transport: httpx.BaseTransport | None = None) -> None:
         self.url = url
-        self.http = httpx.Client(timeout=60, headers=bearer("admin", user="test-admin"), transport=transport)
+        self.http = httpx.Client(base_url=url, timeout=60, headers=bearer("admin", user="test-admin"), transport=transport)
 
     def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
         return self.http.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, **kwargs)
@@ -85,6 +85,38 @@ class Gateway:
         response = self.post(query, variables, **kwargs)
         assert response.status_code == 200, response.text
         return response.json()
+
+
+class InProcessGateway(Gateway):
+    """A `Gateway` that runs in this process over the demo apps (tests/in_process.py), with their counters."""
+
+    def __init__(self, running: Any) -> None:  # in_process.InThread
+        super().__init__("http://isthmus", running.transport)
+        self.running = running
+        self.transport = running.transport  # for a client of a test's own (other headers)
+
+    def reset_stats(self) -> None:
+        self.running.run(self.running.gateway.reset_stats())
+
+    def calls(self) -> dict[str, int]:
+        return self.running.run(self.running.gateway.calls())
+
+    def by_route(self) -> dict[str, dict[str, int]]:
+        return self.running.run(self.running.gateway.by_route())
+
+
+@contextmanager
+def in_process_with(**settings: Any) -> Iterator[InProcessGateway]:
+    """A gateway of its own (cold caches, fresh breakers) with these settings, in this process.
+
+    For tests of what a setting does, where a process of its own adds nothing: it starts in
+    a fraction of the time (the code is loaded already). Its backends are the demo apps in
+    this process: count calls with its own `reset_stats`/`calls`, not `systems`'.
+    """
+    from in_process import gateway_in_thread  # imports conftest: not at the top
+
+    with gateway_in_thread(**settings) as running:
+        yield InProcessGateway(running)
 
 
 @pytest.fixture(scope="session")
@@ -112,10 +144,15 @@ def in_process_gateway() -> Iterator[Gateway]:
     For the property and fuzz tests: thousands of requests through the whole app (auth, parse,
     limits, executor, loaders, sources) where a socket between processes proves nothing more.
     """
-    from in_process import gateway_in_thread  # imports conftest: not at the top
+    with in_process_with(**LIVE) as gateway:
+        yield gateway
 
-    with gateway_in_thread(**LIVE) as (transport, _):
-        yield Gateway("http://isthmus", transport)
+
+@pytest.fixture(scope="session")
+def in_process_subgraph() -> Iterator[Gateway]:
+    """`in_process_gateway` serving as an Apollo Federation subgraph (`_entities`), as `federated_gateway` does."""
+    with in_process_with(federation={"enabled": True}, **LIVE) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import concurrent.futures
 import functools
 import threading
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Coroutine, Iterator, TypeVar
 
 import httpx
 from fastapi import FastAPI
@@ -25,6 +25,7 @@ from server.http import create_app
 from server.settings import BackendSettings, Settings
 
 DEMO = {"crm": crm, "erp": erp, "clm": clm, "desk": desk}
+T = TypeVar("T")
 
 
 class InProcess:
@@ -35,7 +36,11 @@ class InProcess:
         self.app = app
         self.demo = demo
 
-    async def calls(self) -> dict[str, dict[str, int]]:
+    async def calls(self) -> dict[str, int]:
+        """Per system, its calls since the last reset."""
+        return {name: (await http.get("/_stats")).json()["calls"] for name, http in self.demo.items()}
+
+    async def by_route(self) -> dict[str, dict[str, int]]:
         """Per system, its calls by route since the last reset."""
         return {name: (await http.get("/_stats")).json()["by_route"] for name, http in self.demo.items()}
 
@@ -111,10 +116,22 @@ class _LoopTransport(httpx.BaseTransport):
         return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
 
 
+class InThread:
+    """An in-process gateway on an event loop of its own thread, for synchronous tests (hypothesis, and
+    helpers shared with the end-to-end tests): `transport` for an `httpx.Client`, `run` for its coroutines."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, gateway: InProcess) -> None:
+        self.loop = loop
+        self.gateway = gateway
+        self.transport = _LoopTransport(loop, gateway.client)
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
 @contextmanager
-def gateway_in_thread(**settings: Any) -> Iterator[tuple[httpx.BaseTransport, InProcess]]:
-    """`gateway_over_demo` on an event loop of its own thread, for synchronous tests (hypothesis, helpers
-    shared with the end-to-end tests): a transport for an `httpx.Client`, and the running gateway."""
+def gateway_in_thread(**settings: Any) -> Iterator[InThread]:
+    """`gateway_over_demo` with these settings, on an event loop of its own thread."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="in-process-gateway", daemon=True)
     thread.start()
@@ -122,7 +139,7 @@ def gateway_in_thread(**settings: Any) -> Iterator[tuple[httpx.BaseTransport, In
     try:
         gateway = asyncio.run_coroutine_threadsafe(running.__aenter__(), loop).result()
         try:
-            yield _LoopTransport(loop, gateway.client), gateway
+            yield InThread(loop, gateway)
         finally:
             asyncio.run_coroutine_threadsafe(running.__aexit__(None, None, None), loop).result()
     finally:

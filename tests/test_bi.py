@@ -11,8 +11,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from bench.harness import GatewayProcess
-from conftest import bearer
+from conftest import bearer, in_process_with
 from test_persisted import BI, BI_AUTH, sha256, trusted
 
 OPEN = ("CONFIRMED", "PROCESSING")
@@ -410,9 +409,11 @@ def test_every_export_says_as_of_when_its_figures_are(gw):
             assert started - 1 <= as_of(response) <= time.time(), (name, response.headers["X-Isthmus-As-Of"])
 
 
-def test_cached_figures_are_dated_when_they_were_read_not_when_they_were_sent(systems):
-    """From the cache, the same figures keep the time they were read from the backends."""
-    with GatewayProcess(systems.urls, auth=BI_AUTH) as process, httpx.Client(base_url=process.url, timeout=120) as client:
+def test_cached_figures_are_dated_when_they_were_read_not_when_they_were_sent():
+    """From the cache, the same figures keep the time they were read from the backends.
+    A gateway with a cold cache of its own, in this process."""
+    with in_process_with(auth=BI_AUTH) as gateway, \
+            httpx.Client(transport=gateway.transport, base_url=gateway.url, timeout=120) as client:
         first = client.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "STRATEGIC"}, headers=BI)
         assert first.status_code == 200
         time.sleep(2.0)
