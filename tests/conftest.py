@@ -213,12 +213,16 @@ def page_query() -> str:
     return (QUERIES / "customer360.graphql").read_text()
 
 
-# Under `make test` (pytest-xdist, --dist loadfile) each worker takes whole modules in collection
-# order. These start programs of their own and take longest (Tryton is seeded for about half a
-# minute): first, so that the other worker runs the rest beside them instead of after.
-FIRST = ("test_tryton.py", "test_supergraph.py", "test_replicas.py")
+# Under `make test` (pytest-xdist: --dist loadfile --no-loadscope-reorder) each worker takes whole
+# modules in collection order, the next as it finishes one. The longest go first, so that the short
+# ones fill in beside them rather than run after them: by their time with coverage on the 2-core
+# machine (each 8 to 40 s; Tryton is seeded for about half a minute before its first test).
+SLOWEST = (
+    "test_authorisation_properties.py", "test_tryton.py", "test_bi.py", "test_fuzz.py", "test_replicas.py",
+    "test_quote.py", "test_field_access.py", "test_entities_properties.py", "test_derivation_properties.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: position for position, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the rest keep their order
+    rank = {name: position for position, name in enumerate(SLOWEST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST)))  # stable: the rest keep their order
