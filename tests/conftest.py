@@ -1,11 +1,12 @@
-"""Shared fixtures: the four demo systems and a gateway process, over real HTTP."""
+"""Shared fixtures: the four demo systems and gateway processes over real HTTP, and gateways in this
+process (tests/in_process.py) behind the same client, for what a socket between processes adds nothing to."""
 
 from __future__ import annotations
 
 import hashlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
 import pytest
@@ -14,6 +15,9 @@ from bench.harness import GatewayProcess
 from demo.launcher import start_systems
 from expected import Catalogue, stock_by_sku
 from server.auth import mint_token
+
+if TYPE_CHECKING:  # in_process imports this module
+    from in_process import InThread
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 SYSTEMS = ("crm", "erp", "clm", "desk")
@@ -90,10 +94,10 @@ class Gateway:
 class InProcessGateway(Gateway):
     """A `Gateway` that runs in this process over the demo apps (tests/in_process.py), with their counters."""
 
-    def __init__(self, running: Any) -> None:  # in_process.InThread
+    def __init__(self, running: InThread) -> None:
         super().__init__("http://isthmus", running.transport)
         self.running = running
-        self.transport = running.transport  # for a client of a test's own (other headers)
+        self.transport = running.transport  # for a client of a test's own (other default headers)
 
     def reset_stats(self) -> None:
         self.running.run(self.running.gateway.reset_stats())

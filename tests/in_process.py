@@ -4,6 +4,8 @@ The gateway app runs over httpx's ASGITransport (its lifespan run by hand) and e
 source's pooled client is pointed at a demo app over another ASGITransport: the real
 request pipeline, resolvers, loaders, cache and sources, with no process, port or socket.
 Tests of the machinery use it; what needs real HTTP or processes stays end to end.
+Synchronous tests drive it on an event loop of its own thread (`gateway_in_thread`, and
+conftest's `in_process_with`); the demo apps are built once per process and shared.
 """
 
 from __future__ import annotations
