@@ -19,8 +19,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m app demo
 
+# Two workers (pytest-xdist), each taking whole test modules, so that a module's fixtures start once,
+# in the order tests/conftest.py gives (the longest first); each worker starts its own demo systems
+# and gateways on free ports. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Formatter, linter and type checker over the gateway's packages (scripts/check).
 check: $(STAMP)

@@ -1,11 +1,12 @@
-"""Shared fixtures: the four demo systems and a gateway process, over real HTTP."""
+"""Shared fixtures: the four demo systems and gateway processes over real HTTP, and gateways in this
+process (tests/in_process.py) behind the same client, for what a socket between processes adds nothing to."""
 
 from __future__ import annotations
 
 import hashlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
 import pytest
@@ -14,6 +15,9 @@ from bench.harness import GatewayProcess
 from demo.launcher import start_systems
 from expected import Catalogue, stock_by_sku
 from server.auth import mint_token
+
+if TYPE_CHECKING:  # in_process imports this module
+    from in_process import InThread
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 SYSTEMS = ("crm", "erp", "clm", "desk")
@@ -74,9 +78,9 @@ class Systems:
 class Gateway:
     """A client of a running gateway; it calls as an admin unless told otherwise."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, transport: httpx.BaseTransport | None = None) -> None:
         self.url = url
-        self.http = httpx.Client(timeout=60, headers=bearer("admin", user="test-admin"))
+        self.http = httpx.Client(base_url=url, timeout=60, headers=bearer("admin", user="test-admin"), transport=transport)
 
     def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
         return self.http.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, **kwargs)
@@ -85,6 +89,38 @@ class Gateway:
         response = self.post(query, variables, **kwargs)
         assert response.status_code == 200, response.text
         return response.json()
+
+
+class InProcessGateway(Gateway):
+    """A `Gateway` that runs in this process over the demo apps (tests/in_process.py), with their counters."""
+
+    def __init__(self, running: InThread) -> None:
+        super().__init__("http://isthmus", running.transport)
+        self.running = running
+        self.transport = running.transport  # for a client of a test's own (other default headers)
+
+    def reset_stats(self) -> None:
+        self.running.run(self.running.gateway.reset_stats())
+
+    def calls(self) -> dict[str, int]:
+        return self.running.run(self.running.gateway.calls())
+
+    def by_route(self) -> dict[str, dict[str, int]]:
+        return self.running.run(self.running.gateway.by_route())
+
+
+@contextmanager
+def in_process_with(**settings: Any) -> Iterator[InProcessGateway]:
+    """A gateway of its own (cold caches, fresh breakers) with these settings, in this process.
+
+    For tests of what a setting does, where a process of its own adds nothing: it starts in
+    a fraction of the time (the code is loaded already). Its backends are the demo apps in
+    this process: count calls with its own `reset_stats`/`calls`, not `systems`'.
+    """
+    from in_process import gateway_in_thread  # imports conftest: not at the top
+
+    with gateway_in_thread(**settings) as running:
+        yield InProcessGateway(running)
 
 
 @pytest.fixture(scope="session")
@@ -106,10 +142,28 @@ def gateway(systems: Systems) -> Iterator[Gateway]:
 
 
 @pytest.fixture(scope="session")
-def reference_gateway(systems: Systems) -> Iterator[Gateway]:
-    """`gateway`, executing every operation on graphql-core's executor instead of its plan (`plans = false`)."""
-    with GatewayProcess(systems.urls, auth=AUTH, plans=False, **LIVE) as process:
-        yield Gateway(process.url)
+def in_process_gateway() -> Iterator[Gateway]:
+    """Like `gateway` (no cache, no breakers), but the gateway and the demo apps run in this process.
+
+    For the property and fuzz tests: thousands of requests through the whole app (auth, parse,
+    limits, executor, loaders, sources) where a socket between processes proves nothing more.
+    """
+    with in_process_with(**LIVE) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def in_process_reference_gateway() -> Iterator[Gateway]:
+    """`in_process_gateway` executing every operation on graphql-core's executor, not its plan (`plans = false`)."""
+    with in_process_with(plans=False, **LIVE) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def in_process_subgraph() -> Iterator[Gateway]:
+    """`in_process_gateway` serving as an Apollo Federation subgraph (`_entities`), as `federated_gateway` does."""
+    with in_process_with(federation={"enabled": True}, **LIVE) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="session")
@@ -139,8 +193,11 @@ def federated_gateway(systems: Systems) -> Iterator[Gateway]:
 
 @pytest.fixture(scope="session")
 def bi_gateway(systems: Systems) -> Iterator[GatewayProcess]:
-    """A gateway with the bi_reader service account and live data (no cache): persisted documents and exports."""
-    with GatewayProcess(systems.urls, auth=BI_AUTH, **LIVE) as process:
+    """A gateway with the bi_reader service account and live data (no cache): persisted documents and exports.
+
+    Exports read megabytes per ERP page; on a loaded 2-core machine the default 2 s backend
+    timeout is about the machine, not the exports, so here the ERP gets 10 s."""
+    with GatewayProcess(systems.urls, auth=BI_AUTH, erp={"timeout": 10}, **LIVE) as process:
         yield process
 
 
@@ -165,3 +222,18 @@ def stock(systems) -> dict:
 @pytest.fixture(scope="session")
 def page_query() -> str:
     return (QUERIES / "customer360.graphql").read_text()
+
+
+# Under `make test` (pytest-xdist: --dist loadfile --no-loadscope-reorder) each worker takes whole
+# modules in collection order, the next as it finishes one. The longest go first, so that the short
+# ones fill in beside them rather than run after them: by their time with coverage on the 2-core
+# machine (each 8 to 40 s; Tryton is seeded for about half a minute before its first test).
+SLOWEST = (
+    "test_authorisation_properties.py", "test_tryton.py", "test_bi.py", "test_fuzz.py", "test_replicas.py",
+    "test_quote.py", "test_field_access.py", "test_entities_properties.py", "test_derivation_properties.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(SLOWEST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST)))  # stable: the rest keep their order

@@ -4,12 +4,18 @@ The gateway app runs over httpx's ASGITransport (its lifespan run by hand) and e
 source's pooled client is pointed at a demo app over another ASGITransport: the real
 request pipeline, resolvers, loaders, cache and sources, with no process, port or socket.
 Tests of the machinery use it; what needs real HTTP or processes stays end to end.
+Synchronous tests drive it on an event loop of its own thread (`gateway_in_thread`, and
+conftest's `in_process_with`); the demo apps are built once per process and shared.
 """
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+import asyncio
+import concurrent.futures
+import functools
+import threading
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Coroutine, Iterator, TypeVar
 
 import httpx
 from fastapi import FastAPI
@@ -21,6 +27,7 @@ from server.http import create_app
 from server.settings import BackendSettings, Settings
 
 DEMO = {"crm": crm, "erp": erp, "clm": clm, "desk": desk}
+T = TypeVar("T")
 
 
 class InProcess:
@@ -31,7 +38,11 @@ class InProcess:
         self.app = app
         self.demo = demo
 
-    async def calls(self) -> dict[str, dict[str, int]]:
+    async def calls(self) -> dict[str, int]:
+        """Per system, its calls since the last reset."""
+        return {name: (await http.get("/_stats")).json()["calls"] for name, http in self.demo.items()}
+
+    async def by_route(self) -> dict[str, dict[str, int]]:
         """Per system, its calls by route since the last reset."""
         return {name: (await http.get("/_stats")).json()["by_route"] for name, http in self.demo.items()}
 
@@ -43,10 +54,20 @@ class InProcess:
         (await self.demo[system].put("/_faults", json=faults)).raise_for_status()
 
 
+@functools.cache
+def demo_apps() -> dict[str, FastAPI]:
+    """The four demo apps, built once per test process (each renders all its records as it starts).
+
+    The in-process gateways of a process share them, and so their call counters and fault
+    switches: a test resets the counters before it counts and clears the faults it set.
+    """
+    data = ensure_data()
+    return {name: module.create_app(data) for name, module in DEMO.items()}
+
+
 @asynccontextmanager
 async def gateway_over_demo(**settings: Any) -> AsyncIterator[InProcess]:
-    data = ensure_data()
-    apps = {name: module.create_app(data) for name, module in DEMO.items()}
+    apps = demo_apps()
     backends = {name: BackendSettings(url=f"http://{name}.demo") for name in apps}
     app = create_app(Settings(**{"auth": AUTH, "http_transport": "httpx", **backends, **settings}))
     async with app.router.lifespan_context(app):
@@ -68,3 +89,62 @@ async def gateway_over_demo(**settings: Any) -> AsyncIterator[InProcess]:
             finally:
                 for http in demo.values():
                     await http.aclose()
+
+
+class _LoopTransport(httpx.BaseTransport):
+    """A synchronous transport that hands each request to the in-process gateway on its loop's thread.
+
+    A request that gets no answer within the client's read timeout fails the caller with
+    httpx.ReadTimeout, as it would over a socket.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+        self.loop = loop
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        timeout = request.extensions.get("timeout", {}).get("read")
+        future = asyncio.run_coroutine_threadsafe(self._send(request), self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise httpx.ReadTimeout(f"no answer within {timeout} s", request=request) from None
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        response = await self.client.send(request)
+        content = await response.aread()
+        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
+
+
+class InThread:
+    """An in-process gateway on an event loop of its own thread, for synchronous tests (hypothesis, and
+    helpers shared with the end-to-end tests): `transport` for an `httpx.Client`, `run` for its coroutines."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, gateway: InProcess) -> None:
+        self.loop = loop
+        self.gateway = gateway
+        self.transport = _LoopTransport(loop, gateway.client)
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
+@contextmanager
+def gateway_in_thread(**settings: Any) -> Iterator[InThread]:
+    """`gateway_over_demo` with these settings, on an event loop of its own thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="in-process-gateway", daemon=True)
+    thread.start()
+    running = gateway_over_demo(**settings)
+    try:
+        gateway = asyncio.run_coroutine_threadsafe(running.__aenter__(), loop).result()
+        try:
+            yield InThread(loop, gateway)
+        finally:
+            asyncio.run_coroutine_threadsafe(running.__aexit__(None, None, None), loop).result()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

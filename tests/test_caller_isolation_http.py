@@ -1,8 +1,10 @@
 """No caller can hurt another, end to end: a gateway with its cache and breakers on, over real HTTP.
 
-One caller's crafted cursor must not make the CRM fail and open its circuit for
-everyone, and one caller's tiny deadline must not time out another caller who
-waits for the same data.
+One caller's tiny deadline must not time out another caller who waits for the same
+data, across real processes and sockets. That a crafted cursor cannot open the CRM's
+circuit for everyone is proven in process (tests/test_caller_isolation.py: it is
+refused before any backend call, and an unproven request's 500s never count) and its
+coded answer over HTTP in tests/test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -14,27 +16,11 @@ import httpx
 
 from conftest import bearer, gateway_with
 
-ATTACK_CURSOR = "Y3VzdG9tZXJzOjk5OTk5OTk5OTk5OTk5OTk5OTk5"  # base64 of customers:99999999999999999999
 PAGE = "query($first: Int) { customers(first: $first) { edges { node { id name } } } }"
 
 
 def another_user(gateway) -> httpx.Client:
     return httpx.Client(base_url=gateway.url, timeout=30, headers=bearer("finance", user="someone-else"))
-
-
-def test_an_attack_cursor_is_refused_without_a_backend_call_and_never_opens_the_crm_circuit(systems, cached_gateway):
-    gateway = cached_gateway
-    with another_user(gateway) as other:
-        systems.reset_stats()
-        for _ in range(10):  # twice the breaker's threshold, as fast as the attacker likes
-            body = gateway.query(f'{{ customers(first: 5, after: "{ATTACK_CURSOR}") {{ totalCount }} }}')
-            assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
-            assert "cursor" in body["errors"][0]["message"]
-        assert systems.calls()["crm"] == 0  # refused at once: no backend call, so nothing for the breaker to count
-        assert gateway.http.get(f"{gateway.url}/readyz?details").json()["sources"]["CRM"]["circuit"] == "closed"
-        answer = other.post("/graphql", json={"query": PAGE, "variables": {"first": 5}}).json()
-        assert "errors" not in answer, answer
-        assert len(answer["data"]["customers"]["edges"]) == 5
 
 
 def test_a_hasty_caller_does_not_time_out_a_patient_one_waiting_for_the_same_data(systems):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import bearer, gateway_with
+from conftest import bearer, in_process_with
 from test_demand_measure import CUSTOMERS, EXPENSIVE, fragment_bomb
 from test_http_exposure import served
 
@@ -107,16 +107,17 @@ def test_a_batch_of_operations_is_refused(systems, gateway):
     assert sum(systems.calls().values()) == 0
 
 
-def test_a_spent_cost_budget_gives_429_with_retry_after(systems, page_query):
-    with gateway_with(systems, limits={"budget_per_window": 30_000, "budget_window": 60}) as gateway:
+def test_a_spent_cost_budget_gives_429_with_retry_after(page_query):
+    """A gateway of its own budgets, in this process: its backend calls are counted by its own demo apps."""
+    with in_process_with(limits={"budget_per_window": 30_000, "budget_window": 60}) as gateway:
         assert gateway.post(page_query, {"first": 5}).status_code == 200
         assert gateway.post(page_query, {"first": 5}).status_code == 200
-        systems.reset_stats()
+        gateway.reset_stats()
         third = gateway.post(page_query, {"first": 5})
         assert third.status_code == 429
         assert int(third.headers["Retry-After"]) > 0
         assert third.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-        assert sum(systems.calls().values()) == 0
+        assert sum(gateway.calls().values()) == 0
         # The budget is per principal: someone else still gets through.
         assert gateway.post(page_query, {"first": 5}, headers=bearer("finance", user="other")).status_code == 200
 

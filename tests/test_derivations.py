@@ -184,3 +184,19 @@ def test_an_alias_or_a_fragment_does_not_reach_a_derived_field_around_the_rule(g
     fulfilment = body["data"]["contract"]["fulfilment"]
     assert fulfilment == {"p": None, "q": None, "i": None, "paid": None}
     assert {("contract", "fulfilment", key) for key in fulfilment} <= forbidden_paths(body)
+
+
+def test_the_timeline_quotes_invoice_amounts_only_to_roles_that_may_read_receivables(gateway, systems):
+    """Invoice events name the invoice's amount: a role denied receivables gets the orders, not the invoices."""
+    customer = next(c for c in systems.get("crm", "/customers/search", limit=100)
+                    if c["refs"]["erp"] and systems.get("erp", "/invoices", party=c["refs"]["erp"]))
+    query = 'query($id: ID!) { customer(id: $id) { timeline(first: 200) { kind summary } } }'
+
+    def kinds(role: str) -> set[str]:
+        body = gateway.query(query, {"id": customer["id"]}, headers=bearer(role))
+        assert "errors" not in body, body["errors"]
+        return {event["kind"] for event in body["data"]["customer"]["timeline"]}
+
+    assert {"ORDER_PLACED", "INVOICE_ISSUED"} <= kinds("finance")
+    agent = kinds("service_agent")
+    assert "ORDER_PLACED" in agent and "INVOICE_ISSUED" not in agent

@@ -6,25 +6,22 @@ The same request, by the same caller, once on the operation's plan (`schema/plan
 `errors` (messages, paths, codes, order) must be identical. The documents are the
 front-ends' queries, every persisted document and the authorisation property test's
 generated documents, for every role. The gateway runs in this process on a loop of
-its own, so hypothesis can drive it synchronously.
+its own (tests/in_process.py), so hypothesis can drive it synchronously.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import re
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from conftest import bearer
-from in_process import InProcess, gateway_over_demo
+from conftest import LIVE, InProcessGateway, bearer, in_process_with
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_authorisation_properties import PRINCIPALS, documents, world  # noqa: F401 - `world` is a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,29 +44,12 @@ fragment Names on Customer { __typename id name ... on Customer { tier taxId } }
 """
 
 
-class Loop:
-    """An event loop on a thread of its own: synchronous tests run coroutines on it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-
-
 class Both:
     """One in-process gateway whose executor can be switched between the plan and graphql-core."""
 
-    def __init__(self, loop: Loop, gw: InProcess) -> None:
-        self.loop = loop
-        self.gw = gw
-        self.executor = gw.app.state.gateway.executor
+    def __init__(self, gateway: InProcessGateway) -> None:
+        self.gateway = gateway
+        self.executor = gateway.running.gateway.app.state.gateway.executor
         self.plans = self.executor.plans
 
     def ask(self, query: str, variables: dict | None, headers: dict[str, str], *, planned: bool) -> dict:
@@ -81,7 +61,7 @@ class Both:
             payload["query"] = query
         self.executor.plans = self.plans if planned else None
         try:
-            response = self.loop.run(self.gw.client.post("/graphql", json=payload, headers=headers))
+            response = self.gateway.http.post("/graphql", json=payload, headers=headers)
         finally:
             self.executor.plans = self.plans
         body = {"status": response.status_code, **response.json()}
@@ -140,14 +120,8 @@ def _differences(planned: Any, reference: Any, at: str = "") -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def both() -> Iterator[Both]:
-    loop = Loop()
-    context = gateway_over_demo(cache={"enabled": False}, resilience={"breaker": False, "retries": 0})
-    gw = loop.run(context.__aenter__())
-    try:
-        yield Both(loop, gw)
-    finally:
-        loop.run(context.__aexit__(None, None, None))
-        loop.close()
+    with in_process_with(**LIVE) as gateway:
+        yield Both(gateway)
 
 
 def headers_of(role: str) -> dict[str, str]:

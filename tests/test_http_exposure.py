@@ -74,7 +74,7 @@ async def test_every_answer_varies_on_the_credentials(systems):
             "GET /graphql": await client.get("/graphql", params={"query": ME}, headers=bearer("finance")),
             "GET /graphql 401": await client.get("/graphql", params={"query": ME}),
             "bad JSON 400": await client.post("/graphql", content=b"{", headers=bearer("finance")),
-            "BI csv": await client.get("/bi/CustomersOverCreditLimit.csv", headers=BI),
+            "BI csv": await client.get("/bi/CustomersOverCreditLimit.csv", params={"tier": "STRATEGIC"}, headers=BI),
             "BI 401": await client.get("/bi/CustomersOverCreditLimit.csv"),
             "BI unknown 404": await client.get("/bi/NoSuchReport.csv", headers=BI),
             "BI trusted-only 403": await client.post("/graphql", json={"query": ME}, headers=BI),

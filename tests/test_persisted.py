@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.harness import GatewayProcess
-from conftest import BI_AUTH, BI_KEY, LIVE, bearer
+from conftest import BI_AUTH, BI_KEY, LIVE, bearer, in_process_with
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSISTED = ROOT / "persisted"
@@ -144,7 +143,7 @@ def test_a_bi_reader_runs_trusted_documents_and_gets_a_coded_error_for_any_other
     assert by_text.json()["data"] == by_id.json()["data"]
     by_hash = gw.post("/graphql", json={"extensions": apq(text), "variables": variables}, headers=BI)
     assert by_hash.json()["data"] == by_id.json()["data"]
-    assert gw.get("/bi/CustomersOverCreditLimit.csv", headers=BI).status_code == 200
+    assert gw.get("/bi/CustomersOverCreditLimit.csv", params={"tier": "STRATEGIC"}, headers=BI).status_code == 200
 
     ad_hoc = "{ customers(first: 3) { edges { node { id receivables { openBalance } } } } }"
     for refused in (
@@ -177,10 +176,11 @@ def test_an_unknown_or_malformed_document_id_is_coded(gw):
     assert both.status_code == 400
 
 
-def test_a_trusted_only_gateway_refuses_ad_hoc_documents_except_to_explorers(systems):
+def test_a_trusted_only_gateway_refuses_ad_hoc_documents_except_to_explorers():
+    """A setting's effect: the gateway runs in this process (tests/in_process.py)."""
     text = trusted("ReceivablesAgingByCustomer")
-    with GatewayProcess(systems.urls, auth=BI_AUTH, persisted={"trusted_only": True}, **LIVE) as process:
-        with httpx.Client(base_url=process.url, timeout=60) as client:
+    with in_process_with(auth=BI_AUTH, persisted={"trusted_only": True}, **LIVE) as gateway:
+        with httpx.Client(transport=gateway.transport, base_url=gateway.url, timeout=60) as client:
             rep = bearer("sales_rep", user="R001")
             refused = client.post("/graphql", json={"query": "{ me { id } }"}, headers=rep)
             assert refused.status_code == 403 and code_of(refused) == "DOCUMENT_NOT_TRUSTED"
@@ -195,11 +195,11 @@ def test_a_trusted_only_gateway_refuses_ad_hoc_documents_except_to_explorers(sys
 # --- GET with ETag and Cache-Control ------------------------------------------------------
 
 
-def test_a_repeated_get_with_if_none_match_within_the_ttl_is_304(systems):
+def test_a_repeated_get_with_if_none_match_within_the_ttl_is_304():
     text = trusted("CustomersOverCreditLimit")
     params = {"documentId": f"sha256:{sha256(text)}", "variables": json.dumps({"first": 5})}
-    with GatewayProcess(systems.urls, auth=BI_AUTH) as process:  # the default cache: TTLs apply
-        with httpx.Client(base_url=process.url, timeout=60) as client:
+    with in_process_with(auth=BI_AUTH) as gateway:  # the default cache: TTLs apply; in this process
+        with httpx.Client(transport=gateway.transport, base_url=gateway.url, timeout=60) as client:
             first = client.get("/graphql", params=params, headers=BI)
             assert first.status_code == 200 and "errors" not in first.json()
             etag, cache_control = first.headers["etag"], first.headers["cache-control"]

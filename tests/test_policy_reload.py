@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bearer, gateway_with
+from conftest import bearer, in_process_with
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 COST = 'query($sku: ID!) { product(sku: $sku) { standardCost } }'
@@ -33,9 +33,10 @@ def eventually(check, seconds=3.0):
 
 
 def test_an_edited_policy_applies_without_a_restart_and_a_broken_one_is_refused(systems, policy_dir):
+    """The gateway runs in this process: what is tested is its reloading, not a process of its own."""
     sku = systems.get("erp", "/products")[0]["sku"]
     policy = policy_dir / "policy.csv"
-    with gateway_with(systems, policy_dir=str(policy_dir)) as gateway:
+    with in_process_with(policy_dir=str(policy_dir)) as gateway:
         assert rep_cost(gateway, sku) is None
         policy.write_text(policy.read_text() + "\np, sales_rep, Product.standardCost, read, allow\n")
         assert eventually(lambda: rep_cost(gateway, sku) is not None)

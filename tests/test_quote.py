@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LIVE, QUERIES, gateway_with
+from conftest import LIVE, QUERIES, in_process_with
 from expected import TODAY, ZERO, assert_availability, atp, cents, credit, d, day, line_tax, risk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -425,16 +425,15 @@ def write_rules(path: Path, text: str) -> None:
     os.utime(path, ns=(before + 2_000_000_000, before + 2_000_000_000))
 
 
-def test_editing_the_rules_file_changes_the_outcome_without_a_restart(systems, catalogue, stock, finder, tmp_path, monkeypatch):
+def test_editing_the_rules_file_changes_the_outcome_without_a_restart(catalogue, stock, finder, tmp_path):
     rules_file = tmp_path / "approvals.toml"
     shutil.copy(RULES_FILE, rules_file)
-    monkeypatch.setenv("ISTHMUS_APPROVAL_RULES", str(rules_file))
     sku = plentiful(catalogue, stock)[0]
     lines = [line(sku, 10, priced_for_margin(catalogue, sku, Decimal(10)))]
     customer = finder.quiet()
     original = RULES_FILE.read_text()
-    # A gateway process of its own, which reads ISTHMUS_APPROVAL_RULES from the environment it inherits.
-    with gateway_with(systems, **LIVE) as own:
+    # A gateway of its own on these rules (`approval_rules`), in this process: what is tested is its reloading.
+    with in_process_with(approval_rules=str(rules_file), **LIVE) as own:
         def approval():
             body = own.query(
                 "query($input: QuoteInput!) { quote(input: $input) { approval { required level reasons } } }",

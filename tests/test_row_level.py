@@ -121,18 +121,19 @@ def test_an_order_reached_by_id_shows_its_customer_only_in_scope(systems, gatewa
 def test_nothing_tells_an_unknown_id_from_one_out_of_scope(systems, people, headers_of):
     """The freshness report and the backend calls of a refusal are those of an unknown id
     (they once named the CRM, and made its calls, only for records that exist)."""
-    from conftest import gateway_with
+    from conftest import in_process_with
 
     other = people["other"]
     order = systems.get("erp", "/orders", party=other["refs"]["erp"])[0]
     contract = systems.get("clm", "/contracts", counterparty=other["refs"]["clm"])[0]
     cases = [("order", order["id"], "O9999998"), ("contract", contract["id"], "K99998")]
-    with gateway_with(systems) as gateway:  # the cache on, as in production: its reports show sources
+    # The cache on, as in production: its reports show sources. A cold one of its own, in this process.
+    with in_process_with() as gateway:
         for field, existing, unknown in cases:
             answers = []
             for key in (existing, unknown):
-                systems.reset_stats()
+                gateway.reset_stats()
                 body = gateway.query(f'query($id: ID!) {{ {field}(id: $id) {{ id }} }}', {"id": key}, headers=headers_of(people))
                 assert_forbidden(body, [field])
-                answers.append((sorted(body["extensions"]["freshness"]), systems.by_route()))
+                answers.append((sorted(body["extensions"]["freshness"]), gateway.by_route()))
             assert answers[0] == answers[1], field
