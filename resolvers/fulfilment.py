@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from resolvers.context import Context
 from resolvers.money import money, total
-from resolvers.relations import orders_of_contract
-from sources.records import Contract, OrderStatus
+from resolvers.relations import orders_of_contracts
+from sources.records import Contract, Order, OrderStatus
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,23 @@ def tax_total(values: list[Decimal | None]) -> Decimal | None:
 
 
 async def fulfilment_of_contract(ctx: Context, contract: Contract) -> Fulfilment:
-    orders = [o for o in await orders_of_contract(ctx, contract) if o.status is not OrderStatus.CANCELLED]
+    (fulfilment,) = await fulfilments_of_contracts(ctx, [contract])
+    if isinstance(fulfilment, Exception):
+        raise fulfilment
+    return fulfilment
+
+
+async def fulfilments_of_contracts(ctx: Context, contracts: list[Contract]) -> list[Any]:
+    """Per contract its fulfilment, or the exception that cost it: for a layer of contracts at once."""
+    found = await orders_of_contracts(ctx, contracts)
+    return [
+        orders if isinstance(orders, Exception) else fulfilment_from(contract, orders)
+        for contract, orders in zip(contracts, found, strict=True)
+    ]
+
+
+def fulfilment_from(contract: Contract, carrying: list[Order]) -> Fulfilment:
+    orders = [o for o in carrying if o.status is not OrderStatus.CANCELLED]
     ordered = total(o.total for o in orders)
     shipped = total(o.shipped_amount for o in orders)
     basis = contract.amount if contract.amount else ordered

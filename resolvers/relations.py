@@ -12,6 +12,7 @@ from asyncio import Future
 from typing import Any
 
 from resolvers import access
+from resolvers.batches import each
 from resolvers.context import Context
 from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
 
@@ -76,10 +77,32 @@ async def visible_customer_of_ticket(ctx: Context, ticket: Ticket, what: str | N
 
 async def orders_of_contract(ctx: Context, contract: Contract) -> list[Order]:
     """The ERP orders that carry this contract's number (they belong to its counterparty)."""
-    customer = await customer_of_contract(ctx, contract)
-    if customer is None:
-        return []
-    return [order for order in await orders_of_customer(ctx, customer) if order.contract_number == contract.number]
+    (orders,) = await orders_of_contracts(ctx, [contract])
+    if isinstance(orders, Exception):
+        raise orders
+    return orders
+
+
+async def orders_of_contracts(ctx: Context, contracts: list[Contract]) -> list[Any]:
+    """`orders_of_contract` for many contracts at once: per contract its orders, or the exception
+    that cost it them; one look-up per step for all of them, no task per contract."""
+    customers = await each([ctx.loaders.customer_by_clm_ref.load(c.counterparty_id) for c in contracts])
+    orders = await each(
+        [
+            customer
+            if isinstance(customer, Exception)
+            else ctx.loaders.orders_by_party.load(customer.refs.erp)
+            if customer is not None and customer.refs.erp
+            else []
+            for customer in customers
+        ]
+    )
+    return [
+        found
+        if isinstance(found, Exception)
+        else [order for order in found if order.contract_number == contract.number]
+        for contract, found in zip(contracts, orders, strict=True)
+    ]
 
 
 async def invoices_of_orders(ctx: Context, party_code: str, order_ids: set[str]) -> list[Invoice]:

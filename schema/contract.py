@@ -10,7 +10,8 @@ import strawberry
 from strawberry import Info
 
 from resolvers import relations
-from resolvers.fulfilment import fulfilment_of_contract
+from resolvers.fulfilment import fulfilment_of_contract, fulfilments_of_contracts
+from schema.batched import batched
 from schema.derived import derived_from
 from schema.enums import ContractKind, ContractStatus
 from schema.order import prefetched
@@ -107,6 +108,9 @@ class Contract:
     async def tickets(self, info: Info) -> list[TicketRef] | None:
         return await relations.tickets_of_contract(info.context, self)
 
-    @strawberry.field(description="Derived live from ERP orders, shipments, invoices and payments.")
+    @strawberry.field(
+        description="Derived live from ERP orders, shipments, invoices and payments.",
+        metadata=batched(lambda contracts, info: fulfilments_of_contracts(info.context, contracts)),
+    )
     async def fulfilment(self, info: Info) -> Fulfilment | None:
         return await fulfilment_of_contract(info.context, self)
