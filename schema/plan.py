@@ -99,11 +99,10 @@ class Selection:
     others: list[FieldStep] = field(default_factory=list)  # the rest, in document order
     # A denied non-null field nulls the whole object: nothing else of it needs to run.
     nulled_by: FieldStep | None = None
-
-    @property
-    def rows_only(self) -> Callable[[Any, dict[str, Any]], None] | None:
-        """The row builder, when it completes the whole object (no resolver, no denial): done at once."""
-        return self.row if not self.others and self.nulled_by is None else None
+    # Completes the whole object in one call when nothing in its subtree needs a resolver, a
+    # denial or `@fresh` (plain fields, and records or lists of records read off the record);
+    # raises on anything unusual, and the executor then completes the object field by field.
+    at_once: Callable[[Any, dict[str, Any]], None] | None = None
 
 
 @dataclass(slots=True)
@@ -221,6 +220,7 @@ class _Compiler:
             plain = not step.denied and step.resolve is None and step.serialize is not None and step.fresh is None
             (selection.plain if plain else selection.others).append(step)
         selection.row = _row_builder(selection.plain) if selection.plain else None
+        selection.at_once = _at_once(selection)
         return selection
 
     def step(self, parent: GraphQLObjectType, response_name: str, details: FieldDetailsList) -> FieldStep:
@@ -351,8 +351,78 @@ def _serializer(type_: Any) -> Callable[[Any], Any]:
     return coerce
 
 
+def _at_once(selection: Selection) -> Callable[[Any, dict[str, Any]], None] | None:
+    """A plain subtree's builder: its row, then each nested record (or list of records) read off
+    the record and built by its own `at_once`. None when any part needs the executor."""
+    if selection.nulled_by is not None:
+        return None
+    nested: list[tuple[str, str, bool, bool | None, dict[str, None], Callable[[Any, dict[str, Any]], None]]] = []
+    for step in selection.others:
+        child = step.selection
+        if step.denied or step.resolve is not None or step.fresh is not None or child is None or len(step.shape) > 3:
+            return None
+        if child.at_once is None:
+            return None
+        item_nullable = None if len(step.shape) == 1 else step.shape[2] != "!"
+        nested.append((step.attribute, step.response_name, step.nullable, item_nullable, child.template, child.at_once))
+    row = selection.row
+    if not nested:
+        return row
+
+    def build(source: Any, out: dict[str, Any]) -> None:
+        if row is not None:
+            row(source, out)
+        for attribute, key, nullable, item_nullable, template, child in nested:
+            value = getattr(source, attribute)
+            if value is None:
+                if not nullable:
+                    raise SlowPath
+                out[key] = None
+            elif item_nullable is None:
+                child(value, target := template.copy())
+                out[key] = target
+            else:
+                if value.__class__ is not list:
+                    raise SlowPath
+                built: list[Any] = []
+                for element in value:
+                    if element is None:
+                        if not item_nullable:
+                            raise SlowPath
+                        built.append(None)
+                    else:
+                        child(element, target := template.copy())
+                        built.append(target)
+                out[key] = built
+
+    return build
+
+
 class SlowPath(Exception):
     """A row builder met a value it does not complete itself (a null, a refusal): go field by field."""
+
+
+def _inline(step: FieldStep, index: int, namespace: dict[str, Any]) -> str:
+    """The expression that serialises `v` for this field, without a call where the value is
+    already in its output form (a str for String, a known member for an enum)."""
+    serialize = namespace[f"s{index}"] = step.serialize
+    named = get_named_type(step.definition.type)
+    exact = _EXACT.get(named)
+    if exact is not None:
+        namespace[f"k{index}"] = exact[0]
+        return f"(v if v.__class__ is k{index} else s{index}(v))"
+    definition = (named.extensions or {}).get(DEFINITION) if isinstance(named, GraphQLEnumType) else None
+    members = getattr(definition, "wrapped_cls", None)
+    if members is not None and serialize is not None:
+        # by identity: members live as long as their class, and an enum's own hash is Python code
+        namespace[f"e{index}"] = names = {}
+        for member in members:
+            try:
+                names[id(member)] = serialize(member)
+            except Exception:  # noqa: BLE001, S112 - a member GraphQL refuses goes through `s`, which reports it
+                continue
+        return f"(e{index}.get(id(v)) or s{index}(v))"
+    return f"s{index}(v)"
 
 
 def _row_builder(steps: list[FieldStep]) -> Callable[[Any, dict[str, Any]], None]:
@@ -365,19 +435,18 @@ def _row_builder(steps: list[FieldStep]) -> Callable[[Any, dict[str, Any]], None
     lines = ["def row(source, out):"]
     namespace: dict[str, Any] = {"SlowPath": SlowPath}
     for index, step in enumerate(steps):
-        serialize = f"s{index}"
-        namespace[serialize] = step.serialize
+        serialize = _inline(step, index, namespace)
         key = repr(step.response_name)
         lines.append(f"    v = source.{step.attribute}")
         if step.nullable:
             lines.append("    if v is None:")
             lines.append(f"        out[{key}] = None")
             lines.append("    else:")
-            lines.append(f"        v = {serialize}(v)")
+            lines.append(f"        v = {serialize}")
             lines.append("        if v is None: raise SlowPath")
             lines.append(f"        out[{key}] = v")
         else:
-            lines.append(f"    v = {serialize}(v) if v is not None else None")
+            lines.append(f"    v = {serialize} if v is not None else None")
             lines.append("    if v is None: raise SlowPath")
             lines.append(f"    out[{key}] = v")
     exec(compile("\n".join(lines), "<row builder>", "exec"), namespace)  # noqa: S102 - our own generated code

@@ -276,7 +276,7 @@ class PlanRun:
             completed: list[Any] = []
             item_nullable = shape[level + 2] != "!"
             selection = step.selection
-            rows = selection.rows_only if selection is not None and level + 3 == len(shape) else None
+            rows = selection.at_once if selection is not None and level + 3 == len(shape) else None
             for index, element in enumerate(value):
                 if rows is not None and element is not None:
                     assert selection is not None
@@ -312,11 +312,11 @@ class PlanRun:
             return completed_leaf
         selection = step.selection
         assert selection is not None
-        rows_only = selection.rows_only
-        if rows_only is not None:
+        at_once = selection.at_once
+        if at_once is not None:
             out = selection.template.copy()
             try:
-                rows_only(value, out)
+                at_once(value, out)
             except Exception:  # noqa: BLE001, S110 - completed field by field in the wave
                 pass
             else:
