@@ -8,7 +8,8 @@ per customer its contacts, opportunities, activities, party, orders, invoices, o
 items, contracts and tickets, and the products and stock of the SKUs its orders name),
 and times each way of turning those answers into records:
 
-- decode: CPU ms per page (best of `--rounds`, the garbage collector on, as in the gateway);
+- decode: CPU ms per page (best of `--rounds`, the options taking turns within each round,
+  the garbage collector on, as in the gateway);
 - + read: the same, then reading the fields the 360 page's resolvers read (about: a lazy
   option pays for its checks here);
 - held: the memory the page's records keep (tracemalloc).
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import datetime as dt
 import gc
 import sys
@@ -457,16 +459,19 @@ def read_fields(value: Any) -> None:
             read_fields(field)
 
 
-def best_ms(run: Callable[[], None], rounds: int) -> float:
-    """CPU time of this process (not wall time: the machine may be shared), the best of `rounds`
-    (as timeit advises: the others measure the machine's other work, not the code)."""
-    run()  # warm up: decoders built, caches filled
-    times = []
+def best_ms(runs: list[Callable[[], None]], rounds: int) -> list[float]:
+    """Per run, the best of `rounds` in CPU time of this process (not wall time: the machine
+    may be shared), as timeit advises: the slower ones measure the machine's other work.
+    The runs take turns within each round, so a busy spell slows them all alike."""
+    for run in runs:
+        run()  # warm up: decoders built, caches filled
+    best = [float("inf")] * len(runs)
     for _ in range(rounds):
-        start = time.process_time()
-        run()
-        times.append(time.process_time() - start)
-    return min(times) * 1000
+        for index, run in enumerate(runs):
+            start = time.process_time()
+            run()
+            best[index] = min(best[index], time.process_time() - start)
+    return [seconds * 1000 for seconds in best]
 
 
 def held_mb(decode: Decode, bodies: dict[str, bytes]) -> float:
@@ -528,18 +533,24 @@ def main() -> None:
     header = f"{'option':52} {'decode':>9} {'+ read':>9} {'x before':>9} {'held':>8}"
     print(header)
     print("-" * len(header))
-    base = None
-    for name, build, records in OPTIONS:
-        decode = build()
-        gc.collect()
-        decode_ms = best_ms(lambda: [decode(r, b) for r, b in bodies.items()], args.rounds)
-        read_ms = (
-            best_ms(lambda: [read_fields(decode(r, b)) for r, b in bodies.items()], args.rounds) if records else None
-        )
-        base = base or decode_ms
-        read = f"{read_ms:7.2f}ms" if read_ms is not None else f"{'-':>9}"
-        print(f"{name:52} {decode_ms:7.2f}ms {read} {base / decode_ms:8.2f}x {held_mb(decode, bodies):6.1f}MB")
+    decoders = [(name, build(), records) for name, build, records in OPTIONS]
+    gc.collect()
+    decode_ms = best_ms([functools.partial(decode_page, decode, bodies) for _, decode, _ in decoders], args.rounds)
+    readers = [functools.partial(read_page, decode, bodies) for _, decode, records in decoders if records]
+    read_ms = iter(best_ms(readers, args.rounds))
+    for (name, decode, records), decoded in zip(decoders, decode_ms, strict=True):
+        read = f"{next(read_ms):7.2f}ms" if records else f"{'-':>9}"
+        print(f"{name:52} {decoded:7.2f}ms {read} {decode_ms[0] / decoded:8.2f}x {held_mb(decode, bodies):6.1f}MB")
 
+
+def decode_page(decode: Decode, bodies: dict[str, bytes]) -> None:
+    for route, body in bodies.items():
+        decode(route, body)
+
+
+def read_page(decode: Decode, bodies: dict[str, bytes]) -> None:
+    for route, body in bodies.items():
+        read_fields(decode(route, body))
 
 if __name__ == "__main__":
     main()

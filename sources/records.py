@@ -6,7 +6,7 @@ GraphQL types can read plain fields straight off a record. Enumerations are plai
 Python enums here; the schema layer registers them with GraphQL.
 
 Records are msgspec Structs: decoded from a backend's JSON and type-checked in one pass
-in C (about four times faster than pydantic on the demo systems' answers, see
+in C (about 3.5 times less CPU than pydantic on the demo systems' answers, see
 `scripts/decode_bench.py`), immutable, keyword-only, unknown fields ignored. They are
 not tracked by the garbage collector (`gc=False`): a record holds only values and other
 records, never a cycle, and the thousands a page decodes would otherwise lengthen every
