@@ -22,6 +22,11 @@ class Forbidden(GatewayError):
         "caller's scope"
     )
 
+    @classmethod
+    def to_read(cls, coordinate: str) -> Forbidden:
+        """The refusal of a restricted `Type.field`: the same words whichever executor refuses it."""
+        return cls(f"Not authorised to read {coordinate}.")
+
 
 def search_filters(ctx: Context, owner_id: str | None) -> tuple[list[str] | None, str | None]:
     """(owners, team) to send with a customer search: the caller's scope AND the asked owner."""

@@ -39,7 +39,12 @@ def at_once(values: list[Any]) -> list[Any] | Awaitable[list[Any]]:
 async def one(batch: Batch, source: Any, info: Any, **arguments: Any) -> Any:
     """A batch resolver answering for one object, as a per-object resolver does."""
     answer = batch([source], info, **arguments)
-    (value,) = answer if isinstance(answer, list) else await answer
+    return only(answer if isinstance(answer, list) else await answer)
+
+
+def only(answers: Sequence[Any]) -> Any:
+    """The one answer of a batch of one: its value, or its exception raised."""
+    (value,) = answers
     if isinstance(value, Exception):
         raise value
     return value

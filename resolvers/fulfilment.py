@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from resolvers.batches import only
 from resolvers.context import Context
 from resolvers.money import money, total
 from resolvers.relations import orders_of_contracts
@@ -54,10 +55,7 @@ def tax_total(values: list[Decimal | None]) -> Decimal | None:
 
 
 async def fulfilment_of_contract(ctx: Context, contract: Contract) -> Fulfilment:
-    (fulfilment,) = await fulfilments_of_contracts(ctx, [contract])
-    if isinstance(fulfilment, Exception):
-        raise fulfilment
-    return fulfilment
+    return only(await fulfilments_of_contracts(ctx, [contract]))
 
 
 async def fulfilments_of_contracts(ctx: Context, contracts: list[Contract]) -> list[Any]:

@@ -9,10 +9,11 @@ batched CRM look-up by ref, free when the customer was already seen in the reque
 from __future__ import annotations
 
 from asyncio import Future
+from collections.abc import Sequence
 from typing import Any
 
 from resolvers import access
-from resolvers.batches import each
+from resolvers.batches import each, only
 from resolvers.context import Context
 from sources.records import Contract, Customer, Invoice, Order, OrderStatus, Ticket
 
@@ -20,27 +21,43 @@ OPEN_ORDER_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING, 
 
 
 async def orders_of_customer(ctx: Context, customer: Customer) -> list[Order]:
-    if not customer.refs.erp:
-        return []
-    return await ctx.loaders.orders_by_party.load(customer.refs.erp)
+    return await _awaited(_related(ctx.loaders.orders_by_party, customer.refs.erp))
 
 
 async def invoices_of_customer(ctx: Context, customer: Customer) -> list[Invoice]:
-    if not customer.refs.erp:
-        return []
-    return await ctx.loaders.invoices_by_party.load(customer.refs.erp)
+    return await _awaited(_related(ctx.loaders.invoices_by_party, customer.refs.erp))
 
 
 async def contracts_of_customer(ctx: Context, customer: Customer) -> list[Contract]:
-    if not customer.refs.clm:
-        return []
-    return await ctx.loaders.contracts_by_counterparty.load(customer.refs.clm)
+    return await _awaited(_related(ctx.loaders.contracts_by_counterparty, customer.refs.clm))
 
 
 async def tickets_of_customer(ctx: Context, customer: Customer) -> list[Ticket]:
-    if not customer.refs.desk:
-        return []
-    return await ctx.loaders.tickets_by_org.load(customer.refs.desk)
+    return await _awaited(_related(ctx.loaders.tickets_by_org, customer.refs.desk))
+
+
+async def orders_of_customers(ctx: Context, customers: Sequence[Customer]) -> list[Any]:
+    """Per customer its ERP orders, or the exception that cost them: one batch for all."""
+    return await each([_related(ctx.loaders.orders_by_party, c.refs.erp) for c in customers])
+
+
+async def contracts_of_customers(ctx: Context, customers: Sequence[Customer]) -> list[Any]:
+    """Per customer its CLM contracts, or the exception that cost them: one batch for all."""
+    return await each([_related(ctx.loaders.contracts_by_counterparty, c.refs.clm) for c in customers])
+
+
+async def tickets_of_customers(ctx: Context, customers: Sequence[Customer]) -> list[Any]:
+    """Per customer its desk tickets, or the exception that cost them: one batch for all."""
+    return await each([_related(ctx.loaders.tickets_by_org, c.refs.desk) for c in customers])
+
+
+def _related(loader: Any, ref: str | None) -> Any:
+    """The load of a ref's records; no ref: nothing in that system, an empty list."""
+    return loader.load(ref) if ref else []
+
+
+async def _awaited(found: Any) -> Any:
+    return found if isinstance(found, list) else await found
 
 
 async def customer_of_order(ctx: Context, order: Order) -> Customer | None:
@@ -77,10 +94,7 @@ async def visible_customer_of_ticket(ctx: Context, ticket: Ticket, what: str | N
 
 async def orders_of_contract(ctx: Context, contract: Contract) -> list[Order]:
     """The ERP orders that carry this contract's number (they belong to its counterparty)."""
-    (orders,) = await orders_of_contracts(ctx, [contract])
-    if isinstance(orders, Exception):
-        raise orders
-    return orders
+    return only(await orders_of_contracts(ctx, [contract]))
 
 
 async def orders_of_contracts(ctx: Context, contracts: list[Contract]) -> list[Any]:

@@ -17,9 +17,9 @@ from resolvers.batches import Batch
 KEY = "isthmus.batch"
 
 
-def batched(batch: Batch, **metadata: Any) -> dict[str, Any]:
-    """Field metadata: the batch resolver, beside any other metadata (e.g. `derived_from(...)`)."""
-    return {KEY: batch, **metadata}
+def batched(batch: Batch) -> dict[str, Any]:
+    """Field metadata: the batch resolver (merge with other metadata, e.g. `{**derived_from(...), **batched(f)}`)."""
+    return {KEY: batch}
 
 
 def batch_of(definition: Any) -> Batch | None:

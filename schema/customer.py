@@ -10,6 +10,7 @@ import strawberry
 from strawberry import Info
 
 from resolvers import customers as find
+from resolvers import relations
 from resolvers.alerts import alerts_of_customer
 from resolvers.batches import each, one
 from resolvers.receivables import receivables_of_customer
@@ -62,14 +63,12 @@ async def activities_of(customers: list[Any], info: Info, last: int | None = 10)
 
 
 async def contracts_of(customers: list[Any], info: Info, status: ContractStatus | None = None) -> list[Any]:
-    loader = info.context.loaders.contracts_by_counterparty
-    found = await each([loader.load(c.refs.clm) if c.refs.clm else [] for c in customers])
+    found = await relations.contracts_of_customers(info.context, customers)
     return [_with_status(contracts, status) for contracts in found]
 
 
 async def tickets_of(customers: list[Any], info: Info, status: TicketStatus | None = None) -> list[Any]:
-    loader = info.context.loaders.tickets_by_org
-    found = await each([loader.load(c.refs.desk) if c.refs.desk else [] for c in customers])
+    found = await relations.tickets_of_customers(info.context, customers)
     return [_with_status(tickets, status) for tickets in found]
 
 
@@ -80,8 +79,7 @@ async def orders_of(
     trip when the query reads them (`schema.order.prefetched`), for all the customers at once."""
     first = 20 if first is None else first
     find.check_page_size(first)
-    loader = info.context.loaders.orders_by_party
-    found = await each([loader.load(c.refs.erp) if c.refs.erp else [] for c in customers])
+    found = await relations.orders_of_customers(info.context, customers)
     pages = [orders if isinstance(orders, Exception) else _with_status(orders, status)[:first] for orders in found]
     prefetched(info, [order for page in pages if not isinstance(page, Exception) for order in page])
     return pages

@@ -25,14 +25,13 @@ def selects(info: Any, path: str) -> bool:
     """
     if not hasattr(info, "field_nodes"):
         return any(_selects_in(field.selections, path.split(".")) for field in info.selected_fields)
-    raw = info
-    node = raw.field_nodes[0]
+    node = info.field_nodes[0]
     key = (id(node), path)
     cached = _answers.get(key)
     if cached is not None and cached[0] is node:
         return cached[1]
     names = path.split(".")
-    answer = any(_selects(field_node.selection_set, names, raw.fragments) for field_node in raw.field_nodes)
+    answer = any(_selects(field_node.selection_set, names, info.fragments) for field_node in info.field_nodes)
     _answers[key] = (node, answer)
     return answer
 

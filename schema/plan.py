@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from cachetools import LRUCache
@@ -188,23 +187,15 @@ def compile_plan(
     return OperationPlan(operation, root, frozenset(compiler.denied))
 
 
+@dataclass
 class _Compiler:
-    def __init__(
-        self,
-        schema: GraphQLSchema,
-        fragments: dict[str, FragmentDetails],
-        variables: VariableValues,
-        operation: OperationDefinitionNode,
-        can_read: Callable[[str], bool],
-        restricted: frozenset[str],
-    ) -> None:
-        self.schema = schema
-        self.fragments = fragments
-        self.variables = variables
-        self.operation = operation
-        self.can_read = can_read
-        self.restricted = restricted
-        self.denied: set[str] = set()
+    schema: GraphQLSchema
+    fragments: dict[str, FragmentDetails]
+    variables: VariableValues
+    operation: OperationDefinitionNode
+    can_read: Callable[[str], bool]
+    restricted: frozenset[str]
+    denied: set[str] = field(default_factory=set)
 
     def selection(self, type_: GraphQLObjectType, grouped: dict[str, FieldDetailsList]) -> Selection:
         selection = Selection(type_)
@@ -321,25 +312,14 @@ _EXACT: dict[Any, tuple[type, ...]] = {
 
 
 def _serializer(type_: Any) -> Callable[[Any], Any]:
-    """The leaf type's output coercion, with a shortcut for values already in their output form.
+    """The leaf type's output coercion, with a shortcut for scalars already in their output form
+    (row builders inline it, and map enum members by identity: `_inline`).
 
     Anything the shortcut does not cover goes through the type's own coercion, which
     raises or returns None for what it refuses: the executor then reports that field
     exactly as graphql-core would.
     """
     coerce = type_.coerce_output_value
-    if isinstance(type_, GraphQLEnumType):
-        names: dict[Any, str] = {}  # per Python enum member met, its GraphQL name
-
-        def enum(value: Any) -> Any:
-            name = names.get(value) if isinstance(value, Enum) else None
-            if name is None:
-                name = coerce(value)
-                if isinstance(value, Enum) and isinstance(name, str):
-                    names[value] = name
-            return name
-
-        return enum
     exact = _EXACT.get(type_)
     if exact is not None:
         (kind,) = exact

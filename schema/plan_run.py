@@ -35,14 +35,12 @@ from graphql.pyutils import Path
 from resolvers.access import Forbidden
 from resolvers.context import Context
 from schema.plan import FieldStep, OperationPlan, Selection
+from schema.reference import is_awaitable
 from sources import freshness
 
-_AWAITABLE = (CoroutineType, asyncio.Future)
-
-
 # Where an object's (or list's) value sits in the response, so an error can null it:
-# (container, key, nullable, parent slot, path). A plain tuple: one is made per object.
-_Slot = tuple[Any, Any, bool, Any, Path | None]
+# (container, key, nullable, parent slot). A plain tuple: one is made per object.
+_Slot = tuple[Any, Any, bool, Any]
 
 
 class _Item:
@@ -72,12 +70,23 @@ def _propagating(step: FieldStep, error: Exception, path: Path) -> _Propagating:
     return _Propagating(located_error(error, step.nodes, path.as_list()))
 
 
+def _built_at_once(selection: Selection, source: Any) -> dict[str, Any] | None:
+    """The object built by its selection's `at_once`, or None when a value needs the field-by-field path."""
+    assert selection.at_once is not None
+    out = selection.template.copy()
+    try:
+        selection.at_once(source, out)
+    except Exception:  # noqa: BLE001 - the field-by-field path completes it and reports what failed
+        return None
+    return out
+
+
 Work = list[tuple[Selection, list[_Item]]]
 Pending = tuple[FieldStep, _Item | list[_Item], Any]  # a batch's entry holds all its objects
 
 
 class PlanRun:
-    """One execution of a plan: the response being built, its errors, its nulled positions."""
+    """One execution of a plan: the response being built and its errors."""
 
     def __init__(self, plan: OperationPlan, base: GraphQLExecutor, context: Context) -> None:
         self.plan = plan
@@ -173,7 +182,7 @@ class PlanRun:
             except Exception as error:  # noqa: BLE001 - reported at the field
                 self._field_error(step, item, error)
                 continue
-            if isinstance(value, _AWAITABLE):
+            if is_awaitable(value):
                 pending.append((step, item, value))
             else:
                 self._complete_field(step, item, value, wave)
@@ -250,7 +259,7 @@ class PlanRun:
     def _complete_field(self, step: FieldStep, item: _Item, value: Any, wave: Work) -> None:
         """Put a field's value into its object, completed per its type; objects go to `wave`."""
         path = Path(item.path, step.response_name, step.parent.name)
-        slot = (item.out, step.response_name, step.nullable, item.slot, path)
+        slot = (item.out, step.response_name, step.nullable, item.slot)
         try:
             item.out[step.response_name] = self._complete(step, 0, value, path, slot, item.max_age, wave)
         except Exception as error:  # noqa: BLE001 - reported at the field
@@ -280,13 +289,9 @@ class PlanRun:
             for index, element in enumerate(value):
                 if rows is not None and element is not None:
                     assert selection is not None
-                    out = selection.template.copy()
-                    try:
-                        rows(element, out)
-                    except Exception:  # noqa: BLE001, S110 - the path below completes it field by field
-                        pass
-                    else:
-                        completed.append(out)
+                    built = _built_at_once(selection, element)
+                    if built is not None:
+                        completed.append(built)
                         continue
                 completed.append(None)
                 item_path = path.add_key(index)
@@ -296,7 +301,7 @@ class PlanRun:
                         level + 2,
                         element,
                         item_path,
-                        (completed, index, item_nullable, slot, item_path),
+                        (completed, index, item_nullable, slot),
                         max_age,
                         wave,
                     )
@@ -312,15 +317,10 @@ class PlanRun:
             return completed_leaf
         selection = step.selection
         assert selection is not None
-        at_once = selection.at_once
-        if at_once is not None:
-            out = selection.template.copy()
-            try:
-                at_once(value, out)
-            except Exception:  # noqa: BLE001, S110 - completed field by field in the wave
-                pass
-            else:
-                return out
+        if selection.at_once is not None:
+            built = _built_at_once(selection, value)
+            if built is not None:
+                return built
         out = selection.template.copy()
         child = _Item(value, out, path, slot, max_age)
         if wave and wave[-1][0] is selection:
@@ -356,14 +356,14 @@ class PlanRun:
         """A field the caller may not read: null and one FORBIDDEN error per path; nothing ran."""
         self.context.denied.add(step.coordinate)
         for item in items:
-            self._field_error(step, item, Forbidden(f"Not authorised to read {step.coordinate}."))
+            self._field_error(step, item, Forbidden.to_read(step.coordinate))
 
     def _deny_object(self, step: FieldStep, items: list[_Item]) -> None:
         """A denied non-null field nulls its object: one FORBIDDEN error, nothing else of it runs."""
         self.context.denied.add(step.coordinate)
         for item in items:
             path = Path(item.path, step.response_name, step.parent.name)
-            self._record(step, Forbidden(f"Not authorised to read {step.coordinate}."), path)
+            self._record(step, Forbidden.to_read(step.coordinate), path)
             self._null(item.slot)
 
     def _field_error(self, step: FieldStep, item: _Item, error: Exception, path: Path | None = None) -> None:
@@ -391,5 +391,5 @@ class PlanRun:
         if slot is None:
             self.data = None
             return
-        container, key, _, _, _ = slot
+        container, key, _, _ = slot
         container[key] = None

@@ -56,7 +56,7 @@ class GuardedExecutor(Executor):
                 # so the value is never computed, let alone sent.
                 context.denied.add(name)
                 self.handle_field_error(
-                    Forbidden(f"Not authorised to read {name}."),
+                    Forbidden.to_read(name),
                     parent_type.fields[node.name.value].type,
                     field_details_list,
                     path,
