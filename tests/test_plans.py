@@ -61,3 +61,36 @@ async def test_a_policy_reload_empties_the_plan_cache_and_the_same_document_gets
         after = await ask(gw, TAX_IDS, "service_agent")
         assert "errors" not in after and all(e["node"]["taxId"] for e in after["data"]["customers"]["edges"])
         assert len(plans) == 1  # the finance plan of the old policy is gone too
+
+
+async def test_a_plan_compiled_for_one_role_never_answers_another():
+    """The same document, alternating a role that may read `taxId` and one that may not: each gets
+    its own decision, whichever compiled its plan first."""
+    async with gateway_over_demo() as gw:
+        for roles in (("finance",), ("service_agent",), ("finance",), ("service_agent",)):
+            body = await ask(gw, TAX_IDS, *roles)
+            tax_ids = [edge["node"]["taxId"] for edge in body["data"]["customers"]["edges"]]
+            if roles == ("finance",):
+                assert "errors" not in body and all(tax_ids)
+            else:
+                assert tax_ids == [None, None]
+                assert {error["extensions"]["code"] for error in body["errors"]} == {"FORBIDDEN"}
+
+
+async def test_a_field_an_include_variable_left_out_of_one_plan_is_planned_and_guarded_when_included():
+    """`@include(if: $show)` picks the plan: a plan made with the field left out is not reused when
+    the variable brings it in, and the field guard applies to it then."""
+    query = "query($show: Boolean!) { customers(first: 2) { edges { node { id taxId @include(if: $show) } } } }"
+    async with gateway_over_demo() as gw:
+        for show in (False, True, False, True):
+            response = await gw.client.post(
+                "/graphql", json={"query": query, "variables": {"show": show}}, headers=bearer("service_agent")
+            )
+            body = response.json()
+            nodes = [edge["node"] for edge in body["data"]["customers"]["edges"]]
+            if show:
+                assert all(node["taxId"] is None for node in nodes)
+                assert {error["extensions"]["code"] for error in body["errors"]} == {"FORBIDDEN"}
+            else:
+                assert all("taxId" not in node for node in nodes) and "errors" not in body
+        assert len(gw.app.state.gateway.executor.plans) == 2
