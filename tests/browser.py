@@ -81,9 +81,12 @@ class Browser:
         return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
 
     def wait_for(self, condition: Callable[[Any], Any], timeout: float = 20, what: str = "the page") -> Any:
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition, f"waited {timeout:.0f} s for {what}")
+        # A page that re-renders replaces the elements a condition was reading: ask again.
+        wait = WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+        return wait.until(condition, f"waited {timeout:.0f} s for {what}")
 
     def text(self, css: str) -> str:
         from selenium.webdriver.common.by import By
