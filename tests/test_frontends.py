@@ -118,6 +118,21 @@ def test_the_360_search_pages_through_the_customers_the_rep_sees(demo_gateway: G
     assert {edge["node"]["owner"]["id"] for edge in first["edges"] + second["edges"]} == {people["sales_rep"]["user"]}
 
 
+def test_fields_a_role_may_not_read_are_said_to_be_not_visible_never_an_error_dump(
+    demo_gateway: Gateway, browser, people, rich_customer
+):
+    answer = api(demo_gateway, people["service_agent"], "customer_page.graphql", {"id": rich_customer["id"]})
+    denied = {tuple(error["path"][:2]) for error in answer["errors"] if error["extensions"]["code"] == "FORBIDDEN"}
+    assert ("customer", "receivables") in denied  # the service desk may not read receivables or contract money
+    open_page(browser, f"{demo_gateway.url}/app/360/?customer={rich_customer['id']}&role=service_agent", "#name")
+    assert browser.text("#credit") == f"Credit\n{NOT_VISIBLE}"
+    assert browser.text("#aging") == f"Receivables aging\n{NOT_VISIBLE}"
+    amounts = [row.find_elements(By.CSS_SELECTOR, "td")[2].text for row in browser.driver.find_elements(By.CSS_SELECTOR, "tr[data-contract]")]
+    assert amounts == [NOT_VISIBLE] * len(rich_customer["contracts"])
+    page = browser.text("body")
+    assert "FORBIDDEN" not in page and "Not authorised" not in page and texts(browser, "#banner") == [""]
+
+
 def test_a_rep_cannot_open_another_reps_customer(demo_gateway: Gateway, browser, people):
     other = next(c for c in customers_of(demo_gateway, people["admin"], pages=1) if c["owner"]["id"] != people["sales_rep"]["user"])
     refused = api(demo_gateway, people["sales_rep"], "customer_page.graphql", {"id": other["id"]})
