@@ -206,7 +206,19 @@ async def receivables_of_customers(ctx: Context, customers: Sequence[Customer]) 
     """Per customer its receivables (None without an account in the ERP), or the exception that
     cost them: the party, invoices, orders and open items of all the customers in one batch each."""
     codes = [customer.refs.erp for customer in customers]
-    accounts = [code for code in dict.fromkeys(codes) if code]
+    found: dict[str, Receivables | None | Exception] = {}
+    for code in codes:  # summarised already in this request (alerts and risk ask after the field)
+        if code and (summary := ctx.derived.get(("receivables", code))) is not None:
+            found[code] = summary
+    accounts = [code for code in dict.fromkeys(codes) if code and code not in found]
+    if accounts:
+        await _summarise_accounts(ctx, accounts, found)
+    return [found[code] if code else None for code in codes]
+
+
+async def _summarise_accounts(
+    ctx: Context, accounts: list[str], found: dict[str, Receivables | None | Exception]
+) -> None:
     loaders = ctx.loaders
     parties, invoices, orders, items = await asyncio.gather(
         each([loaders.party_by_code.load(code) for code in accounts]),
@@ -214,11 +226,9 @@ async def receivables_of_customers(ctx: Context, customers: Sequence[Customer]) 
         each([loaders.orders_by_party.load(code) for code in accounts]),
         each([loaders.open_items_by_party.load(code) for code in accounts]),
     )
-    found: dict[str, Receivables | None | Exception] = {}
     for code, *loaded in zip(accounts, parties, invoices, orders, items, strict=True):
         failed = next((value for value in loaded if isinstance(value, Exception)), None)
         found[code] = failed if failed is not None else _summary_of(ctx, code, *loaded)
-    return [found[code] if code else None for code in codes]
 
 
 def _summary_of(
