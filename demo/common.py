@@ -125,8 +125,8 @@ class Faults(BaseModel):
     status: int = Field(503, ge=400, le=599)
     down: bool = False
     malformed_rate: float = Field(0.0, ge=0, le=1)
-    # Held back after the system has answered (a write has happened): a client that gives up
-    # first cannot tell whether its write was made.
+    # A write's answer held back after the write is made: a client that gives up first cannot
+    # tell whether its write was made. Reads are not held.
     latency_after_ms: float = Field(0.0, ge=0)
 
 
@@ -154,7 +154,8 @@ class ControlMiddleware:
     """Pure ASGI: counts API calls by route and injects the configured faults.
 
     Only the app's own API routes are counted and faulted; `/_...`,
-    `/openapi.json` and `/docs` pass through untouched.
+    `/openapi.json` and `/docs` pass through untouched. Writes count under their
+    method and route template ("POST /orders"), reads under their path.
     """
 
     MALFORMED = b'{"items": [{"id": "'
@@ -167,19 +168,33 @@ class ControlMiddleware:
 
     async def __call__(self, scope, receive, send):
         if self.api_paths is None:  # routes are all registered by the first request
-            self.api_paths = {r.path for r in self.fastapi_app.routes
-                              if isinstance(r, APIRoute) and not r.path.startswith("/_")}
+            self.api_routes = [r for r in self.fastapi_app.routes
+                               if isinstance(r, APIRoute) and not r.path.startswith("/_")]
+            self.api_paths = {r.path for r in self.api_routes}
         path = scope.get("path", "")
-        if scope["type"] != "http" or path not in self.api_paths:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        route = self.route_of(path, scope.get("method", "GET"))
+        if route is None:
             return await self.app(scope, receive, send)
         control = self.control
-        control.by_route[path] = control.by_route.get(path, 0) + 1
+        control.by_route[route] = control.by_route.get(route, 0) + 1
         start_ms, started = time.time() * 1000, time.perf_counter()
         try:
             await self.faulted(scope, receive, send)
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
-            control.calls.append({"route": path, "start_ms": round(start_ms, 3), "duration_ms": round(duration_ms, 3)})
+            control.calls.append({"route": route, "start_ms": round(start_ms, 3), "duration_ms": round(duration_ms, 3)})
+
+    def route_of(self, path: str, method: str) -> str | None:
+        """The API route a call is counted under: its path for a read, "POST /orders" or
+        "PATCH /tickets/{ticket_id}" for a write; None for what is not the API."""
+        if method == "GET":
+            return path if path in self.api_paths else None
+        for route in self.api_routes:
+            if method in route.methods and route.path_regex.match(path):
+                return f"{method} {route.path}"
+        return None
 
     async def faulted(self, scope, receive, send):
         """The call with the configured faults applied."""
@@ -193,7 +208,7 @@ class ControlMiddleware:
             return await answer(send, faults.status, b'{"detail":"injected fault"}')
         if faults.malformed_rate and rand.random() < faults.malformed_rate:
             return await answer(send, 200, self.MALFORMED)
-        if not faults.latency_after_ms:
+        if not faults.latency_after_ms or scope.get("method") == "GET":
             return await self.app(scope, receive, send)
         held: list = []
 

@@ -235,13 +235,16 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
             unit_price = cents(line.unit_price, f"lines.{index}.unit_price")
             amount = (quantity * unit_price + 50) // 100
             lines.append((line.sku, quantity, unit_price, amount, product[0], product[1], line_tax(amount, product[1])))
+        # Without a warehouse the ERP ships from the one holding most of the first line's product.
+        warehouse = order.warehouse or db.scalar(
+            "SELECT warehouse FROM stock WHERE sku = ? ORDER BY on_hand DESC, warehouse LIMIT 1", order.lines[0].sku)
         order_id = next_id(db, "orders", "O", 6)
         number = f"SO-{date.today().year}-{order_id[1:]}"
         with db.con:
             cursor = db.con.execute(
                 "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'EUR', ?, 0, 0, 0, ?, 0, 0)",
                 (order_id, number, order.party_code, order.contract_number, order.status, now_instant(),
-                 order.promised_date.isoformat() if order.promised_date else None, order.warehouse,
+                 order.promised_date.isoformat() if order.promised_date else None, warehouse,
                  sum(line[3] for line in lines), sum(line[6] for line in lines)))
             rowid = cursor.lastrowid
             db.con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",

@@ -192,11 +192,11 @@ async def _log(
     """The CRM step: an activity on the customer. False (and the error beside the data) when it failed."""
     if placement.activity is not None:
         return True
-    by = ctx.principal.id if await ctx.loaders.sales_rep_by_id.load(ctx.principal.id) is not None else None
-    draft = ActivityDraft(customer_id=customer.id, kind="NOTE", subject=subject, by_rep_id=by)
     recorded = Step(name=step, system="CRM")
     placement.steps = [s for s in placement.steps if s.name != step] + [recorded]
     try:
+        by = ctx.principal.id if await ctx.loaders.sales_rep_by_id.load(ctx.principal.id) is not None else None
+        draft = ActivityDraft(customer_id=customer.id, kind="NOTE", subject=subject, by_rep_id=by)
         placement.activity = await ctx.loaders.backends.crm.log_activity(step_key(ctx, key, step), draft)
     except SourceError as exc:
         failed_step(recorded, exc)
