@@ -379,3 +379,56 @@ def test_a_ticket_cannot_name_an_order_the_caller_may_not_see(sample, own_system
         "O9999999", "ID"
     )
     assert "POST /tickets" not in own_systems.by_route()["desk"]
+
+
+# --- two replicas on a real Redis -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replicas(own_systems):
+    from contextlib import ExitStack
+
+    from bench.redis_server import RedisServer, redis_binary
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does)")
+    with RedisServer() as server, ExitStack() as stack:
+        settings = {"auth": AUTH, "redis": {"url": server.url}, "resilience": {"breaker": False}}
+        yield [Gateway(stack.enter_context(GatewayProcess(own_systems.urls, **settings)).url) for _ in range(2)]
+
+
+def test_a_write_through_one_replica_shows_in_the_next_read_through_the_other(sample, own_systems, replicas):
+    one, two = replicas
+    customer, lines, _ = sample.order_lines(approval=False)
+    before = two.query(CUSTOMER, {"id": customer["id"]}, headers=sample.as_rep)["data"]["customer"]  # cached on two
+    placed = place(one, sample.as_rep, customer, lines, key())["data"]["placeOrder"]
+    assert placed["status"] == "PLACED"
+    after = two.query(CUSTOMER, {"id": customer["id"]}, headers=sample.as_rep)["data"]["customer"]
+    assert [o["id"] for o in after["orders"]] == [placed["order"]["id"]] + [o["id"] for o in before["orders"]][:49]
+    assert after["activities"][0]["id"] == placed["activity"]["id"]
+    assert Decimal(after["receivables"]["creditUsed"]) > Decimal(before["receivables"]["creditUsed"])
+
+
+def test_a_key_used_on_one_replica_is_honoured_on_the_other(sample, own_systems, replicas):
+    one, two = replicas
+    customer, lines, _ = sample.order_lines(approval=False)
+    used = key()
+    first = place(one, sample.as_rep, customer, lines, used)
+    own_systems.reset_stats()
+    assert place(two, sample.as_rep, customer, lines, used)["data"] == first["data"]
+    refused = place(two, sample.as_rep, customer, [{**lines[0], "quantity": "5"}], used)
+    assert codes(refused) == ["IDEMPOTENCY_KEY_REUSED"]
+    assert "POST /orders" not in own_systems.by_route()["erp"]
+
+
+def test_twenty_concurrent_requests_with_one_key_across_two_replicas_make_one_order(sample, own_systems, replicas):
+    customer, lines, _ = sample.order_lines(approval=False)
+    count = len(erp_orders(own_systems, customer))
+    own_systems.reset_stats()
+    shared_key = key()
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda i: place(replicas[i % 2], sample.as_rep, customer, lines, shared_key), range(20)))
+    assert all("errors" not in answer for answer in answers), answers
+    assert len({repr(answer["data"]) for answer in answers}) == 1
+    assert len(erp_orders(own_systems, customer)) == count + 1
+    assert own_systems.by_route()["erp"]["POST /orders"] == 1
