@@ -1,23 +1,30 @@
 """What the four demo apps share: database access, key lists, JSON answers,
-call counting and fault injection.
+call counting, fault injection, and idempotent writes.
 
 Records are rendered to JSON by SQLite itself (`json_object`,
 `json_group_array`) once per process, so a 500-key batch costs one indexed
 query for rowids and one string join in Python: the gateway's benchmarks
 hammer these endpoints and must measure the gateway, not the simulators.
+
+A system that takes writes (ERP orders, CRM activities, DESK tickets) works on
+an in-memory copy of its generated file: a write lives as long as the process,
+the files every other process reads never change, and a restart starts from the
+generated world again. Each write re-renders the records it changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import sqlite3
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import orjson
-from fastapi import Body, FastAPI, HTTPException
+from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,21 +71,37 @@ def json_response(payload) -> Response:
 
 
 class Database:
-    """One read-only SQLite connection per process, plus every record pre-rendered as JSON.
+    """One SQLite connection per process, plus every record pre-rendered as JSON.
 
     SQLite renders each record once at start-up (`documents`: name -> query of
     rowid and JSON document); a request then only selects rowids through an
-    index and joins the cached documents. The data never changes while a
-    process runs, so the cache cannot go stale.
+    index and joins the cached documents. A read-only system's data never
+    changes while it runs; a writable one (an in-memory copy of the file)
+    re-renders what a write changed (`render`), so the cache cannot go stale.
     """
 
-    def __init__(self, path: Path, documents: dict[str, str]):
+    def __init__(self, path: Path, documents: dict[str, str], *, writable: bool = False):
         self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        self.con.execute("PRAGMA mmap_size = 268435456")
+        if writable:
+            memory = sqlite3.connect(":memory:", check_same_thread=False)
+            self.con.backup(memory)
+            self.con.close()
+            self.con = memory
+        else:
+            self.con.execute("PRAGMA mmap_size = 268435456")
         # Unicode-aware lower-casing for searches SQLite's ASCII-only lower() would miss.
         self.con.create_function("casefold", 1, lambda text: text.casefold() if text else text, deterministic=True)
         self.meta = read_meta(path)
+        self.sql = documents
         self.documents = {name: dict(self.con.execute(sql)) for name, sql in documents.items()}
+
+    def render(self, kind: str, rowids: list[int]) -> None:
+        """Render these records of `kind` again, after a write (the outer query's rowids)."""
+        sql = f"{self.sql[kind]} WHERE rowid {IN_KEYS}"
+        self.documents[kind].update(self.con.execute(sql, (orjson.dumps(rowids).decode(),)))
+
+    def document(self, kind: str, rowid: int) -> bytes:
+        return self.documents[kind][rowid].encode()
 
     def items(self, kind: str, sql: str, *params, total: int | None = None) -> Response:
         """`{"items": [...]}`: the `kind` documents whose rowids `sql` selects, in its order."""
@@ -102,6 +125,9 @@ class Faults(BaseModel):
     status: int = Field(503, ge=400, le=599)
     down: bool = False
     malformed_rate: float = Field(0.0, ge=0, le=1)
+    # A write's answer held back after the write is made: a client that gives up first cannot
+    # tell whether its write was made. Reads are not held.
+    latency_after_ms: float = Field(0.0, ge=0)
 
 
 class Control:
@@ -128,7 +154,8 @@ class ControlMiddleware:
     """Pure ASGI: counts API calls by route and injects the configured faults.
 
     Only the app's own API routes are counted and faulted; `/_...`,
-    `/openapi.json` and `/docs` pass through untouched.
+    `/openapi.json` and `/docs` pass through untouched. Writes count under their
+    method and route template ("POST /orders"), reads under their path.
     """
 
     MALFORMED = b'{"items": [{"id": "'
@@ -141,19 +168,33 @@ class ControlMiddleware:
 
     async def __call__(self, scope, receive, send):
         if self.api_paths is None:  # routes are all registered by the first request
-            self.api_paths = {r.path for r in self.fastapi_app.routes
-                              if isinstance(r, APIRoute) and not r.path.startswith("/_")}
+            self.api_routes = [r for r in self.fastapi_app.routes
+                               if isinstance(r, APIRoute) and not r.path.startswith("/_")]
+            self.api_paths = {r.path for r in self.api_routes}
         path = scope.get("path", "")
-        if scope["type"] != "http" or path not in self.api_paths:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        route = self.route_of(path, scope.get("method", "GET"))
+        if route is None:
             return await self.app(scope, receive, send)
         control = self.control
-        control.by_route[path] = control.by_route.get(path, 0) + 1
+        control.by_route[route] = control.by_route.get(route, 0) + 1
         start_ms, started = time.time() * 1000, time.perf_counter()
         try:
             await self.faulted(scope, receive, send)
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
-            control.calls.append({"route": path, "start_ms": round(start_ms, 3), "duration_ms": round(duration_ms, 3)})
+            control.calls.append({"route": route, "start_ms": round(start_ms, 3), "duration_ms": round(duration_ms, 3)})
+
+    def route_of(self, path: str, method: str) -> str | None:
+        """The API route a call is counted under: its path for a read, "POST /orders" or
+        "PATCH /tickets/{ticket_id}" for a write; None for what is not the API."""
+        if method == "GET":
+            return path if path in self.api_paths else None
+        for route in self.api_routes:
+            if method in route.methods and route.path_regex.match(path):
+                return f"{method} {route.path}"
+        return None
 
     async def faulted(self, scope, receive, send):
         """The call with the configured faults applied."""
@@ -167,7 +208,17 @@ class ControlMiddleware:
             return await answer(send, faults.status, b'{"detail":"injected fault"}')
         if faults.malformed_rate and rand.random() < faults.malformed_rate:
             return await answer(send, 200, self.MALFORMED)
-        await self.app(scope, receive, send)
+        if not faults.latency_after_ms or scope.get("method") == "GET":
+            return await self.app(scope, receive, send)
+        held: list = []
+
+        async def hold(message) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        await asyncio.sleep(faults.latency_after_ms / 1000)
+        for message in held:
+            await send(message)
 
 
 async def answer(send, status: int, body: bytes) -> None:
@@ -176,11 +227,75 @@ async def answer(send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# --- writes: validation errors and the Idempotency-Key --------------------------------------
+
+def invalid(field: str, message: str) -> HTTPException:
+    """422 naming the body field at fault, in FastAPI's own shape: `{"detail": [{"loc", "msg"}]}`."""
+    return HTTPException(422, [{"loc": ["body", *field.split(".")], "msg": message, "type": "value_error"}])
+
+
+def cents(value, field: str, places: int = 2) -> int:
+    """A positive decimal string with at most `places` decimals as an integer of hundredths."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise invalid(field, "not a number") from None
+    scaled = number.scaleb(places)
+    if not number.is_finite() or number <= 0 or scaled != scaled.to_integral_value():
+        raise invalid(field, f"must be positive with at most {places} decimals")
+    return int(scaled)
+
+
+class Idempotency:
+    """Answers to writes by their `Idempotency-Key`, as payment APIs keep them.
+
+    The same key with the same request gets the first answer again and writes nothing;
+    the same key with another request is refused (422). The newest 10,000 keys are kept.
+    A write handler runs without awaiting, so no two requests interleave inside one.
+    """
+
+    KEEP = 10_000
+
+    def __init__(self) -> None:
+        self.answers: OrderedDict[str, tuple[str, int, bytes]] = OrderedDict()
+
+    @staticmethod
+    def fingerprint(request: Request, payload) -> str:
+        return hashlib.sha256(request.url.path.encode() + b"\0" + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+    def replay(self, request: Request, payload) -> Response | None:
+        key = request.headers.get("idempotency-key")
+        if key is None or key not in self.answers:
+            return None
+        fingerprint, status, body = self.answers[key]
+        if fingerprint != self.fingerprint(request, payload):
+            raise HTTPException(422, "Idempotency-Key reused with a different request")
+        return Response(body, status_code=status, media_type="application/json", headers={"Idempotent-Replayed": "true"})
+
+    def remember(self, request: Request, payload, status: int, body: bytes) -> Response:
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            self.answers[key] = (self.fingerprint(request, payload), status, body)
+            while len(self.answers) > self.KEEP:
+                self.answers.popitem(last=False)
+        return Response(body, status_code=status, media_type="application/json")
+
+
+def now_instant() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def next_id(db: Database, table: str, prefix: str, width: int) -> str:
+    """The id after the highest of `table` (ids are a prefix and a zero-padded number)."""
+    highest = db.scalar(f"SELECT max(CAST(substr(id, {len(prefix) + 1}) AS INTEGER)) FROM {table}") or 0
+    return f"{prefix}{highest + 1:0{width}d}"
+
+
 def system_app(system: str, description: str, documents: dict[str, str], data_dir=None,
-               faults: dict | None = None) -> tuple[FastAPI, Database]:
+               faults: dict | None = None, *, writable: bool = False) -> tuple[FastAPI, Database]:
     """A FastAPI app for one system with its database and the control endpoints wired in."""
     directory = ensure_data(data_dir)
-    db = Database(directory / f"{system}.sqlite", documents)
+    db = Database(directory / f"{system}.sqlite", documents, writable=writable)
     app = FastAPI(title=f"Isthmus demo {system.upper()}", description=description, version=db.meta["version"])
     control = Control(faults)
     app.state.control = control

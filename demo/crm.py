@@ -1,12 +1,17 @@
-"""CRM: customers, sales reps and teams, contacts, opportunities, activities."""
+"""CRM: customers, sales reps and teams, contacts, opportunities, activities.
+
+Writes: `POST /activities` logs an activity on a customer (with an `Idempotency-Key`).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from demo.common import IN_KEYS, key_param, keys, money, system_app
+from demo.common import IN_KEYS, Idempotency, invalid, key_param, keys, money, next_id, now_instant, system_app
 
 DOCUMENTS = {
     "customers": """SELECT rowid, json_object(
@@ -24,10 +29,22 @@ DOCUMENTS = {
         'subject', subject, 'at', at, 'by_rep_id', by_rep_id) FROM activities""",
 }
 REF_COLUMN = {"erp": "erp_ref", "clm": "clm_ref", "desk": "desk_ref"}
+ACTIVITY_KINDS = ("CALL", "EMAIL", "MEETING", "VISIT", "NOTE")
+
+
+class NewActivity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = Field(min_length=1)
+    kind: Literal[ACTIVITY_KINDS]  # type: ignore[valid-type]
+    subject: str = Field(min_length=1, max_length=200)
+    by_rep_id: str | None = None
+    at: datetime | None = None
 
 
 def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("crm", __doc__, DOCUMENTS, data_dir, faults)
+    app, db = system_app("crm", __doc__, DOCUMENTS, data_dir, faults, writable=True)
+    idempotency = Idempotency()
 
     @app.get("/customers")
     async def customers(ids: str = Query(..., description="C00001,C00002,...")):
@@ -87,5 +104,26 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
                   f"AS rank FROM activities WHERE customer_id {IN_KEYS}")
         return db.items("activities", f"SELECT rid FROM ({ranked}) WHERE rank <= ? ORDER BY at DESC, id DESC",
                         key_param(keys(customer)), 2**31 if last is None else last)
+
+    @app.post("/activities", status_code=201)
+    async def log_activity(activity: NewActivity, request: Request):
+        """Log a call, e-mail, meeting, visit or note on a customer (now, unless `at` says when)."""
+        payload = activity.model_dump(mode="json")
+        replayed = idempotency.replay(request, payload)
+        if replayed is not None:
+            return replayed
+        if db.scalar("SELECT count(*) FROM customers WHERE id = ?", activity.customer_id) == 0:
+            raise invalid("customer_id", f"unknown customer {activity.customer_id!r}")
+        if activity.by_rep_id is not None and db.scalar("SELECT count(*) FROM reps WHERE id = ?", activity.by_rep_id) == 0:
+            raise invalid("by_rep_id", f"unknown rep {activity.by_rep_id!r}")
+        at = activity.at.strftime("%Y-%m-%dT%H:%M:%SZ") if activity.at else now_instant()
+        with db.con:
+            rowid = db.con.execute(
+                "INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?)",
+                (next_id(db, "activities", "A", 6), activity.customer_id, activity.kind, activity.subject, at,
+                 activity.by_rep_id),
+            ).lastrowid
+        db.render("activities", [rowid])
+        return idempotency.remember(request, payload, 201, db.document("activities", rowid))
 
     return app

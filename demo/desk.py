@@ -1,10 +1,33 @@
-"""DESK: service tickets per organisation."""
+"""DESK: service tickets per organisation.
+
+Writes (with an `Idempotency-Key`): `POST /tickets` opens a ticket for an organisation,
+optionally tied to an order or a contract, its SLA due by its priority;
+`PATCH /tickets/{id}` moves it along OPEN -> IN_PROGRESS -> RESOLVED -> CLOSED (or back
+to IN_PROGRESS from RESOLVED) with a note, kept in the ticket's notes.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Query
+import time
+from typing import Literal
 
-from demo.common import IN_KEYS, key_param, keys, one_selector, system_app
+import orjson
+from fastapi import FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from demo.common import (
+    IN_KEYS,
+    Idempotency,
+    invalid,
+    json_response,
+    key_param,
+    keys,
+    next_id,
+    now_instant,
+    one_selector,
+    system_app,
+)
+from demo.generate import SLA_HOURS
 
 DOCUMENTS = {
     "tickets": """SELECT rowid, json_object(
@@ -14,10 +37,39 @@ DOCUMENTS = {
     "orgs": "SELECT rowid, json_object('id', id, 'name', name) FROM orgs",
 }
 TICKET_KEY = {"org": "org_id", "ids": "id", "contract": "contract_number", "order": "order_id"}
+# Where a ticket may go from each status.
+MOVES = {"OPEN": {"IN_PROGRESS", "RESOLVED", "CLOSED"}, "IN_PROGRESS": {"RESOLVED", "CLOSED"},
+         "RESOLVED": {"IN_PROGRESS", "CLOSED"}, "CLOSED": set()}
+NOTES = "CREATE TABLE ticket_notes (ticket_id TEXT, at TEXT, status TEXT, note TEXT, by TEXT)"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewTicket(Body):
+    org_id: str = Field(min_length=1)
+    subject: str = Field(min_length=1, max_length=200)
+    kind: Literal["COMPLAINT", "REPAIR", "RETURN", "INQUIRY"]
+    priority: Literal["P1", "P2", "P3", "P4"] = "P3"
+    order_id: str | None = None
+    contract_number: str | None = None
+
+
+class TicketUpdate(Body):
+    status: Literal["OPEN", "IN_PROGRESS", "RESOLVED", "CLOSED"]
+    note: str = Field(min_length=1, max_length=2000)
+    by: str | None = None
+
+
+def instant(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("desk", __doc__, DOCUMENTS, data_dir, faults)
+    app, db = system_app("desk", __doc__, DOCUMENTS, data_dir, faults, writable=True)
+    db.con.execute(NOTES)
+    idempotency = Idempotency()
 
     @app.get("/tickets")
     async def tickets(org: str | None = None, ids: str | None = None, contract: str | None = None,
@@ -34,5 +86,53 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
     @app.get("/orgs")
     async def orgs(ids: str):
         return db.items("orgs", f"SELECT rowid FROM orgs WHERE id {IN_KEYS} ORDER BY id", key_param(keys(ids)))
+
+    @app.get("/tickets/{ticket_id}/notes")
+    async def notes(ticket_id: str):
+        rows = db.con.execute("SELECT json_object('at', at, 'status', status, 'note', note, 'by', by) "
+                              "FROM ticket_notes WHERE ticket_id = ? ORDER BY rowid", (ticket_id,))
+        return json_response({"items": [orjson.loads(doc) for (doc,) in rows]})
+
+    @app.post("/tickets", status_code=201)
+    async def open_ticket(ticket: NewTicket, request: Request):
+        payload = ticket.model_dump(mode="json")
+        replayed = idempotency.replay(request, payload)
+        if replayed is not None:
+            return replayed
+        if db.scalar("SELECT count(*) FROM orgs WHERE id = ?", ticket.org_id) == 0:
+            raise invalid("org_id", f"unknown organisation {ticket.org_id!r}")
+        opened = time.time()
+        with db.con:
+            rowid = db.con.execute(
+                "INSERT INTO tickets VALUES (?, ?, ?, ?, 'OPEN', ?, ?, NULL, ?, ?, ?)",
+                (next_id(db, "tickets", "TK", 6), ticket.org_id, ticket.subject, ticket.kind, ticket.priority,
+                 instant(opened), instant(opened + SLA_HOURS[ticket.priority] * 3600), ticket.contract_number,
+                 ticket.order_id),
+            ).lastrowid
+        db.render("tickets", [rowid])
+        return idempotency.remember(request, payload, 201, db.document("tickets", rowid))
+
+    @app.patch("/tickets/{ticket_id}")
+    async def update_ticket(ticket_id: str, update: TicketUpdate, request: Request):
+        """Move a ticket to `status` with a note; RESOLVED stamps `resolved_at`. A move its status does not allow is 409."""
+        payload = {"ticket": ticket_id, **update.model_dump(mode="json")}
+        replayed = idempotency.replay(request, payload)
+        if replayed is not None:
+            return replayed
+        found = db.con.execute("SELECT rowid, status FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        if found is None:
+            raise HTTPException(404, f"no ticket {ticket_id!r}")
+        rowid, status = found
+        if update.status != status and update.status not in MOVES[status]:
+            raise HTTPException(409, f"ticket {ticket_id!r} is {status}: it cannot become {update.status}")
+        now = now_instant()
+        with db.con:
+            db.con.execute("UPDATE tickets SET status = ?, resolved_at = CASE WHEN ? = 'RESOLVED' THEN ? "
+                           "WHEN ? IN ('OPEN', 'IN_PROGRESS') THEN NULL ELSE resolved_at END WHERE id = ?",
+                           (update.status, update.status, now, update.status, ticket_id))
+            db.con.execute("INSERT INTO ticket_notes VALUES (?, ?, ?, ?, ?)",
+                           (ticket_id, now, update.status, update.note, update.by))
+        db.render("tickets", [rowid])
+        return idempotency.remember(request, payload, 200, db.document("tickets", rowid))
 
     return app

@@ -1,12 +1,37 @@
 """ERP: parties and credit limits, products, BOMs, warehouses, stock and receipts,
-sales orders with lines, shipments, invoices, payments, open receivable items."""
+sales orders with lines, shipments, invoices, payments, open receivable items.
+
+Writes: `POST /orders` creates a sales order (CONFIRMED, or DRAFT with an approval request
+when a rule needs one) and `POST /orders/{id}/confirm` confirms an approved draft; both take
+an `Idempotency-Key`. The ERP prices the lines itself from the quantities and unit prices
+sent: amounts, its own tax rates, totals.
+"""
 
 from __future__ import annotations
 
-import orjson
-from fastapi import FastAPI, Query
+from datetime import date
+from typing import Literal
 
-from demo.common import IN_KEYS, json_response, key_param, keys, money, one_selector, rate, system_app
+import orjson
+from fastapi import FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from demo.common import (
+    IN_KEYS,
+    Idempotency,
+    cents,
+    invalid,
+    json_response,
+    key_param,
+    keys,
+    money,
+    next_id,
+    now_instant,
+    one_selector,
+    rate,
+    system_app,
+)
+from demo.generate import line_tax
 
 DOCUMENTS = {
     "parties": f"""SELECT rowid, json_object('code', code, 'name', name, 'credit_limit', {money('credit_limit')},
@@ -69,9 +94,48 @@ GROUP BY l.sku, o.warehouse"""
 ORDER_KEY = {"party": "party_code", "ids": "id", "contract": "contract_number"}
 INVOICE_KEY = {"party": "party_code", "order": "order_id", "ids": "id"}
 
+# Approval requests of draft orders: not in the generated world, so made empty at start.
+APPROVALS = """CREATE TABLE order_approvals (order_id TEXT PRIMARY KEY, level TEXT, reasons TEXT,
+    requested_by TEXT, requested_at TEXT, status TEXT, decided_by TEXT, decided_at TEXT)"""
+APPROVAL_DOCUMENT = """SELECT json_object('order_id', order_id, 'level', level, 'reasons', json(reasons),
+    'requested_by', requested_by, 'requested_at', requested_at, 'status', status, 'decided_by', decided_by,
+    'decided_at', decided_at) FROM order_approvals"""
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewLine(Body):
+    sku: str = Field(min_length=1)
+    quantity: str
+    unit_price: str
+
+
+class ApprovalRequest(Body):
+    level: str = Field(min_length=1)
+    reasons: list[str]
+    requested_by: str = Field(min_length=1)
+
+
+class NewOrder(Body):
+    party_code: str = Field(min_length=1)
+    status: Literal["CONFIRMED", "DRAFT"] = "CONFIRMED"
+    warehouse: str | None = None
+    contract_number: str | None = None
+    promised_date: date | None = None
+    lines: list[NewLine] = Field(min_length=1, max_length=200)
+    approval: ApprovalRequest | None = None
+
+
+class Confirmation(Body):
+    approved_by: str = Field(min_length=1)
+
 
 def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("erp", __doc__, DOCUMENTS, data_dir, faults)
+    app, db = system_app("erp", __doc__, DOCUMENTS, data_dir, faults, writable=True)
+    db.con.execute(APPROVALS)
+    idempotency = Idempotency()
     stock_by_sku: dict[str, list[dict]] = {}
     for (doc,) in db.con.execute(STOCK_STATIC):
         row = orjson.loads(doc)
@@ -140,5 +204,80 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
     async def payments(invoice: str):
         return db.items("payments", f"SELECT rowid FROM payments WHERE invoice_id {IN_KEYS} ORDER BY paid_at, id",
                         key_param(keys(invoice)))
+
+    @app.get("/approvals")
+    async def approvals(orders: str):
+        """The approval requests of these orders (a draft waiting for approval, or one decided)."""
+        rows = db.con.execute(f"{APPROVAL_DOCUMENT} WHERE order_id {IN_KEYS} ORDER BY order_id",
+                              (key_param(keys(orders)),))
+        return json_response({"items": [orjson.loads(doc) for (doc,) in rows]})
+
+    @app.post("/orders", status_code=201)
+    async def create_order(order: NewOrder, request: Request):
+        """A sales order from lines of SKU, quantity and unit price (EUR); the ERP works out amounts and tax.
+        DRAFT needs an `approval` request and reserves no stock until it is confirmed."""
+        payload = order.model_dump(mode="json")
+        replayed = idempotency.replay(request, payload)
+        if replayed is not None:
+            return replayed
+        if (order.status == "DRAFT") != (order.approval is not None):
+            raise invalid("approval", "a DRAFT order needs an approval request, a CONFIRMED one none")
+        if db.scalar("SELECT count(*) FROM parties WHERE code = ?", order.party_code) == 0:
+            raise invalid("party_code", f"unknown party {order.party_code!r}")
+        if order.warehouse is not None and db.scalar("SELECT count(*) FROM warehouses WHERE id = ?", order.warehouse) == 0:
+            raise invalid("warehouse", f"unknown warehouse {order.warehouse!r}")
+        lines = []
+        for index, line in enumerate(order.lines):
+            product = db.con.execute("SELECT standard_cost, tax_rate FROM products WHERE sku = ?", (line.sku,)).fetchone()
+            if product is None:
+                raise invalid(f"lines.{index}.sku", f"unknown product {line.sku!r}")
+            quantity = cents(line.quantity, f"lines.{index}.quantity")
+            unit_price = cents(line.unit_price, f"lines.{index}.unit_price")
+            amount = (quantity * unit_price + 50) // 100
+            lines.append((line.sku, quantity, unit_price, amount, product[0], product[1], line_tax(amount, product[1])))
+        # Without a warehouse the ERP ships from the one holding most of the first line's product.
+        warehouse = order.warehouse or db.scalar(
+            "SELECT warehouse FROM stock WHERE sku = ? ORDER BY on_hand DESC, warehouse LIMIT 1", order.lines[0].sku)
+        order_id = next_id(db, "orders", "O", 6)
+        number = f"SO-{date.today().year}-{order_id[1:]}"
+        with db.con:
+            cursor = db.con.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'EUR', ?, 0, 0, 0, ?, 0, 0)",
+                (order_id, number, order.party_code, order.contract_number, order.status, now_instant(),
+                 order.promised_date.isoformat() if order.promised_date else None, warehouse,
+                 sum(line[3] for line in lines), sum(line[6] for line in lines)))
+            rowid = cursor.lastrowid
+            db.con.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+                               [(order_id, n, *line) for n, line in enumerate(lines, start=1)])
+            if order.approval is not None:
+                db.con.execute("INSERT INTO order_approvals VALUES (?, ?, ?, ?, ?, 'PENDING', NULL, NULL)",
+                               (order_id, order.approval.level, orjson.dumps(order.approval.reasons).decode(),
+                                order.approval.requested_by, now_instant()))
+        db.render("orders", [rowid])
+        return idempotency.remember(request, payload, 201, db.document("orders", rowid))
+
+    @app.post("/orders/{order_id}/confirm")
+    async def confirm_order(order_id: str, confirmation: Confirmation, request: Request):
+        """Confirm a DRAFT order whose approval is pending: it is approved by `approved_by`.
+        Confirming it again answers the order as it is; an order without a pending approval is 409."""
+        payload = {"order": order_id, **confirmation.model_dump(mode="json")}
+        replayed = idempotency.replay(request, payload)
+        if replayed is not None:
+            return replayed
+        found = db.con.execute("SELECT o.rowid, o.status, a.status FROM orders o LEFT JOIN order_approvals a "
+                               "ON a.order_id = o.id WHERE o.id = ?", (order_id,)).fetchone()
+        if found is None:
+            raise HTTPException(404, f"no order {order_id!r}")
+        rowid, status, approval = found
+        if approval == "APPROVED":
+            return idempotency.remember(request, payload, 200, db.document("orders", rowid))
+        if status != "DRAFT" or approval != "PENDING":
+            raise HTTPException(409, f"order {order_id!r} is {status} with no pending approval")
+        with db.con:
+            db.con.execute("UPDATE orders SET status = 'CONFIRMED' WHERE id = ?", (order_id,))
+            db.con.execute("UPDATE order_approvals SET status = 'APPROVED', decided_by = ?, decided_at = ? "
+                           "WHERE order_id = ?", (confirmation.approved_by, now_instant(), order_id))
+        db.render("orders", [rowid])
+        return idempotency.remember(request, payload, 200, db.document("orders", rowid))
 
     return app

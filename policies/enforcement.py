@@ -1,4 +1,6 @@
-"""Casbin decides who may read what: restricted fields, and which customers a caller sees.
+"""Casbin decides who may read what: restricted fields, and which customers a caller sees;
+and who may write what: each mutation (`Mutation.<name>`, action `write`), denied unless a
+line allows it for one of the caller's roles.
 
 The policy is files an administrator edits (`model.conf`, `policy.csv`). They are
 re-read when they change (checked at most once a second, by the reloader of
@@ -33,7 +35,7 @@ log = logging.getLogger("isthmus.policy")
 HERE = Path(__file__).resolve().parent
 SCOPES = ("all", "team", "own")  # widest first
 DOCUMENTS = ("any", "trusted")  # widest first: `documents:any` / `documents:trusted`, action `execute`
-ACTIONS = ("read", "derive", "scope", "execute")
+ACTIONS = ("read", "derive", "scope", "execute", "write")
 TRACE = "debug:trace"  # action `execute`: may ask for a per-request trace of backend calls
 CHECK_EVERY = 1.0  # seconds between looks at the files' modification times
 
@@ -43,6 +45,7 @@ class Policy:
     enforcer: casbin.Enforcer
     named: frozenset[str]  # every `Type.field` a `read` line names
     restricted: frozenset[str]  # those, and every derived field computed from one of them
+    mutations: frozenset[str]  # every `Mutation.<name>` a `write` line names
     version: int
     digest: str  # SHA-256 of model and policy text: equal on replicas that read the same files
 
@@ -65,6 +68,7 @@ class Authorizer:
         self._watch.on_reload.append(self._forget)
         self.on_reload: list[Callable[[Policy], None]] = self._watch.on_reload  # told after every successful reload
         self._decisions: dict[tuple[tuple[str, ...], str], bool] = {}
+        self._writes: dict[tuple[tuple[str, ...], str], bool] = {}
         self._scopes: dict[tuple[str, ...], str | None] = {}
         self._documents: dict[tuple[tuple[str, ...], str], str] = {}
 
@@ -73,6 +77,11 @@ class Authorizer:
     @property
     def restricted(self) -> frozenset[str]:
         return self.policy.restricted
+
+    @property
+    def mutations(self) -> frozenset[str]:
+        """Every `Mutation.<name>` a `write` line names."""
+        return self.policy.mutations
 
     def can_read(self, roles: tuple[str, ...], field: str) -> bool:
         """May a caller with these roles read `Type.field`? Unrestricted fields: always."""
@@ -83,6 +92,20 @@ class Authorizer:
         if decision is None:
             decision = self._decisions[key] = self.allowed_by_policy(roles, field) and self._derivable(roles, field)
         return decision
+
+    def can_write(self, roles: tuple[str, ...], mutation: str) -> bool:
+        """May a caller with these roles run `Mutation.<name>`? Only where a `write` line allows it."""
+        key = (roles, mutation)
+        decision = self._writes.get(key)
+        if decision is None:
+            enforcer = self.policy.enforcer
+            decision = self._writes[key] = any(enforcer.enforce(role, mutation, "write") for role in roles)
+        return decision
+
+    def holds_role(self, roles: tuple[str, ...], role: str) -> bool:
+        """Is `role` one of these roles, or inherited by one of them (`g` lines)?"""
+        manager = self.policy.enforcer.get_role_manager()
+        return any(own == role or manager.has_link(own, role) for own in roles)
 
     def allowed_by_policy(self, roles: tuple[str, ...], field: str) -> bool:
         """The policy's own lines for the field, before the derivation rule."""
@@ -156,6 +179,7 @@ class Authorizer:
 
     def _forget(self, policy: Policy) -> None:
         self._decisions = {}
+        self._writes = {}
         self._scopes = {}
         self._documents = {}
         log.info("policy reloaded", extra={"policy_version": policy.version, "policy_digest": policy.digest})
@@ -167,8 +191,9 @@ class Authorizer:
         enforcer = casbin.Enforcer(str(self.model_path), str(self.policy_path))
         named = frozenset(rule[2] for rule in rules if rule[0] == "p" and rule[3] == "read")
         restricted = restricted_by_derivation(named, self.derivations)
+        mutations = frozenset(rule[2] for rule in rules if rule[0] == "p" and rule[3] == "write")
         digest = hashlib.sha256(self.model_path.read_bytes() + b"\0" + self.policy_path.read_bytes()).hexdigest()
-        return Policy(enforcer, named, restricted, version, digest)
+        return Policy(enforcer, named, restricted, mutations, version, digest)
 
 
 def _refuse_cycles(derivations: Mapping[str, Derivation]) -> None:
@@ -197,6 +222,8 @@ def _read_rules(path: Path) -> list[list[str]]:
                     raise ValueError(f"{path.name} line {number}: unknown scope {row[2]!r}")
                 if row[3] == "execute" and row[2] not in {TRACE, *(f"documents:{level}" for level in DOCUMENTS)}:
                     raise ValueError(f"{path.name} line {number}: unknown object {row[2]!r} for `execute`")
+                if row[3] == "write" and not row[2].startswith("Mutation."):
+                    raise ValueError(f"{path.name} line {number}: write needs a Mutation.<name> object, got {row[2]!r}")
                 if row[3] in ("read", "derive") and "." not in row[2]:
                     raise ValueError(f"{path.name} line {number}: {row[3]} needs a Type.field object, got {row[2]!r}")
                 rules.append(row)
@@ -229,6 +256,9 @@ def markdown_matrix(authorizer: Authorizer, roles: list[str] = ROLES) -> str:
     lines.append("| customers seen | " + " | ".join(scopes[role] for role in roles) + " |")
     documents = {role: _documents_label(authorizer, role) for role in roles}
     lines.append("| documents sent | " + " | ".join(documents[role] for role in roles) + " |")
+    for mutation in sorted(authorizer.mutations):
+        allowed = ("✓" if authorizer.can_write((role,), mutation) else "·" for role in roles)
+        lines.append(f"| `{mutation}` (write) | " + " | ".join(allowed) + " |")
     return "\n".join(lines)
 
 

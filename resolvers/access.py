@@ -27,6 +27,11 @@ class Forbidden(GatewayError):
         """The refusal of a restricted `Type.field`: the same words whichever executor refuses it."""
         return cls(f"Not authorised to read {coordinate}.")
 
+    @classmethod
+    def to_write(cls, mutation: str) -> Forbidden:
+        """The refusal of a `Mutation.<name>` the policy does not let the caller write."""
+        return cls(f"Not authorised to run {mutation}.")
+
 
 def search_filters(ctx: Context, owner_id: str | None) -> tuple[list[str] | None, str | None]:
     """(owners, team) to send with a customer search: the caller's scope AND the asked owner."""

@@ -10,6 +10,7 @@ from typing import Any
 from resolvers.approvals import RulesFile
 from resolvers.loaders import Loaders
 from sources import SourceError
+from sources.idempotency import IdempotencyStore
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class Context:
     can_read: Callable[[str], bool] = lambda field: True
     restricted: frozenset[str] = frozenset()
     scope: str | None = "all"
+    # May the caller run `Mutation.<name>` (a `write` line), and does it hold a role (its own or inherited)?
+    can_write: Callable[[str], bool] = lambda mutation: True
+    holds_role: Callable[[str], bool] = lambda role: True
+    # Idempotency keys and their outcomes (sources/idempotency.py), shared by the process's requests.
+    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     # The quote approval rules in force (resolvers/approvals.py), read from the file the settings name.
     approval_rules: RulesFile = field(default_factory=RulesFile)
     denied: set[str] = field(default_factory=set)

@@ -16,6 +16,7 @@ from schema.derived import derivations as _declared_derivations
 from schema.direct import install_direct_resolvers
 from schema.directives import fresh
 from schema.federation import ENTITIES, SubgraphSchema, entity_type_name
+from schema.mutation import Mutation
 from schema.order import SalesOrder
 from schema.product import Product
 from schema.query import Query
@@ -27,6 +28,7 @@ ENTITY_TYPES = [Customer, Product, SalesOrder, Contract, ServiceTicket]
 # 2.9: the newest version today's composition libraries (GraphQL Mesh, Hive Gateway) accept
 _built = SubgraphSchema(
     query=Query,
+    mutation=Mutation,
     # strawberry's federation Schema types `directives` as classes; it takes directive objects like ours
     directives=[fresh],  # type: ignore[list-item]
     types=ENTITY_TYPES,
@@ -55,7 +57,9 @@ def _without_federation(schema: GraphQLSchema) -> GraphQLSchema:
     )
     # graphql's own directives and ours; federation's (@key, @link) are for routers only
     directives = [*specified_directives, fresh_directive]
-    built = GraphQLSchema(query=public_query, directives=directives, extensions=schema.extensions)
+    built = GraphQLSchema(
+        query=public_query, mutation=schema.mutation_type, directives=directives, extensions=schema.extensions
+    )
     # what strawberry's `Info.schema` reads: strawberry sets it on the schemas it builds, undeclared
     built._strawberry_schema = schema._strawberry_schema  # type: ignore[attr-defined]
     return built

@@ -31,12 +31,12 @@ from graphql import (
 from graphql.execution.executor import Executor as GraphQLExecutor
 
 from resolvers.context import Context
-from resolvers.errors import GatewayError
 from schema import demand, scalars
 from schema.plan import OperationPlan, PlanCache, compile_plan, condition_variables
 from schema.plan_run import PlanRun
 from schema.reference import GuardedExecutor, is_awaitable
 from sources import SourceError
+from sources.errors import IsthmusError
 
 log = logging.getLogger("isthmus.executor")
 
@@ -249,7 +249,7 @@ def format_errors(errors: list[GraphQLError], context: Context, data: Any) -> li
         original = error.original_error
         if isinstance(original, SourceError):
             add_source_failure(original, error.path)
-        elif isinstance(original, GatewayError):
+        elif isinstance(original, IsthmusError):  # the gateway's own errors, written for the client
             out.append(_with_code(error, str(original), original.code))
         elif original is None or isinstance(original, GraphQLError):
             # Request errors from graphql-core itself: variable coercion, unknown operation.

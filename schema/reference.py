@@ -1,9 +1,11 @@
 """graphql-core's executor with the field guard and `@fresh`: the reference path.
 
 The plan executor (`schema.plan_run`) runs what it supports; this runs the rest
-(introspection, federation's `_entities`, anything `schema.plan.compile_plan` leaves
-out) and is what the differential test holds the plan executor to. The guard lives
+(introspection, federation's `_entities`, mutations, anything `schema.plan.compile_plan`
+leaves out) and is what the differential test holds the plan executor to. The guard lives
 here as well as in the plan, so authorisation does not depend on which executor runs.
+A mutation runs only when the policy lets the caller write it (`Mutation.<name>`, action
+`write`); refused, it is null with one FORBIDDEN error and its resolver never runs.
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ class GuardedExecutor(Executor):
         """Guard restricted fields; scope a `@fresh(maxAge:)` requirement to the field's subtree."""
         node = field_details_list[0].node
         context = self.context_value
+        if parent_type is self.schema.mutation_type:
+            name = f"Mutation.{node.name.value}"
+            if not context.can_write(name):
+                context.denied.add(name)
+                self.handle_field_error(
+                    Forbidden.to_write(name), parent_type.fields[node.name.value].type, field_details_list, path
+                )
+                return None
         if context.restricted:
             name = f"{parent_type.name}.{node.name.value}"
             if name in context.restricted and not context.can_read(name):

@@ -13,7 +13,15 @@ from __future__ import annotations
 from resolvers.access import Forbidden
 from resolvers.costing import BomCycle
 from resolvers.errors import BadUserInput, GatewayError, NotFound
-from sources.errors import IsthmusError, SourceBadResponse, SourceTimeout, SourceUnavailable
+from sources.errors import (
+    IsthmusError,
+    SourceBadResponse,
+    SourceOutcomeUnknown,
+    SourceRejected,
+    SourceTimeout,
+    SourceUnavailable,
+)
+from sources.idempotency import KeyInUse, KeyReused
 
 
 class BadRequest(IsthmusError):
@@ -173,6 +181,10 @@ TABLE: tuple[Row, ...] = (
     DocumentNotTrusted,
     MethodNotAllowed,
     NotExportable,
+    KeyReused,
+    KeyInUse,
+    SourceOutcomeUnknown,
+    SourceRejected,
 )
 
 

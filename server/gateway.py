@@ -50,6 +50,7 @@ class Gateway:
         self.budget = services.budget
         self.authorizer = services.authorizer
         self.approval_rules = services.approval_rules
+        self.idempotency = services.idempotency
         self.documents = DocumentCache(services.executor, services.settings.document_cache_size)
 
     def context_for(self, principal: Principal, request_id: str) -> Context:
@@ -63,6 +64,7 @@ class Gateway:
                 decisions=("everyone",),
                 credit_basis=self.settings.credit_basis,
                 approval_rules=self.approval_rules,
+                idempotency=self.idempotency,
             )
         authorizer = self.authorizer
         authorizer.reload_if_changed()
@@ -77,6 +79,9 @@ class Gateway:
             decisions=(authorizer.policy.version, roles),
             scope=authorizer.scope(roles),
             credit_basis=self.settings.credit_basis,
+            can_write=lambda mutation: authorizer.can_write(roles, mutation),
+            holds_role=lambda role: authorizer.holds_role(roles, role),
+            idempotency=self.idempotency,
         )
 
     def may_trace(self, principal: Principal) -> bool:

@@ -159,6 +159,16 @@ class RedisSettings(BaseModel):
     )
 
 
+class IdempotencySettings(BaseModel):
+    """Idempotency keys of mutations: how long an outcome is kept, and the claim on a key being worked on."""
+
+    keep: float = Field(86_400.0, gt=0, description="Seconds a key's outcome is kept (in Redis, and in-process).")
+    lease: float = Field(
+        60.0, gt=0, description="Seconds a claim on a key holds if its holder dies; longer than any request."
+    )
+    max_keys: int = Field(10_000, ge=1, description="Keys kept in-process (least recently used out).")
+
+
 class OpsSettings(BaseModel):
     """Who may read `/metrics` and `/readyz?details`: admins, and scrapers with the metrics token."""
 
@@ -220,6 +230,7 @@ class Settings(BaseSettings):
     federation: FederationSettings = FederationSettings()
     redis: RedisSettings = RedisSettings()
     ops: OpsSettings = OpsSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
     policy_dir: str | None = Field(
         None, description="Folder with model.conf and policy.csv (default: the shipped ones)."
     )

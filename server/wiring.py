@@ -2,8 +2,9 @@
 
 `Services` builds, from the settings, everything that outlives a request: Redis,
 the sources, the schema and its executor, authentication, the cost budget, the
-policy and the approval rules, and the policy's sync between replicas; `start`
-and `aclose` run and end what works in the background. The request pipeline
+policy and the approval rules, the idempotency keys of writes, the policy's sync and
+the cache invalidations between replicas; `start` and `aclose` run and end what works
+in the background. The request pipeline
 (`server/gateway.py`) and the HTTP routes (`server/http.py`) use them.
 """
 
@@ -27,6 +28,8 @@ from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource
 from sources.breaker import CircuitBreaker
 from sources.cache import CachePolicy
+from sources.idempotency import IdempotencyStore
+from sources.invalidation import Invalidation
 from sources.kinds import ErpBackend
 from sources.redis_link import RedisLink
 from sources.shared_cache import SharedCache
@@ -76,12 +79,16 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
             ),
         )
 
-    return Backends(
+    backends = Backends(
         crm=CrmSource(client("CRM", settings.crm), policy),
         erp=build_erp(settings, client, policy),
         clm=ClmSource(client("CLM", settings.clm), policy),
         desk=DeskSource(client("DESK", settings.desk), policy),
+        invalidation=Invalidation(policy, redis, settings.redis.timeout),
     )
+    for source in backends.all():
+        source.invalidation = backends.invalidation
+    return backends
 
 
 def build_erp(
@@ -139,21 +146,29 @@ class Services:
         self.authorizer = build_authorizer(Path(settings.policy_dir) if settings.policy_dir else None)
         self.approval_rules = RulesFile(settings.approval_rules)
         self.policy_sync = PolicySync(self.redis, self.authorizer, settings.redis.timeout) if self.redis else None
-        self._listening: asyncio.Task[None] | None = None
+        self.idempotency = IdempotencyStore(
+            self.redis,
+            keep=settings.idempotency.keep,
+            lease=settings.idempotency.lease,
+            max_local=settings.idempotency.max_keys,
+        )
+        self._listening: list[asyncio.Task[None]] = []
         if not settings.auth.enabled:
             log.warning("authorisation is OFF (auth.enabled = false): every caller sees every field and customer")
 
     async def start(self) -> None:
-        """Background work of a running gateway: listening for other replicas' policy reloads."""
+        """Background work of a running gateway: listening for other replicas' policy reloads and writes."""
         if self.policy_sync is not None:
-            self._listening = asyncio.create_task(self.policy_sync.listen())
+            self._listening.append(asyncio.create_task(self.policy_sync.listen()))
+        self._listening.append(asyncio.create_task(self.backends.invalidation.listen()))
 
     async def aclose(self) -> None:
-        if self._listening is not None:
-            self._listening.cancel()
-            await asyncio.gather(self._listening, return_exceptions=True)
+        for task in self._listening:
+            task.cancel()
+        await asyncio.gather(*self._listening, return_exceptions=True)
         if self.policy_sync is not None:
             await self.policy_sync.aclose()
+        await self.backends.invalidation.aclose()
         await self.backends.aclose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sources.invalidation import Invalidation
 from sources.kinds import ClmBackend, CrmBackend, DeskBackend, ErpBackend, SourceKind
 
 
@@ -16,6 +17,8 @@ class Backends:
     erp: ErpBackend
     clm: ClmBackend
     desk: DeskBackend
+    # Drops what a write made stale, here and (through Redis) in every replica.
+    invalidation: Invalidation = field(default_factory=lambda: Invalidation(None))
 
     def all(self) -> tuple[SourceKind, ...]:
         return (self.crm, self.erp, self.clm, self.desk)

@@ -14,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import msgspec
 
 from sources.cache import CachePolicy, Fetch, MethodCache
 from sources.errors import SourceBadResponse, SourceError
 from sources.http import BackendClient
+from sources.invalidation import Invalidation
 from sources.records import NotFinite, Record
 
 R = TypeVar("R", bound=Record)
@@ -51,6 +52,19 @@ class Source:
         self.http = http
         self.cache_policy = cache
         self.caches: dict[str, MethodCache] = {}
+        # Set by the wiring: drops what a write made stale here and in every replica.
+        self.invalidation = Invalidation(cache)
+
+    async def forget(self, stale: Mapping[str, Sequence[Hashable]]) -> None:
+        """After a write: these methods' entries for these keys are stale, everywhere."""
+        await self.invalidation.forget(self.name, stale)
+
+    async def send_write(
+        self, method: str, verb: Literal["POST", "PATCH"], path: str, payload: Any, model: type[T], key: str
+    ) -> T:
+        """One write with its idempotency key; the record the backend answers (see `BackendClient.write`)."""
+        body = await self.http.write(method, verb, path, payload, idempotency_key=key)
+        return self.validate(method, body, model)
 
     async def cached(
         self,

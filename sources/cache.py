@@ -22,6 +22,8 @@ above the sources and never depends on what is cached.
   least recently used entries first.
 - With Redis configured, misses look in the shared second level first, and what
   is fetched is shared with the other replicas (sources/shared_cache.py).
+- A write makes entries stale: `forget` drops them at once, and a fill that started
+  before it (it may have read the old data) does not store what it brings for them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from sources.shared_cache import Shared, SharedCache
 RESIDENT_PER_BYTE = 4
 # An entry's own cost whatever it holds: its key, the Entry, the cache's link and dict slots.
 ENTRY_BYTES = 200
+# How long a key a write made stale is remembered: longer than any fill under way can take.
+FORGET_WINDOW = 60.0
 
 
 class Entry(NamedTuple):
@@ -108,6 +112,16 @@ class _Entries:
             data.popitem(last=False)
             self.currsize -= entry.size
 
+    def pop(self, key: Hashable, default: Entry | None = None) -> Entry | None:
+        entry = self._data.pop(key, None)
+        if entry is None:
+            return default
+        self.currsize -= entry.size
+        return entry
+
+    def keys(self) -> list[Hashable]:
+        return list(self._data)
+
     def popitem(self) -> tuple[Hashable, Entry]:
         """Drop the least recently used entry; KeyError when empty."""
         key, entry = self._data.popitem(last=False)
@@ -128,6 +142,10 @@ class ByteBudget:
 
     def join(self, cache: MethodCache) -> None:
         self._caches.append(cache)
+
+    @property
+    def caches(self) -> list[MethodCache]:
+        return list(self._caches)
 
     @property
     def used(self) -> int:
@@ -180,6 +198,7 @@ class MethodCache:
         # per key being fetched, its fill's one future: the answers of all the fill's keys
         self._inflight: dict[Hashable, asyncio.Future[dict[Hashable, Answer]]] = {}
         self._fills: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
+        self._forgotten: dict[Hashable, float] = {}  # key -> when a write made it stale (monotonic)
         if budget is not None:
             budget.join(self)
 
@@ -194,6 +213,23 @@ class MethodCache:
     def bytes(self) -> int:
         """The estimated resident bytes of the entries held."""
         return int(self._entries.currsize)
+
+    def forget(self, keys: Sequence[Hashable]) -> None:
+        """A write changed these keys' data: drop them, and let no fill already under way store them."""
+        now = time.monotonic()
+        self._forgotten = {key: at for key, at in self._forgotten.items() if now - at < FORGET_WINDOW}
+        for key in keys:
+            self._entries.pop(key, None)
+            self._inflight.pop(key, None)  # the next request starts a fill of its own
+            self._forgotten[key] = now
+
+    def forget_all(self) -> None:
+        """Drop every entry (notices of writes may have been missed)."""
+        self.forget(list(self._entries.keys()))
+
+    def _stale_since(self, key: Hashable, started: float) -> bool:
+        forgotten = self._forgotten.get(key)
+        return forgotten is not None and forgotten >= started
 
     def drop_oldest(self) -> int:
         """Let the least recently used entry go; the bytes it freed (0 when empty)."""
@@ -279,7 +315,7 @@ class MethodCache:
         """Fetch `keys` and settle the fill, whoever still waits; store what came back."""
         try:
             with deadline.detached():
-                answers, fetched = await self._answers(keys, fetch)
+                answers, fetched = await self._answers(keys, fetch, time.monotonic())
             fill.set_result(answers)
             self._done(keys, fill)
             events.cache_size(self.source, self.method, len(self._entries), self.bytes)
@@ -303,8 +339,11 @@ class MethodCache:
             if inflight.get(key) is fill:
                 del inflight[key]
 
-    async def _answers(self, keys: list[Hashable], fetch: Fetch) -> tuple[dict[Hashable, Answer], dict[Hashable, Any]]:
-        """Per key its answer (shared level, backend, or stale within the grace); and what the backend gave."""
+    async def _answers(
+        self, keys: list[Hashable], fetch: Fetch, started: float
+    ) -> tuple[dict[Hashable, Answer], dict[Hashable, Any]]:
+        """Per key its answer (shared level, backend, or stale within the grace); and what the backend gave
+        (what a write made stale since `started` is answered but neither kept nor shared)."""
         # `no-cache` and `@fresh(maxAge: 0)` want nothing Redis could have: not asked
         wanted = any(freshness.limit(self.ttl, key) > 0 for key in keys)
         shared = await self.shared.get_many(self.source, self.method, keys) if self.shared and wanted else {}
@@ -329,6 +368,8 @@ class MethodCache:
             for key, value, size in zip(to_fetch, values, sizes, strict=True):
                 if isinstance(value, SourceError):
                     answers[key] = self._stale_or(key, value, fetched_at, shared.get(key))
+                elif self._stale_since(key, started):
+                    answers[key] = Answer(value, fetched_at)
                 else:
                     fetched[key] = value
                     self._entries[key] = Entry(value, fetched_at, size)
@@ -371,3 +412,7 @@ class CachePolicy:
 
     def ttl_of(self, kind: str) -> float:
         return self.ttl.get(kind, 0.0)
+
+    def method_cache(self, source: str, method: str) -> MethodCache | None:
+        """This process's cache of one source method, if it has been used."""
+        return next((c for c in self.budget.caches if c.source == source and c.method == method), None)

@@ -1,12 +1,14 @@
-"""The CRM source: customers, sales reps, contacts, opportunities, activities."""
+"""The CRM source: customers, sales reps, contacts, opportunities, activities; and logging an activity."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Literal
 
+import msgspec
+
 from sources.base import Lookup, Related, Source, cached
-from sources.records import Activity, Contact, Customer, CustomerPage, Opportunity, SalesRep
+from sources.records import Activity, ActivityDraft, Contact, Customer, CustomerPage, Opportunity, SalesRep
 
 RefSystem = Literal["erp", "clm", "desk"]
 
@@ -90,3 +92,11 @@ class CrmSource(Source):
             "customer_id",
             last=str(ACTIVITIES_DEPTH),
         )
+
+    async def log_activity(self, key: str, draft: ActivityDraft) -> Activity:
+        """POST /activities with the idempotency key; the customer's activities are stale after it."""
+        activity = await self.send_write(
+            "log_activity", "POST", "/activities", msgspec.to_builtins(draft), Activity, key
+        )
+        await self.forget({"activities_by_customer": [activity.customer_id]})
+        return activity

@@ -1,11 +1,13 @@
-"""The service-desk source: tickets per organisation, contract or order."""
+"""The service-desk source: tickets per organisation, contract or order; opening and updating one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from sources.base import Lookup, Related, Source, cached
-from sources.records import Ticket
+from sources.records import Ticket, TicketChange, TicketDraft
 
 
 class DeskSource(Source):
@@ -28,3 +30,26 @@ class DeskSource(Source):
     @cached("orders")
     async def tickets_by_order(self, ids: Sequence[str]) -> Related[Ticket]:
         return await self.many_per_key("tickets_by_order", "/tickets", "order", ids, Ticket, "order_id")
+
+    async def open_ticket(self, key: str, draft: TicketDraft) -> Ticket:
+        """POST /tickets with the idempotency key."""
+        ticket = await self.send_write("open_ticket", "POST", "/tickets", msgspec.to_builtins(draft), Ticket, key)
+        await self.forget_ticket(ticket)
+        return ticket
+
+    async def update_ticket(self, key: str, ticket_id: str, change: TicketChange) -> Ticket:
+        """PATCH /tickets/{id}: a new status with a note."""
+        ticket = await self.send_write(
+            "update_ticket", "PATCH", f"/tickets/{ticket_id}", msgspec.to_builtins(change), Ticket, key
+        )
+        await self.forget_ticket(ticket)
+        return ticket
+
+    async def forget_ticket(self, ticket: Ticket) -> None:
+        """The ticket and every list it is on are stale."""
+        stale: dict[str, list[str]] = {"tickets": [ticket.id], "tickets_by_org": [ticket.org_id]}
+        if ticket.order_id:
+            stale["tickets_by_order"] = [ticket.order_id]
+        if ticket.contract_number:
+            stale["tickets_by_contract"] = [ticket.contract_number]
+        await self.forget(stale)

@@ -1,11 +1,25 @@
-"""The demo ERP source over REST: parties, products, BOMs, stock, orders, invoices."""
+"""The demo ERP source over REST: parties, products, BOMs, stock, orders, invoices; and its writes:
+creating an order, confirming an approved one, reading approval requests."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sources.base import Lookup, Related, Source, cached
-from sources.records import BomLine, Invoice, OpenItem, Order, Party, Product, Stock, Warehouse
+import msgspec
+
+from sources.base import Items, Lookup, Related, Source, cached
+from sources.records import (
+    ApprovalRequest,
+    BomLine,
+    Invoice,
+    OpenItem,
+    Order,
+    OrderDraft,
+    Party,
+    Product,
+    Stock,
+    Warehouse,
+)
 
 
 class ErpSource(Source):
@@ -56,3 +70,34 @@ class ErpSource(Source):
     async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]:
         """Each party's open receivable entries without an invoice (unapplied payments, opening balances)."""
         return await self.many_per_key("open_items_by_party", "/open_items", "party", codes, OpenItem, "party_code")
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def create_order(self, key: str, draft: OrderDraft) -> Order:
+        """POST /orders with the idempotency key. Stale after it: the party's orders (and with them its
+        receivables and credit used), and the stock of its SKUs (allocated to open orders)."""
+        order = await self.send_write("create_order", "POST", "/orders", msgspec.to_builtins(draft), Order, key)
+        await self.forget_order(order)
+        return order
+
+    async def confirm_order(self, key: str, order_id: str, approved_by: str) -> Order:
+        """POST /orders/{id}/confirm: an approved draft becomes a confirmed order."""
+        order = await self.send_write(
+            "confirm_order", "POST", f"/orders/{order_id}/confirm", {"approved_by": approved_by}, Order, key
+        )
+        await self.forget_order(order)
+        return order
+
+    async def forget_order(self, order: Order) -> None:
+        await self.forget(
+            {
+                "orders": [order.id],
+                "orders_by_party": [order.party_code],
+                "stock": sorted({line.sku for line in order.lines}),
+            }
+        )
+
+    async def approvals(self, order_ids: Sequence[str]) -> list[ApprovalRequest]:
+        """The approval requests of these orders, read live (the write path decides on them)."""
+        body = await self.http.get("approvals", "/approvals", {"orders": ",".join(order_ids)}, keys=len(order_ids))
+        return self.validate("approvals", body, Items[ApprovalRequest]).items

@@ -63,3 +63,31 @@ class SourceUnauthorized(SourceBadResponse):
     """The backend refused our credentials or session (HTTP 401): log in again, never retry blindly."""
 
     describe = "refused the gateway's credentials"
+
+
+class SourceOutcomeUnknown(SourceError):
+    """A write was sent and no answer came: it may or may not have been made."""
+
+    code = "OUTCOME_UNKNOWN"
+    when = (
+        "a write was sent to a backend that did not answer (timeout, dropped connection, 5xx other than 503): it may "
+        "have been made; send the mutation again with the same `idempotencyKey` to settle it, never a new key"
+    )
+    describe = "did not confirm the write"
+
+
+class SourceRejected(SourceError):
+    """A backend refused a write's input (4xx): nothing was written. `field` is the body path it named, if any."""
+
+    code = "SOURCE_REJECTED"
+    when = "a system of record refused a write (its message says why); nothing was written"
+    describe = "refused the write"
+
+    def __init__(self, source: str, method: str, detail: str, *, status: int, field: str | None = None) -> None:
+        super().__init__(source, method, detail)
+        self.status = status
+        self.field = field
+
+    @property
+    def public_message(self) -> str:
+        return f"{self.source} refused the write: {self.detail}"

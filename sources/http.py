@@ -1,7 +1,8 @@
 """One pooled HTTP client per backend, with the resilience every source shares.
 
-Every backend call goes through `BackendClient.get` (REST reads) or
-`BackendClient.post_json` (RPC-style backends such as Tryton's JSON-RPC), which
+Every backend call goes through `BackendClient.get` (REST reads),
+`BackendClient.post_json` (RPC-style backends such as Tryton's JSON-RPC) or
+`BackendClient.write` (REST writes), which
 - caps each wait by the backend's timeout and the request's deadline;
 - retries a failed read (5xx, 429, refused connection) a bounded number of times with
   jittered exponential backoff, never past the deadline; GETs are idempotent, a POST
@@ -14,6 +15,12 @@ Every backend call goes through `BackendClient.get` (REST reads) or
   only an unproven request met (see sources/breaker.py);
 - turns transport failures into the `SourceError` hierarchy, so nothing above
   this module sees httpx.
+
+A write is one attempt, never retried here: it carries the caller's `Idempotency-Key`,
+and only the caller, who holds the key, may send it again. Its failures say whether the
+write can have happened: a connection never made, an open circuit or a 503 (the backend
+turned it away) did not write; a timeout, a dropped connection or another 5xx may have
+(`SourceOutcomeUnknown`); a 4xx refused it (`SourceRejected`, with the field it named).
 """
 
 from __future__ import annotations
@@ -25,12 +32,21 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Literal
 
 import httpx
+import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from tenacity.stop import stop_base
 
 from sources import deadline, events, received, trace
 from sources.breaker import CircuitBreaker
-from sources.errors import SourceBadResponse, SourceError, SourceTimeout, SourceUnauthorized, SourceUnavailable
+from sources.errors import (
+    SourceBadResponse,
+    SourceError,
+    SourceOutcomeUnknown,
+    SourceRejected,
+    SourceTimeout,
+    SourceUnauthorized,
+    SourceUnavailable,
+)
 
 Transport = Literal["httpx", "aiohttp"]
 
@@ -39,6 +55,12 @@ MIN_USEFUL_WAIT = 0.05
 
 # Statuses that say the backend (or what fronts it) is down or overloaded, whatever was asked.
 OVERLOADED = frozenset({408, 429, 502, 503, 504})
+# Statuses that say a request was turned away before it was acted on.
+TURNED_AWAY = frozenset({429, 503})
+
+
+class _NeverSent(SourceUnavailable):
+    """The connection was never made: the request did not reach the backend."""
 
 
 def _make_transport(kind: Transport, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
@@ -103,6 +125,32 @@ class BackendClient:
             method, path, keys, idempotent, None, lambda: self._client.post(path, json=payload, headers=headers)
         )
 
+    async def write(
+        self, method: str, verb: Literal["POST", "PATCH"], path: str, payload: Any, *, idempotency_key: str
+    ) -> bytes:
+        """Send one write with its `Idempotency-Key`; the body of a 2xx answer (see the module notes)."""
+        headers = {"Idempotency-Key": idempotency_key}
+        try:
+            return await self._call(
+                method,
+                path,
+                1,
+                False,
+                None,
+                lambda: self._client.request(verb, path, json=payload, headers=headers),
+                writing=True,
+            )
+        except (SourceRejected, SourceUnauthorized, _NeverSent):
+            raise
+        except SourceUnavailable as exc:
+            if exc.detail.startswith(("circuit open", "HTTP 429", "HTTP 503")):
+                raise
+            raise SourceOutcomeUnknown(self.source, method, exc.detail) from None
+        except SourceError as exc:
+            if exc.detail == "request deadline already passed":
+                raise
+            raise SourceOutcomeUnknown(self.source, method, exc.detail) from None
+
     async def _call(
         self,
         method: str,
@@ -111,6 +159,8 @@ class BackendClient:
         idempotent: bool,
         request: Hashable | None,
         send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        writing: bool = False,
     ) -> bytes:
         started = time.perf_counter()
         outcome = "ok"
@@ -122,7 +172,7 @@ class BackendClient:
                 reraise=True,
             ):
                 with attempt:
-                    body = await self._attempt(method, path, request, send)
+                    body = await self._attempt(method, path, request, send, writing)
                     received.add(len(body))
                     return body
         except SourceError as exc:
@@ -137,7 +187,12 @@ class BackendClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
-        self, method: str, path: str, request: Hashable | None, send: Callable[[], Awaitable[httpx.Response]]
+        self,
+        method: str,
+        path: str,
+        request: Hashable | None,
+        send: Callable[[], Awaitable[httpx.Response]],
+        writing: bool = False,
     ) -> bytes:
         if not self.breaker.allow():
             raise SourceUnavailable(self.source, method, "circuit open after repeated failures")
@@ -158,6 +213,8 @@ class BackendClient:
                 verdict = self.breaker.failed  # refused, reset or unreachable
                 raise
             verdict = self._verdict(response.status_code, request)
+            if writing and 400 <= response.status_code < 500 and response.status_code not in (401, *OVERLOADED):
+                raise _rejected(self.source, method, response.status_code, body)
             return self._body(method, path, response.status_code, body)
         finally:
             verdict()
@@ -182,9 +239,12 @@ class BackendClient:
                 body = await response.aread()
         except (TimeoutError, httpx.TimeoutException) as exc:
             if _refused(exc):
-                raise SourceUnavailable(self.source, method, f"connection failed: {exc.__cause__!r}") from None
+                failed = _NeverSent if _not_connected(exc) else SourceUnavailable
+                raise failed(self.source, method, f"connection failed: {exc.__cause__!r}") from None
             waited = time.perf_counter() - started
             raise SourceTimeout(self.source, method, f"no answer within {waited:.2f} s") from None
+        except httpx.ConnectError as exc:
+            raise _NeverSent(self.source, method, f"{type(exc).__name__}: {exc}") from None
         except httpx.HTTPError as exc:
             raise SourceUnavailable(self.source, method, f"{type(exc).__name__}: {exc}") from None
         return response, body
@@ -217,6 +277,27 @@ def _refused(exc: BaseException) -> bool:
         and type(cause).__module__.partition(".")[0] == "aiohttp"
         and not isinstance(cause, TimeoutError)
     )
+
+
+def _not_connected(exc: BaseException) -> bool:
+    """aiohttp could not open the connection (as opposed to losing one it had): nothing was sent."""
+    return type(exc.__cause__).__name__.startswith("ClientConnector")
+
+
+def _rejected(source: str, method: str, status: int, body: bytes) -> SourceRejected:
+    """A 4xx answer to a write: its message and the body field it names (FastAPI's `detail` shape)."""
+    field, message = None, f"HTTP {status}"
+    try:
+        detail = orjson.loads(body).get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = None
+    if isinstance(detail, str):
+        message = detail
+    elif isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        location = [str(part) for part in detail[0].get("loc", ()) if part != "body"]
+        field = ".".join(location) or None
+        message = f"{field}: {detail[0].get('msg', 'invalid')}" if field else str(detail[0].get("msg", "invalid"))
+    return SourceRejected(source, method, message[:300], status=status, field=field)
 
 
 class _DeadlineNear(stop_base):

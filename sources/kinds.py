@@ -15,8 +15,11 @@ from sources.base import Lookup, Related
 from sources.cache import MethodCache
 from sources.crm import RefSystem
 from sources.http import BackendClient
+from sources.invalidation import Invalidation
 from sources.records import (
     Activity,
+    ActivityDraft,
+    ApprovalRequest,
     BomLine,
     Contact,
     Contract,
@@ -26,11 +29,14 @@ from sources.records import (
     OpenItem,
     Opportunity,
     Order,
+    OrderDraft,
     Party,
     Product,
     SalesRep,
     Stock,
     Ticket,
+    TicketChange,
+    TicketDraft,
     Warehouse,
 )
 
@@ -41,6 +47,7 @@ class SourceKind(Protocol):
     name: str
     http: BackendClient
     caches: dict[str, MethodCache]
+    invalidation: Invalidation
 
     async def aclose(self) -> None: ...
 
@@ -70,6 +77,8 @@ class CrmBackend(SourceKind, Protocol):
 
     async def activities_by_customer(self, ids: Sequence[str]) -> Related[Activity]: ...
 
+    async def log_activity(self, key: str, draft: ActivityDraft) -> Activity: ...
+
 
 class ErpBackend(SourceKind, Protocol):
     """The demo REST ERP (`sources.erp`) and Tryton over JSON-RPC (`sources.tryton`)."""
@@ -92,6 +101,12 @@ class ErpBackend(SourceKind, Protocol):
 
     async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]: ...
 
+    async def create_order(self, key: str, draft: OrderDraft) -> Order: ...
+
+    async def confirm_order(self, key: str, order_id: str, approved_by: str) -> Order: ...
+
+    async def approvals(self, order_ids: Sequence[str]) -> list[ApprovalRequest]: ...
+
 
 class ClmBackend(SourceKind, Protocol):
     async def contracts(self, ids: Sequence[str]) -> Lookup[Contract]: ...
@@ -105,3 +120,7 @@ class DeskBackend(SourceKind, Protocol):
     async def tickets(self, ids: Sequence[str]) -> Lookup[Ticket]: ...
 
     async def tickets_by_org(self, ids: Sequence[str]) -> Related[Ticket]: ...
+
+    async def open_ticket(self, key: str, draft: TicketDraft) -> Ticket: ...
+
+    async def update_ticket(self, key: str, ticket_id: str, change: TicketChange) -> Ticket: ...

@@ -369,3 +369,67 @@ class Ticket(Record):
     sla_due_at: dt.datetime | None = None
     contract_number: str | None = None
     order_id: str | None = None
+
+
+# --- writes: what the gateway sends, and what only the write path reads ----------------
+
+
+class DraftLine(Record):
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+class ApprovalDraft(Record):
+    """Why a draft order waits: the level a rule asks for, the reasons, who asked."""
+
+    level: str
+    reasons: list[str]
+    requested_by: str
+
+
+class OrderDraft(Record):
+    """A sales order to create: CONFIRMED, or DRAFT with the approval it waits for."""
+
+    party_code: str
+    status: str  # CONFIRMED or DRAFT
+    warehouse: str | None = None
+    contract_number: str | None = None
+    promised_date: dt.date | None = None
+    lines: list[DraftLine]
+    approval: ApprovalDraft | None = None
+
+
+class ApprovalRequest(Record):
+    """An order's approval request as the ERP keeps it: PENDING until someone approves it."""
+
+    order_id: str
+    level: str
+    reasons: list[str]
+    requested_by: str
+    requested_at: dt.datetime | None = None
+    status: str
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+
+
+class ActivityDraft(Record):
+    customer_id: str
+    kind: str
+    subject: str
+    by_rep_id: str | None = None
+
+
+class TicketDraft(Record):
+    org_id: str
+    subject: str
+    kind: str
+    priority: str
+    order_id: str | None = None
+    contract_number: str | None = None
+
+
+class TicketChange(Record):
+    status: str
+    note: str
+    by: str | None = None

@@ -116,3 +116,9 @@ class SharedCache:
                 await pipe.execute()
 
         await self.link.run("cache write", write, None)
+
+    async def delete(self, source: str, stale: dict[str, list[Hashable]]) -> None:
+        """Delete entries a write made stale, so no replica reads them from here again."""
+        names = [self._key(source, method, key) for method, keys in stale.items() for key in keys]
+        if names:
+            await self.link.run("cache delete", lambda client: client.delete(*names), None)

@@ -36,17 +36,29 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, overload
 
+import msgspec
+
 from sources.base import Lookup, Related, Source, cached, group_by
 from sources.cache import CachePolicy
-from sources.errors import SourceBadResponse, SourceError, SourceUnauthorized, SourceUnavailable
+from sources.errors import (
+    SourceBadResponse,
+    SourceError,
+    SourceOutcomeUnknown,
+    SourceRejected,
+    SourceTimeout,
+    SourceUnauthorized,
+    SourceUnavailable,
+)
 from sources.http import BackendClient
 from sources.records import (
+    ApprovalRequest,
     BomLine,
     Instalment,
     Invoice,
     InvoiceStatus,
     OpenItem,
     Order,
+    OrderDraft,
     OrderLine,
     OrderStatus,
     Party,
@@ -1091,6 +1103,182 @@ class TrytonSource(Source):
         invoices = await self._invoices("invoices_by_party", codes, lambda chunk: [self.party_domain(chunk, "party")])
         return group_by(invoices, "party_code", codes)
 
+    # --- writes -------------------------------------------------------------------------------
+    # A sale made through the gateway carries its idempotency key in its `comment`
+    # (`KEY_MARKER` + key), and a sale waiting for approval the request (`APPROVAL_MARKER` +
+    # JSON): a retry with the key finds the sale it made instead of making another, and the
+    # approval lives with the sale in Tryton, as the demo ERP keeps it with its order.
+
+    async def _write(self, name: str, method: str, params: list[Any]) -> Any:
+        """One write call: not retried; no answer in time means its outcome is unknown."""
+        try:
+            return await self.rpc.call(name, method, params, idempotent=False)
+        except SourceTimeout as exc:
+            raise SourceOutcomeUnknown(self.name, name, exc.detail) from None
+
+    async def _sale_with_key(self, key: str) -> dict[str, Any] | None:
+        rows = await self.search_read(
+            "create_order", "sale.sale", [["comment", "like", f"%{KEY_MARKER}{key}%"]], ["state", "comment"]
+        )
+        return rows[0] if rows else None
+
+    async def _order_of(self, name: str, sale_id: int) -> Order:
+        orders = await self._orders(name, [sale_id], lambda chunk: [["id", "in", chunk]])
+        if not orders:
+            raise SourceBadResponse(self.name, name, f"sale {sale_id} cannot be read back")
+        return orders[0]
+
+    async def create_order(self, key: str, draft: OrderDraft) -> Order:
+        """sale.sale: created, quoted, and confirmed unless it waits for approval (then it stays a quotation)."""
+        found = await self._sale_with_key(key)
+        if found is None:
+            values = await self._sale_values(key, draft)
+            (sale_id,) = await self._write("create_order", "model.sale.sale.create", [[values]])
+            state = "draft"
+        else:
+            sale_id, state = found["id"], str(found.get("state"))
+        if state == "draft":
+            await self._write("create_order", "model.sale.sale.quote", [[sale_id]])
+            state = "quotation"
+        if state == "quotation" and draft.approval is None:
+            await self._write("create_order", "model.sale.sale.confirm", [[sale_id]])
+        order = await self._order_of("create_order", sale_id)
+        await self.forget_order(order)
+        return order
+
+    async def _sale_values(self, key: str, draft: OrderDraft) -> dict[str, Any]:
+        session = await self.rpc.session()
+        parties = await self.search_read(
+            "create_order", "party.party", [self.party_domain([draft.party_code])], ["addresses"]
+        )
+        if not parties or not parties[0].get("addresses"):
+            raise SourceRejected(
+                self.name, "create_order", "unknown party or no address", status=422, field="party_code"
+            )
+        products = {
+            row["code"]: row
+            for row in await self.search_read(
+                "create_order",
+                "product.product",
+                [["code", "in", [line.sku for line in draft.lines]]],
+                ["code", "default_uom", "account_category.customer_taxes_used"],
+            )
+        }
+        for index, line in enumerate(draft.lines):
+            if line.sku not in products:
+                raise SourceRejected(
+                    self.name, "create_order", f"unknown product {line.sku!r}", status=422, field=f"lines.{index}.sku"
+                )
+        topology = await self.topology()
+        warehouses = topology.warehouses
+        warehouse = next((w for w in warehouses if Topology.key(w) == draft.warehouse), None)
+        if warehouse is None and draft.warehouse is not None:
+            raise SourceRejected(
+                self.name, "create_order", f"unknown warehouse {draft.warehouse!r}", status=422, field="warehouse"
+            )
+        (company,) = await self.rpc.call(
+            "create_order", "model.company.company.read", [[session.context["company"]], ["currency"]]
+        )
+        comment = KEY_MARKER + key
+        if draft.approval is not None:
+            comment += (
+                "\n"
+                + APPROVAL_MARKER
+                + json.dumps(
+                    {
+                        "level": draft.approval.level,
+                        "reasons": draft.approval.reasons,
+                        "requested_by": draft.approval.requested_by,
+                        "status": "PENDING",
+                    }
+                )
+            )
+        address = parties[0]["addresses"][0]
+        values: dict[str, Any] = {
+            "party": parties[0]["id"],
+            "invoice_address": address,
+            "shipment_address": address,
+            "company": session.context["company"],
+            "currency": company["currency"],
+            "warehouse": (warehouse or warehouses[0]).id,
+            "sale_date": self.today(),
+            "comment": comment,
+            "lines": [
+                [
+                    "create",
+                    [
+                        {
+                            "type": "line",
+                            "sequence": index,
+                            "product": products[line.sku]["id"],
+                            "unit": products[line.sku]["default_uom"],
+                            "quantity": float(line.quantity),
+                            "unit_price": line.unit_price,
+                            "taxes": [
+                                [
+                                    "add",
+                                    list(
+                                        (products[line.sku].get("account_category.") or {}).get("customer_taxes_used")
+                                        or []
+                                    ),
+                                ]
+                            ],
+                        }
+                        for index, line in enumerate(draft.lines, 1)
+                    ],
+                ]
+            ],
+        }
+        if draft.contract_number:
+            values["reference"] = draft.contract_number
+        if draft.promised_date:
+            values["shipping_date"] = draft.promised_date
+        return values
+
+    async def confirm_order(self, key: str, order_id: str, approved_by: str) -> Order:
+        """Confirm a quotation waiting for approval; its request says who approved it, and when."""
+        rows = await self.search_read("confirm_order", "sale.sale", [["id", "=", int(order_id)]], ["state", "comment"])
+        if not rows:
+            raise SourceRejected(self.name, "confirm_order", f"no order {order_id!r}", status=404)
+        row = rows[0]
+        request = _approval_of(row)
+        if request is None or (request["status"] != "APPROVED" and row.get("state") != "quotation"):
+            raise SourceRejected(self.name, "confirm_order", f"order {order_id!r} has no pending approval", status=409)
+        if request["status"] != "APPROVED":
+            request.update(status="APPROVED", decided_by=approved_by, decided_at=dt.datetime.now(dt.UTC).isoformat())
+            comment = (
+                "\n".join(
+                    line for line in (row.get("comment") or "").splitlines() if not line.startswith(APPROVAL_MARKER)
+                )
+                + "\n"
+                + APPROVAL_MARKER
+                + json.dumps(request)
+            )
+            await self._write("confirm_order", "model.sale.sale.write", [[row["id"]], {"comment": comment}])
+            await self._write("confirm_order", "model.sale.sale.confirm", [[row["id"]]])
+        order = await self._order_of("confirm_order", row["id"])
+        await self.forget_order(order)
+        return order
+
+    async def forget_order(self, order: Order) -> None:
+        await self.forget(
+            {
+                "orders": [order.id],
+                "orders_by_party": [order.party_code],
+                "stock": sorted({line.sku for line in order.lines}),
+            }
+        )
+
+    async def approvals(self, order_ids: Sequence[str]) -> list[ApprovalRequest]:
+        ids = [int(i) for i in order_ids if i.isdigit()]
+        rows = await self.search_read("approvals", "sale.sale", [["id", "in", ids]], ["comment", "create_date"])
+        found = []
+        for row in rows:
+            request = _approval_of(row)
+            if request is not None:
+                found.append(msgspec.convert({**request, "order_id": str(row["id"])}, ApprovalRequest))
+        return found
+
 
 def _rate(taxes: list[dict[str, Any]]) -> Decimal:
     """The sum of the rates of percentage taxes (account.tax rows); fixed-amount taxes are left out."""
@@ -1120,3 +1308,14 @@ def _move_kind(topology: Topology, move: dict[str, Any]) -> str:
     if ends[0] == "customer":
         return "RETURN"
     return "TRANSFER"
+
+
+KEY_MARKER = "isthmus-idempotency-key: "
+APPROVAL_MARKER = "isthmus-approval: "
+
+
+def _approval_of(row: dict[str, Any]) -> dict[str, Any] | None:
+    for line in (row.get("comment") or "").splitlines():
+        if line.startswith(APPROVAL_MARKER):
+            return dict(json.loads(line[len(APPROVAL_MARKER) :]))
+    return None

@@ -71,7 +71,8 @@ class Systems:
         finally:
             self.http.put(
                 f"{self.urls[system]}/_faults",
-                json={"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "down": False, "malformed_rate": 0.0},
+                json={"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "down": False, "malformed_rate": 0.0,
+                      "latency_after_ms": 0},
             ).raise_for_status()
 
 

@@ -827,3 +827,68 @@ def test_the_generator_reaches_every_restricted_field_and_root_field(world):
     with contextlib.suppress(Reached):
         collect()
     assert wanted <= seen, f"never generated: {sorted(wanted - seen)}"
+
+
+# --- mutations: the policy's write lines and the row-level rules ------------------------------
+
+MUTATIONS = {
+    "placeOrder": "mutation M($c: ID!, $k: String!) { placeOrder(input: {customerId: $c, lines: [{sku: \"SKU-9999\", "
+                  "quantity: \"1\", unitPrice: \"10\"}]}, idempotencyKey: $k) { status } }",
+    "logActivity": "mutation M($c: ID!, $k: String!) { logActivity(input: {customerId: $c, kind: NOTE, "
+                   "subject: \"Property test\"}, idempotencyKey: $k) { activity { id } } }",
+    "openTicket": "mutation M($c: ID!, $k: String!) { openTicket(input: {customerId: $c, subject: \"Property test\", "
+                  "kind: INQUIRY, orderId: \"O9999999\"}, idempotencyKey: $k) { ticket { id } } }",
+    "approveOrder": "mutation M($c: ID!, $k: String!) { approveOrder(orderId: $c, idempotencyKey: $k) { status } }",
+    "updateTicketStatus": "mutation M($c: ID!, $k: String!) { updateTicketStatus(input: {ticketId: $c, status: CLOSED, "
+                          "note: \"Property test\"}, idempotencyKey: $k) { ticket { id } } }",
+}
+# Which mutations name a customer (the others name an order or a ticket: sent with an unknown one).
+ON_CUSTOMERS = ("placeOrder", "logActivity", "openTicket")
+
+
+@live_property(40)
+@given(data=st.data())
+def test_no_mutation_runs_for_a_caller_the_policy_or_the_row_rules_refuse(in_process_gateway, world, data):
+    """For any mutation, principal and customer: without a `write` line the mutation is FORBIDDEN before
+    anything runs; a customer outside the caller's scope is refused exactly as an unknown id is (the same
+    code and message but for the id); a customer in scope is never refused; nothing of a customer outside
+    the scope appears in any answer. (Inputs that get past the rules are refused later for bad input,
+    except logActivity's, which writes: activities on the sample customers.)"""
+    import uuid
+
+    name = data.draw(st.sampled_from(sorted(MUTATIONS)), label="mutation")
+    principal = world.principals[data.draw(st.sampled_from(PRINCIPALS), label="principal")]
+    target = data.draw(st.sampled_from(world.customer_ids), label="customer") if name in ON_CUSTOMERS else "X9999999"
+
+    def send(customer: str) -> tuple[Any, dict]:
+        response = in_process_gateway.post(MUTATIONS[name], {"c": customer, "k": uuid.uuid4().hex},
+                                           headers=principal.headers)
+        note(f"{principal.name} {name} {customer}: {response.text}")
+        return response, response.json()
+
+    response, body = send(target)
+    assert_answer_is_well_formed(principal, response, body)
+    if principal.trusted_only:
+        return
+    errors = body.get("errors", [])
+    if not POLICY.can_write(principal.roles, f"Mutation.{name}"):
+        assert body["data"] == {name: None}
+        assert [(e["extensions"]["code"], e["message"]) for e in errors] == [
+            ("FORBIDDEN", f"Not authorised to run Mutation.{name}.")
+        ]
+        return
+    assert not any(e["message"] == f"Not authorised to run Mutation.{name}." for e in errors)
+    if name not in ON_CUSTOMERS:
+        return
+    refusal = [e for e in errors if f"customer {target!r}" in e["message"]]
+    if target in principal.in_scope:
+        assert refusal == [], f"{principal.name} is refused its own customer {target}: {body}"
+    elif POLICY.scope(principal.roles) != "all":
+        _, unknown = send(UNKNOWN["customer"])
+        spelled_out = [(e["extensions"]["code"], e["message"].replace(target, "ID")) for e in errors]
+        assert spelled_out == [("FORBIDDEN", e["message"].replace(UNKNOWN["customer"], "ID"))
+                               for e in unknown.get("errors", []) if e["extensions"]["code"] == "FORBIDDEN"]
+        assert body["data"] == unknown["data"] == {name: None}
+    answer = strings_of(body)
+    leaked = [s for s in principal.secrets if s in answer]
+    assert not leaked, f"{principal.name} gets data of customers outside its scope: {leaked}"

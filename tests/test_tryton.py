@@ -841,3 +841,49 @@ def test_only_an_unreachable_package_index_makes_the_install_impossible():
     assert not _looks_offline("ERROR: Could not find a version that satisfies the requirement trytond==8.2.* "
                               "(from versions: 7.0.1, 7.4.2)")
     assert not _looks_offline("error: subprocess-exited-with-error: building wheel for lxml failed")
+
+
+# --- writes: an order placed through the gateway is a sale in Tryton (last: it adds a sale) -----
+
+PLACE = """mutation Place($input: PlaceOrderInput!, $key: String!) {
+  placeOrder(input: $input, idempotencyKey: $key) { status order { id status total lines { sku quantity unitPrice } }
+    approval { level } steps { name done errorCode } }
+}"""
+APPROVE = "mutation($id: ID!, $key: String!) { approveOrder(orderId: $id, idempotencyKey: $key) { status order { status } } }"
+
+
+def test_an_order_placed_through_the_gateway_is_a_sale_in_tryton_with_its_lines(tgw, seeded, truth):
+    promisable = [sku for sku in ("SKU-0001", "SKU-0002", "SKU-0003", "SKU-0004", "SKU-0005")
+                  if tgw.query('query($s: ID!) { atp(sku: $s, quantity: "2") { canPromise } }', {"s": sku})
+                  ["data"]["atp"]["canPromise"]][:2]
+    assert promisable, "no product in stock in the seeded Tryton"
+    lines = [{"sku": sku, "quantity": "2", "unitPrice": f"{250 + 10 * i}.50"} for i, sku in enumerate(promisable)]
+    customer = seeded[3]
+    variables = {"input": {"customerId": customer["id"], "lines": lines}, "key": "tryton-write-1"}
+    body = tgw.query(PLACE, variables)
+    assert not body.get("errors"), body
+    placed = body["data"]["placeOrder"]
+    if placed["status"] == "PENDING_APPROVAL":  # the rules asked for approval: the sale waits as a quotation
+        sale_id = int(placed["order"]["id"])
+        (waiting,) = truth.read("sale.sale", [["id", "=", sale_id]], ["state"])
+        assert waiting["state"] == "quotation"
+        approved = tgw.query(APPROVE, {"id": placed["order"]["id"], "key": "tryton-approve-1"})
+        assert not approved.get("errors"), approved
+        assert approved["data"]["approveOrder"]["order"]["status"] in ("CONFIRMED", "PROCESSING")
+    else:
+        assert placed["status"] == "PLACED", body
+    (sale,) = truth.read("sale.sale", [["id", "=", int(placed["order"]["id"])]],
+                         ["state", "party.code", "untaxed_amount", "lines.product.code", "lines.quantity",
+                          "lines.unit_price"])
+    assert sale["state"] in ("confirmed", "processing")
+    assert sale["party."]["code"] == customer["refs"]["erp"]
+    assert sorted((line["product."]["code"], q(line["quantity"]), line["unit_price"]) for line in sale["lines."]) == sorted(
+        (line["sku"], Decimal(line["quantity"]), Decimal(line["unitPrice"])) for line in lines
+    )
+    assert sale["untaxed_amount"] == sum(Decimal(line["quantity"]) * Decimal(line["unitPrice"]) for line in lines)
+    # the same key again: the same sale, and no other (a sale made through the gateway carries its step's key)
+    again = tgw.query(PLACE, variables)
+    assert again["data"]["placeOrder"]["order"]["id"] == placed["order"]["id"]
+    made = truth.read("sale.sale", [["comment", "like", "%isthmus-idempotency-key: %"],
+                                    ["party.code", "=", customer["refs"]["erp"]]], ["id"])
+    assert [row["id"] for row in made] == [int(placed["order"]["id"])]
