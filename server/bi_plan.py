@@ -67,6 +67,9 @@ class Leaf:
 class Obj:
     entries: list[tuple[str, Any]]
     has_list: bool = False
+    # The filters on this object's own cells (not below a list): checked before its lists are
+    # exploded, so an object they reject costs one check, not a row per element below it.
+    checks: list[Filter] = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +171,7 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
         if match["op"] in ("in", "not in") and not isinstance(value, list):
             raise ManifestError(f"{document.file}: `{match['op']}` needs a JSON list")
         filters.append(Filter(match["column"], match["op"], value))
+    _place_checks(item, filters)
     return ExportPlan(document.name, document, operation, row_path, coordinates, item, columns, paging, filters)
 
 
@@ -271,6 +275,17 @@ def _plan_value(
     return Obj(entries, has_list=any(child.has_list for _, child in entries))
 
 
+def _place_checks(node: Any, filters: list[Filter]) -> None:
+    """Give each object that explodes a list the filters on its own cells (`Obj.checks`)."""
+    if isinstance(node, Lst):
+        _place_checks(node.item, filters)
+    elif isinstance(node, Obj) and node.has_list:
+        own = {c.name for _, child in node.entries if not child.has_list for c in _columns(child)}
+        node.checks = [f for f in filters if f.column in own]
+        for _, child in node.entries:
+            _place_checks(child, filters)
+
+
 def _columns(node: Any) -> Iterator[Column]:
     if isinstance(node, Leaf):
         yield node.column
@@ -352,9 +367,16 @@ def rows_of(plan: ExportPlan, data: Any) -> Iterator[dict[str, Any]]:
     names = [c.name for c in plan.columns]
     for item in items:
         for partial in _expand(item, plan.item):
+            if partial is PRUNED:
+                continue
             row = {name: partial.get(name) for name in names}
             if all(f.matches(row[f.column]) for f in plan.filters):
                 yield row
+
+
+# What an object rejected by its checks gives instead of rows: it counts as an element (its
+# parent keeps no empty row in its place, as when its rows are filtered out one by one).
+PRUNED: dict[str, Any] = {}
 
 
 def _expand(value: Any, node: Any) -> Iterator[dict[str, Any]]:
@@ -376,11 +398,14 @@ def _expand(value: Any, node: Any) -> Iterator[dict[str, Any]]:
         else:
             for partial in _expand(value.get(key), child):
                 fixed.update(partial)
+    if node.checks and not all(f.matches(fixed.get(f.column)) for f in node.checks):
+        yield PRUNED
+        return
     produced = False
     for key, child in listing:
         for partial in _expand(value.get(key), child):
             produced = True
-            yield {**fixed, **partial}
+            yield PRUNED if partial is PRUNED else {**fixed, **partial}
     if not produced:
         yield fixed
 
