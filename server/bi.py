@@ -49,18 +49,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from graphql import GraphQLSchema
 
 from resolvers.context import Principal
 from server import access
-from server.access import caller
+from server.access import bi_caller
 from server.bi_encode import CsvEncoder, JsonEncoder
 from server.bi_params import BadParameter, variables_from
 from server.bi_plan import ExportPlan, NotExportable, build_plan, rows_of
-from server.gateway import BadRequest, error_body, requested_max_age
+from server.gateway import BadRequest, bi_error_body, requested_max_age
 from server.persisted import PersistedDocuments
 
 log = logging.getLogger("isthmus.bi")
@@ -116,14 +115,18 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         message: str, code: str, status: int, request_id: str, headers: dict[str, str] | None = None
     ) -> Response:
         return Response(
-            error_body(message, code),
+            bi_error_body(message, code),
             status,
             media_type="application/json",
             headers={"X-Request-Id": request_id, **(headers or {})},
         )
 
-    @app.get("/bi/{export}", summary="A trusted operation as flat rows: /bi/<operationName>.csv or .json")
-    async def bi_export(export: str, request: Request, principal: Principal = Depends(caller)) -> Response:
+    @app.api_route(
+        "/bi/{export}",
+        methods=["GET", "HEAD"],
+        summary="A trusted operation as flat rows: /bi/<operationName>.csv or .json",
+    )
+    async def bi_export(export: str, request: Request, principal: Principal = Depends(bi_caller)) -> Response:
         request_id = take_request_id(request)
         gateway = request.app.state.gateway
         exports: Exports = request.app.state.exports
@@ -147,6 +150,8 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         try:
             variables = variables_from(plan, schema, request.query_params)
             max_age = requested_max_age(request.headers.get("cache-control"))
+            if request.query_params.get("quoting", "minimal").lower() not in ("minimal", "all"):
+                raise BadParameter("`quoting` is `minimal` (the default) or `all`.")
         except BadParameter as exc:
             return refuse(str(exc), "BAD_USER_INPUT", 400, request_id)
         except BadRequest as exc:
@@ -195,14 +200,15 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
             status = _status_of(fatal)
             audit(status, "error", 0)
             return Response(
-                orjson.dumps({"errors": first.get("errors")}),
+                bi_error_body(str(fatal[0].get("message")), _code(fatal[0]), first.get("errors")),
                 status,
                 media_type="application/json",
                 headers={"X-Request-Id": request_id},
             )
 
         bom = request.query_params.get("bom", "").lower() in ("1", "true", "yes")
-        encoder = CsvEncoder(plan, bom) if fmt == "csv" else JsonEncoder(plan)
+        quote_all = request.query_params.get("quoting", "minimal").lower() == "all"
+        encoder = CsvEncoder(plan, bom, quote_all) if fmt == "csv" else JsonEncoder(plan)
 
         async def body(result: dict[str, Any]) -> AsyncIterator[bytes]:
             rows, outcome = 0, "ok"
@@ -250,6 +256,11 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         if denied_columns:
             headers[DENIED_HEADER] = ",".join(denied_columns)
         headers[AS_OF_HEADER] = as_of(first, asked_at, answered_at)
+        if request.method == "HEAD":  # the GET's status and headers, known from the first page; no body
+            audit(200, "ok", 0)
+            head = Response(None, media_type=encoder.media_type, headers=headers)
+            del head.headers["content-length"]
+            return head
         return StreamingResponse(body(first), media_type=encoder.media_type, headers=headers)
 
 

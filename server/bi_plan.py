@@ -51,10 +51,14 @@ Rows = tuple[tuple[str, ...], tuple[str, ...], Chain, Any, list[SelectionSetNode
 # ---------------------------------------------------------------------------
 
 
+NUMERIC_TYPES = frozenset({"Int", "Float", "Decimal"})
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     coordinates: tuple[str, ...]  # every `Type.field` from the root to the leaf
+    numeric: bool = False  # of a number type (CSV writes it bare when every text is quoted)
 
 
 @dataclass
@@ -145,7 +149,15 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
             names = names[1:]
         return ".".join(names)
 
-    item = _plan_value(schema, fragments, list_type.of_type, item_sets, (), coordinates, column_name)
+    if is_leaf_type(item_type) and len(chain) >= 2:
+        # A list of scalars (`me { id name roles }`): the object holding it is the row, its
+        # other leaves columns, exploded by the list as any nested list is.
+        _, _, holder_type, holder_nodes = chain[-2]
+        row_path, coordinates = row_path[:-1], coordinates[:-1]
+        holder_sets = [n.selection_set for _, n in holder_nodes if n.selection_set is not None]
+        item = _plan_value(schema, fragments, holder_type, holder_sets, (), coordinates, ".".join)
+    else:
+        item = _plan_value(schema, fragments, list_type.of_type, item_sets, (), coordinates, column_name)
     columns = list(_columns(item))
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
@@ -248,7 +260,7 @@ def _plan_value(
     if is_list_type(type_):
         return Lst(_plan_value(schema, fragments, type_.of_type, selection_sets, names, coordinates, column_name))
     if is_leaf_type(type_):
-        return Leaf(Column(column_name(names), coordinates))
+        return Leaf(Column(column_name(names), coordinates, get_named_type(type_).name in NUMERIC_TYPES))
     entries: list[tuple[str, Any]] = []
     for key, nodes in _collect(schema, fragments, type_, selection_sets).items():
         owner, node = nodes[0]
@@ -364,6 +376,8 @@ def rows_of(plan: ExportPlan, data: Any) -> Iterator[dict[str, Any]]:
         items = items.get(key)
     if not items:
         return
+    if isinstance(items, dict):  # the object holding a list of scalars: one row, exploded
+        items = [items]
     names = [c.name for c in plan.columns]
     for item in items:
         for partial in _expand(item, plan.item):

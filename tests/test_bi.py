@@ -218,8 +218,8 @@ def test_exports_need_credentials_and_a_known_operation(gw):
     unknown = gw.get("/bi/NoSuchReport.csv", headers=BI)
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_DOCUMENT_NOT_FOUND"
     assert gw.get("/bi/ReceivablesAgingByCustomer.xlsx", headers=BI).status_code == 404
-    roles = gw.get("/bi/WhoAmI.json", headers=BI)  # its first list is `me.roles`: one row per role
-    assert roles.json() == [{"roles": "bi_reader"}]  # only what is below the list is a column
+    who = gw.get("/bi/WhoAmI.json", headers=BI)  # a list of scalars (`me.roles`): `me` is the row, one per role
+    assert who.json() == [{"id": "svc-bi", "name": None, "team": None, "customersSeen": "all", "roles": "bi_reader"}]
 
 
 @pytest.mark.parametrize(
