@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 import schema
 from server import logs
+from server.demo import DemoSite, Persona
 from server.http import create_app
 from server.settings import BackendSettings, Settings
 
@@ -48,7 +49,7 @@ Try in GraphiQL:
 """
 
 
-def serve(settings: Settings, workers: int = 1) -> None:
+def serve(settings: Settings, workers: int = 1, demo: DemoSite | None = None) -> None:
     import uvicorn
 
     if workers > 1:
@@ -62,7 +63,9 @@ def serve(settings: Settings, workers: int = 1) -> None:
             access_log=False,
         )
     else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        uvicorn.run(
+            create_app(settings, demo), host=settings.host, port=settings.port, log_level="warning", access_log=False
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -97,17 +100,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"  {name.upper():5} {url}/docs")
         if erp is not None:
             print(f"  ERP   Tryton {erp.url}/{erp.database}/rpc/ (user {erp.user}; log {erp.log_file})")
-        reps = httpx.get(f"{systems.urls['crm']}/reps").json()["items"]
-        print(f"\nIsthmus GraphiQL: http://{settings.host}:{settings.port}/graphql")
-        print("Paste one of these into GraphiQL's Headers tab (valid 8 hours):\n")
-        for role, token in demo_tokens(secret, reps).items():
-            print(f'  {role:14} {{"Authorization": "Bearer {token}"}}')
+        site = demo_site(secret, httpx.get(f"{systems.urls['crm']}/reps").json()["items"])
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"\nIsthmus GraphiQL: {base}/graphql  (pick a role at the top: its token goes into the Headers tab)")
+        print(f"Customer 360:     {base}/app/360/")
+        print(f"Quote screen:     {base}/app/quote/")
+        print("\nFor curl and other clients, a token per role (valid 8 hours; fresh ones at /demo/tokens):\n")
+        for person in site.tokens():
+            print(f'  {person["role"]:14} -H "Authorization: Bearer {person["token"]}"')
         print(f"\n{EXAMPLE_QUERIES}\nCtrl-C stops everything.", flush=True)
         # SIGTERM (a process manager, `timeout`) stops everything too: uvicorn shuts down and
         # re-raises the signal, which here unwinds the `with` and stops the demo systems.
         signal.signal(signal.SIGTERM, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
-            serve(settings)
+            serve(settings, demo=site)
     return 0
 
 
@@ -127,22 +133,25 @@ def start_demo_tryton() -> TrytonServer:
         raise SystemExit(f"Tryton cannot be installed here: {exc}") from None
 
 
-def demo_tokens(secret: str, reps: list[dict]) -> dict[str, str]:
-    """One ready token per role; sales staff are real reps of the demo CRM."""
+def demo_site(secret: str, reps: list[dict]) -> DemoSite:
+    """What `isthmus demo` adds to the gateway: one person per role, and the example front-ends.
+
+    Sales staff are real reps of the demo CRM (a rep and a manager of the same team), so row-level
+    rules show; the other roles see every customer anyway.
+    """
+    from demo import WEB
     from policies import ROLES
-    from server.auth import mint_token
 
     rep = reps[0]
     manager = next((r for r in reps[1:] if r.get("team") == rep.get("team")), rep)
-    tokens = {}
+    people = []
     for role in ROLES:
-        person = (
-            rep if role == "sales_rep" else manager if role == "sales_manager" else {"id": f"demo-{role}", "name": role}
-        )
-        tokens[role] = mint_token(
-            secret, user=person["id"], roles=[role], team=person.get("team"), name=person.get("name")
-        )
-    return tokens
+        person = rep if role == "sales_rep" else manager if role == "sales_manager" else None
+        if person is None:
+            people.append(Persona(role, f"demo-{role}", role))
+        else:
+            people.append(Persona(role, person["id"], person.get("name"), person.get("team")))
+    return DemoSite(secret, people, apps=WEB)
 
 
 def cmd_token(args: argparse.Namespace) -> int:

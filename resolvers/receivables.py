@@ -31,10 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from resolvers.batches import each, only
 from resolvers.context import Context
 from resolvers.money import ZERO, money, total
 from resolvers.relations import OPEN_ORDER_STATUSES
-from sources.records import Customer, Instalment, Invoice, InvoiceStatus, OpenItem, Order
+from sources.records import Customer, Instalment, Invoice, InvoiceStatus, OpenItem, Order, Party
 
 OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID})
 
@@ -201,16 +202,42 @@ def summarise(
     )
 
 
-async def receivables_of_party(ctx: Context, party_code: str) -> Receivables | None:
-    party, invoices, orders, items = await asyncio.gather(
-        ctx.loaders.party_by_code.load(party_code),
-        ctx.loaders.invoices_by_party.load(party_code),
-        ctx.loaders.orders_by_party.load(party_code),
-        ctx.loaders.open_items_by_party.load(party_code),
+async def receivables_of_customers(ctx: Context, customers: Sequence[Customer]) -> list[Receivables | None | Exception]:
+    """Per customer its receivables (None without an account in the ERP), or the exception that
+    cost them: the party, invoices, orders and open items of all the customers in one batch each."""
+    codes = [customer.refs.erp for customer in customers]
+    found: dict[str, Receivables | None | Exception] = {}
+    for code in codes:  # summarised already in this request (alerts and risk ask after the field)
+        if code and (summary := ctx.derived.get(("receivables", code))) is not None:
+            found[code] = summary
+    accounts = [code for code in dict.fromkeys(codes) if code and code not in found]
+    if accounts:
+        await _summarise_accounts(ctx, accounts, found)
+    return [found[code] if code else None for code in codes]
+
+
+async def _summarise_accounts(
+    ctx: Context, accounts: list[str], found: dict[str, Receivables | None | Exception]
+) -> None:
+    loaders = ctx.loaders
+    parties, invoices, orders, items = await asyncio.gather(
+        each([loaders.party_by_code.load(code) for code in accounts]),
+        each([loaders.invoices_by_party.load(code) for code in accounts]),
+        each([loaders.orders_by_party.load(code) for code in accounts]),
+        each([loaders.open_items_by_party.load(code) for code in accounts]),
     )
+    for code, *loaded in zip(accounts, parties, invoices, orders, items, strict=True):
+        failed = next((value for value in loaded if isinstance(value, Exception)), None)
+        found[code] = failed if failed is not None else _summary_of(ctx, code, *loaded)
+
+
+def _summary_of(
+    ctx: Context, code: str, party: Party | None, invoices: list[Invoice], orders: list[Order], items: list[OpenItem]
+) -> Receivables | None:
+    """The party's receivables, summarised once per request (risk, alerts and the field share it)."""
     if party is None:
         return None
-    key = ("receivables", party_code)
+    key = ("receivables", code)
     summary = ctx.derived.get(key)
     if summary is None:
         summary = ctx.derived[key] = summarise(
@@ -221,6 +248,4 @@ async def receivables_of_party(ctx: Context, party_code: str) -> Receivables | N
 
 async def receivables_of_customer(ctx: Context, customer: Customer) -> Receivables | None:
     """None when the customer has no account in the ERP."""
-    if not customer.refs.erp:
-        return None
-    return await receivables_of_party(ctx, customer.refs.erp)
+    return only(await receivables_of_customers(ctx, [customer]))

@@ -9,12 +9,14 @@ credit limit 2); open complaints at the desk (one 1, three or more 2).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from enum import Enum
 
+from resolvers.batches import only
 from resolvers.context import Context
-from resolvers.receivables import receivables_of_customer
-from resolvers.relations import tickets_of_customer
-from sources.records import Customer, TicketKind, TicketStatus
+from resolvers.receivables import Receivables, receivables_of_customers
+from resolvers.relations import tickets_of_customers
+from sources.records import Customer, Ticket, TicketKind, TicketStatus
 
 OPEN_TICKET_STATUSES = frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
 
@@ -37,10 +39,23 @@ def rating_points(rating: str | None) -> int:
     return 3
 
 
-async def risk_of_customer(ctx: Context, customer: Customer) -> RiskLevel:
+async def risk_of_customers(ctx: Context, customers: Sequence[Customer]) -> list[RiskLevel | Exception]:
+    """Per customer its risk, or the exception that cost it: receivables and tickets of all at once."""
     receivables, tickets = await asyncio.gather(
-        receivables_of_customer(ctx, customer), tickets_of_customer(ctx, customer)
+        receivables_of_customers(ctx, customers), tickets_of_customers(ctx, customers)
     )
+    risks: list[RiskLevel | Exception] = []
+    for customer, owed, raised in zip(customers, receivables, tickets, strict=True):
+        if isinstance(owed, Exception):
+            risks.append(owed)
+        elif isinstance(raised, Exception):
+            risks.append(raised)
+        else:
+            risks.append(risk_from(customer, owed, raised))
+    return risks
+
+
+def risk_from(customer: Customer, receivables: Receivables | None, tickets: list[Ticket]) -> RiskLevel:
     points = rating_points(customer.credit_rating)
     if receivables is not None and receivables.overdue_balance > 0:
         oldest = receivables.oldest_overdue_days
@@ -49,3 +64,7 @@ async def risk_of_customer(ctx: Context, customer: Customer) -> RiskLevel:
     complaints = sum(1 for t in tickets if t.kind is TicketKind.COMPLAINT and t.status in OPEN_TICKET_STATUSES)
     points += 2 if complaints >= 3 else 1 if complaints else 0
     return RiskLevel.HIGH if points >= 4 else RiskLevel.MEDIUM if points >= 2 else RiskLevel.LOW
+
+
+async def risk_of_customer(ctx: Context, customer: Customer) -> RiskLevel:
+    return only(await risk_of_customers(ctx, [customer]))

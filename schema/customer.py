@@ -13,8 +13,8 @@ from resolvers import customers as find
 from resolvers import relations
 from resolvers.alerts import alerts_of_customer
 from resolvers.batches import each, one
-from resolvers.receivables import receivables_of_customer
-from resolvers.risk import risk_of_customer
+from resolvers.receivables import receivables_of_customers
+from resolvers.risk import risk_of_customers
 from resolvers.timeline import timeline_of_customer
 from schema.batched import batched
 from schema.derived import derived_from
@@ -83,6 +83,14 @@ async def orders_of(
     pages = [orders if isinstance(orders, Exception) else _with_status(orders, status)[:first] for orders in found]
     prefetched(info, [order for page in pages if not isinstance(page, Exception) for order in page])
     return pages
+
+
+async def receivables_of(customers: list[Any], info: Info) -> list[Any]:
+    return await receivables_of_customers(info.context, customers)
+
+
+async def risk_of(customers: list[Any], info: Info) -> list[Any]:
+    return await risk_of_customers(info.context, customers)
 
 
 def _with_status(items: Any, status: Any) -> Any:
@@ -169,14 +177,17 @@ class Customer:
 
     @strawberry.field(
         description="Derived live from credit rating, overdue receivables and open complaints.",
-        metadata=derived_from(
-            "Customer.receivables",
-            coarse="three levels from the rating, the age of overdue invoices and complaints; no balance can be "
-            "recomputed from it, and no caller input moves it",
-        ),
+        metadata={
+            **derived_from(
+                "Customer.receivables",
+                coarse="three levels from the rating, the age of overdue invoices and complaints; no balance can be "
+                "recomputed from it, and no caller input moves it",
+            ),
+            **batched(risk_of),
+        },
     )
     async def risk(self, info: Info) -> RiskLevel | None:
-        return await risk_of_customer(info.context, self)
+        return await one(risk_of, self, info)
 
     @strawberry.field(metadata=batched(lambda customers, info: reps(info, [c.owner_id for c in customers])))
     async def owner(self, info: Info) -> SalesRep | None:
@@ -208,9 +219,9 @@ class Customer:
     ) -> list[SalesOrderRef] | None:
         return await one(orders_of, self, info, status=status, first=first)
 
-    @strawberry.field
+    @strawberry.field(metadata=batched(receivables_of))
     async def receivables(self, info: Info) -> ReceivablesRef | None:
-        return await receivables_of_customer(info.context, self)
+        return await one(receivables_of, self, info)
 
     @strawberry.field(metadata=batched(tickets_of))
     async def tickets(self, info: Info, status: TicketStatus | None = None) -> list[TicketRef] | None:

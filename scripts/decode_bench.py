@@ -49,27 +49,12 @@ import pydantic_core  # noqa: E402
 from typing_extensions import NotRequired, TypedDict  # noqa: E402  (pydantic wants these on 3.11)
 from pydantic import BaseModel, ConfigDict, TypeAdapter  # noqa: E402
 
+from bench.floor import ROUTES  # noqa: E402
 from demo.launcher import start_systems  # noqa: E402
 from sources import records as R  # noqa: E402
 from sources.base import Items, Source  # noqa: E402
 from sources.errors import SourceBadResponse  # noqa: E402
 
-# What each answer of the page is, by the route that gave it.
-ROUTES: dict[str, type[R.Record]] = {
-    "crm /customers/search": R.CustomerPage,
-    "crm /customers": R.Customer,
-    "crm /contacts": R.Contact,
-    "crm /opportunities": R.Opportunity,
-    "crm /activities": R.Activity,
-    "erp /parties": R.Party,
-    "erp /orders": R.Order,
-    "erp /invoices": R.Invoice,
-    "erp /open_items": R.OpenItem,
-    "erp /products": R.Product,
-    "erp /stock": R.Stock,
-    "clm /contracts": R.Contract,
-    "desk /tickets": R.Ticket,
-}
 ENVELOPED = {route for route, model in ROUTES.items() if model is not R.CustomerPage}
 
 # The fields the 360 page's resolvers read, per record (approximately: plain fields, joins, figures).
@@ -77,6 +62,7 @@ READS: dict[str, tuple[str, ...]] = {
     "CustomerPage": ("items", "total"),
     "Customer": ("id", "name", "tier", "industry", "region", "credit_rating", "owner_id", "team", "refs"),
     "Refs": ("erp", "clm", "desk"),
+    "SalesRep": ("id", "name", "team"),
     "Contact": ("id", "customer_id", "name", "title", "email"),
     "Opportunity": ("id", "customer_id", "name", "stage", "amount", "close_date"),
     "Activity": ("customer_id", "kind", "at"),

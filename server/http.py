@@ -1,4 +1,8 @@
-"""The HTTP face of the gateway: GraphQL over POST and GET, GraphiQL; BI, persisted and ops routes wired in."""
+"""The HTTP face of the gateway: GraphQL over POST and GET, GraphiQL; BI, persisted and ops routes wired in.
+
+`create_app(settings, demo=...)`: only `isthmus demo` passes a `DemoSite` (server/demo.py), which adds
+its tokens per role (GraphiQL's role picker) and the example front-ends; settings cannot.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,14 @@ from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers.context import Principal
 from server import access
 from server.access import audit, caller, caller_unless, take_request_id
 from server.bi import Exports, add_bi_routes
+from server.demo import TOKENS_PATH, DemoSite, add_demo_routes
 from server.gateway import (
     TIMEOUT_HEADER,
     TRACE_HEADER,
@@ -27,6 +32,8 @@ from server.gateway import (
     requested_max_age,
     requested_timeout,
 )
+from server.graphiql import add_graphiql_assets
+from server.graphiql import page as graphiql_page
 from server.metrics import Metrics
 from server.ops import add_ops_routes
 from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
@@ -34,7 +41,7 @@ from server.settings import Settings
 from server.wiring import Services
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, demo: DemoSite | None = None) -> FastAPI:
     settings = settings or Settings.load(os.environ.get("ISTHMUS_CONFIG"))
     metrics = Metrics()
 
@@ -132,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request_id = take_request_id(request)
         params = request.query_params
         if principal is None:
-            return HTMLResponse(_graphiql_html())
+            return graphiql_page(request, TOKENS_PATH if demo is not None else None)
         payload: dict[str, Any] = {"query": params.get("query"), "operationName": params.get("operationName")}
         if "documentId" in params:
             payload["documentId"] = params["documentId"]
@@ -144,6 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     return respond(error_body(f"`{name}` is not valid JSON.", "BAD_REQUEST"), request_id, 400)
         return await run(request, request_id, payload, principal)
 
+    add_graphiql_assets(app)
+    if demo is not None:
+        add_demo_routes(app, demo)
     add_manifest_route(app)
     add_bi_routes(app, metrics, take_request_id)
 
@@ -215,9 +225,3 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
-
-
-def _graphiql_html() -> str:
-    from strawberry.http.ides import get_graphql_ide_html
-
-    return get_graphql_ide_html("graphiql")

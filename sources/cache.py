@@ -29,11 +29,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from cachetools import TTLCache
+from typing import Any, NamedTuple
 
 from sources import deadline, events, freshness, received, trace
 from sources.errors import SourceError, SourceTimeout, SourceUnavailable
@@ -46,27 +45,74 @@ RESIDENT_PER_BYTE = 4
 ENTRY_BYTES = 200
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     value: Any
     fetched_at: float
     size: int = ENTRY_BYTES  # estimated resident bytes
 
 
-class _Entries(TTLCache[Hashable, Entry]):
-    """Entries for their TTL (plus the grace), weighed in bytes up to `max_bytes`, at most `max_entries`."""
+class _Entries:
+    """Entries younger than `ttl` seconds (the TTL plus the grace), least recently used first,
+    at most `max_entries` and `max_bytes` (estimated resident bytes).
+
+    An OrderedDict in use order (a read moves its key to the end), not cachetools' TTLCache: that one
+    takes its clock and walks its expiry list on every read and write, about 8 µs a key,
+    and a 360 page reads and writes some 1,100 keys. Here a read of an expired entry drops
+    it, and each write drops the expired entries at the least recently used end.
+    """
 
     def __init__(self, max_entries: int, max_bytes: float, ttl: float) -> None:
-        super().__init__(max_bytes, ttl, time.monotonic, lambda entry: entry.size)
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.ttl = ttl
+        self.currsize = 0
+        self._data: OrderedDict[Hashable, Entry] = OrderedDict()
 
-    def __setitem__(self, key: Hashable, value: Entry, *args: Any) -> None:
-        if value.size > self.maxsize:  # more than the whole budget: not kept (cachetools would raise)
-            self.pop(key, None)  # nor an older value in its place
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: Hashable, now: float | None = None) -> Entry | None:
+        """The entry, now the most recently used; None when absent or past the TTL (then dropped)."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if (time.monotonic() if now is None else now) - entry.fetched_at >= self.ttl:
+            del self._data[key]
+            self.currsize -= entry.size
+            return None
+        self._data.move_to_end(key)
+        return entry
+
+    def __getitem__(self, key: Hashable) -> Entry:
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+    def __setitem__(self, key: Hashable, entry: Entry) -> None:
+        old = self._data.pop(key, None)
+        if old is not None:
+            self.currsize -= old.size
+        if entry.size > self.max_bytes:  # more than the whole budget: not kept, nor an older value
             return
-        super().__setitem__(key, value, *args)
-        while len(self) > self.max_entries:
-            self.popitem()
+        self._data[key] = entry
+        self.currsize += entry.size
+        self._trim(time.monotonic())
+
+    def _trim(self, now: float) -> None:
+        data = self._data
+        while data:
+            entry = data[next(iter(data))]
+            if len(data) <= self.max_entries and self.currsize <= self.max_bytes and now - entry.fetched_at < self.ttl:
+                return
+            data.popitem(last=False)
+            self.currsize -= entry.size
+
+    def popitem(self) -> tuple[Hashable, Entry]:
+        """Drop the least recently used entry; KeyError when empty."""
+        key, entry = self._data.popitem(last=False)
+        self.currsize -= entry.size
+        return key, entry
 
 
 class ByteBudget:
@@ -104,8 +150,7 @@ class ByteBudget:
 Fetch = Callable[[list[Hashable]], Awaitable[Sequence[Any]]]
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """What a fill found for one key: the value and when it was fetched, or the SourceError."""
 
     value: Any
@@ -132,7 +177,8 @@ class MethodCache:
         self.grace = grace
         self.budget = budget
         self._entries = _Entries(maxsize, budget.max_bytes if budget else math.inf, ttl + grace)
-        self._inflight: dict[Hashable, asyncio.Future[Answer]] = {}
+        # per key being fetched, its fill's one future: the answers of all the fill's keys
+        self._inflight: dict[Hashable, asyncio.Future[dict[Hashable, Answer]]] = {}
         self._fills: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak references
         if budget is not None:
             budget.join(self)
@@ -162,11 +208,11 @@ class MethodCache:
         now = time.monotonic()
         report = freshness.report()
         results: list[Any] = [None] * len(keys)
-        waiting: list[tuple[int, Hashable, asyncio.Future[Answer]]] = []
+        waiting: list[tuple[int, Hashable, asyncio.Future[dict[Hashable, Answer]]]] = []
         missing: dict[Hashable, list[int]] = {}
         hits = 0
         for index, key in enumerate(keys):
-            entry = self._entries.get(key)
+            entry = self._entries.get(key, now)
             if entry is not None and now - entry.fetched_at <= freshness.limit(self.ttl, key):
                 hits += 1
                 results[index] = entry.value
@@ -185,29 +231,30 @@ class MethodCache:
             events.cache_event(self.source, self.method, "shared", len(waiting))
         if missing:
             events.cache_event(self.source, self.method, "miss", sum(len(v) for v in missing.values()))
-            futures = self._start_fill(list(missing), fetch)
-            waiting.extend((index, key, futures[key]) for key, indexes in missing.items() for index in indexes)
+            fill = self._start_fill(list(missing), fetch)
+            waiting.extend((index, key, fill) for key, indexes in missing.items() for index in indexes)
         if waiting:
             await self._wait(waiting, results, report)
         return results
 
-    def _start_fill(self, keys: list[Hashable], fetch: Fetch) -> dict[Hashable, asyncio.Future[Answer]]:
-        """Start fetching `keys` for every request that will want them; their futures, one per key.
+    def _start_fill(self, keys: list[Hashable], fetch: Fetch) -> asyncio.Future[dict[Hashable, Answer]]:
+        """Start fetching `keys` for every request that will want them; the fill's future, one
+        for all its keys (a page's 300 SKUs are one future to wait for, not 300).
 
         The task runs in a copy of this request's context: its freshness needs and its
         trace, but not its deadline (`_fill` lifts it).
         """
         loop = asyncio.get_running_loop()
-        futures: dict[Hashable, asyncio.Future[Answer]] = {key: loop.create_future() for key in keys}
-        self._inflight.update(futures)
-        task = loop.create_task(self._fill(futures, fetch))
+        fill: asyncio.Future[dict[Hashable, Answer]] = loop.create_future()
+        self._inflight.update(dict.fromkeys(keys, fill))
+        task = loop.create_task(self._fill(keys, fill, fetch))
         self._fills.add(task)
         task.add_done_callback(self._fills.discard)
-        return futures
+        return fill
 
     async def _wait(
         self,
-        waiting: list[tuple[int, Hashable, asyncio.Future[Answer]]],
+        waiting: list[tuple[int, Hashable, asyncio.Future[dict[Hashable, Answer]]]],
         results: list[Any],
         report: freshness.Report | None,
     ) -> None:
@@ -215,12 +262,12 @@ class MethodCache:
         budget = deadline.remaining(math.inf)
         timeout = None if budget == math.inf else max(budget, 0.0)
         # asyncio.wait cancels nothing it waits for: not on timeout, not when this request is cancelled
-        done, _ = await asyncio.wait({future for _, _, future in waiting}, timeout=timeout)
+        done, _ = await asyncio.wait({fill for _, _, fill in waiting}, timeout=timeout)
         now = time.monotonic()
         late: SourceTimeout | None = None
-        for index, key, future in waiting:
-            if future in done:
-                answer = future.result()
+        for index, key, fill in waiting:
+            if fill in done:
+                answer = fill.result()[key]
             else:  # out of time for this request: what it may have within the grace, else the timeout
                 late = late or SourceTimeout(self.source, self.method, "no answer within the request's deadline")
                 answer = self._stale_or(key, late, now)
@@ -228,37 +275,33 @@ class MethodCache:
             if report is not None and not isinstance(answer.value, SourceError):
                 report.note(self.source, max(now - answer.fetched_at, 0.0), stale=answer.stale)
 
-    async def _fill(self, futures: dict[Hashable, asyncio.Future[Answer]], fetch: Fetch) -> None:
-        """Fetch the keys of `futures` and settle each, whoever still waits; store what came back."""
+    async def _fill(self, keys: list[Hashable], fill: asyncio.Future[dict[Hashable, Answer]], fetch: Fetch) -> None:
+        """Fetch `keys` and settle the fill, whoever still waits; store what came back."""
         try:
             with deadline.detached():
-                answers, fetched = await self._answers(list(futures), fetch)
-            for key, future in futures.items():
-                future.set_result(answers[key])
-            self._done(futures)
+                answers, fetched = await self._answers(keys, fetch)
+            fill.set_result(answers)
+            self._done(keys, fill)
             events.cache_size(self.source, self.method, len(self._entries), self.bytes)
             if fetched and self.shared:
                 await self.shared.put_many(self.source, self.method, fetched, self.ttl + self.grace)
         except asyncio.CancelledError:  # only at shutdown: nobody cancels a fill for a request's sake
-            self._settle(futures, Answer(SourceUnavailable(self.source, self.method, "the fetch was cancelled")))
+            if not fill.done():
+                cancelled = Answer(SourceUnavailable(self.source, self.method, "the fetch was cancelled"))
+                fill.set_result(dict.fromkeys(keys, cancelled))
             raise
         except Exception as exc:  # a bug: raised in every request still waiting, logged by asyncio if none is
-            for future in futures.values():
-                if not future.done():
-                    future.set_exception(exc)
+            if not fill.done():
+                fill.set_exception(exc)
         finally:
-            self._done(futures)
+            self._done(keys, fill)
 
-    def _settle(self, futures: dict[Hashable, asyncio.Future[Answer]], answer: Answer) -> None:
-        for future in futures.values():
-            if not future.done():
-                future.set_result(answer)
-
-    def _done(self, futures: dict[Hashable, asyncio.Future[Answer]]) -> None:
+    def _done(self, keys: list[Hashable], fill: asyncio.Future[dict[Hashable, Answer]]) -> None:
         """Later misses start a fill of their own."""
-        for key, future in futures.items():
-            if self._inflight.get(key) is future:
-                del self._inflight[key]
+        inflight = self._inflight
+        for key in keys:
+            if inflight.get(key) is fill:
+                del inflight[key]
 
     async def _answers(self, keys: list[Hashable], fetch: Fetch) -> tuple[dict[Hashable, Answer], dict[Hashable, Any]]:
         """Per key its answer (shared level, backend, or stale within the grace); and what the backend gave."""
@@ -296,7 +339,7 @@ class MethodCache:
 
     def _stale_or(self, key: Hashable, error: SourceError, now: float, shared: Shared | None = None) -> Answer:
         """The backend failed: serve what we had within the grace period (ours, else the shared one)."""
-        entry = self._entries.get(key)
+        entry = self._entries.get(key, now)
         if entry is None and shared is not None and shared.age <= self.ttl + self.grace:
             entry = Entry(shared.value(), now - shared.age)
         if entry is None:

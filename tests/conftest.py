@@ -201,6 +201,39 @@ def bi_gateway(systems: Systems) -> Iterator[GatewayProcess]:
         yield process
 
 
+@pytest.fixture(scope="session")
+def demo_gateway(systems: Systems) -> Iterator[Gateway]:
+    """What `isthmus demo` serves (tokens per role, GraphiQL's role picker, the front-ends under /app/) over
+    live data (no cache, no breakers, so a system taken down shows at once), on HTTP for a browser."""
+    import app as isthmus
+    from browser import DemoServer
+    from server.http import create_app
+    from server.settings import Settings
+
+    site = isthmus.demo_site(TEST_SECRET, systems.get("crm", "/reps"))
+    settings = Settings(auth=AUTH, **{name: {"url": url} for name, url in systems.urls.items()}, **LIVE)
+    server = DemoServer(create_app(settings, demo=site))
+    try:
+        yield Gateway(server.url)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium that resolves no host but 127.0.0.1 (tests/browser.py); skips where there is none."""
+    from browser import Browser, missing
+
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    running = Browser()
+    try:
+        yield running
+    finally:
+        running.quit()
+
+
 @contextmanager
 def gateway_with(systems: Systems, **settings: Any) -> Iterator[Gateway]:
     """A gateway process of its own (cold caches, fresh breakers) with these settings."""

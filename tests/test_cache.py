@@ -82,6 +82,16 @@ async def test_an_entry_is_served_for_its_ttl_and_fetched_again_after(clock):
     assert backend.calls == [["A"], ["A"]]
 
 
+async def test_entries_past_the_ttl_and_grace_let_go_of_their_bytes(clock):
+    backend, method = Lists({"A": 3, "B": 3}), cache(ttl=10.0, grace=30.0)
+    await method.get_many(["A", "B"], backend)
+    clock.advance(41)  # past TTL + grace: neither can be served, even stale
+    await method.get_many(["C"], backend)  # a write lets the expired go
+    only_c = cache()
+    await only_c.get_many(["C"], backend)
+    assert len(method) == 1 and method.bytes == only_c.bytes
+
+
 async def test_only_the_missing_keys_reach_the_backend(clock):
     backend, method = Backend(), cache()
     await method.get_many(["A", "B"], backend)
