@@ -19,11 +19,15 @@ from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
 
 
-@strawberry.type
+@strawberry.type(description="Who is asking: what the credentials say, and which customers that lets them see.")
 class Principal:
     id: strawberry.ID
     name: str | None
     roles: list[str]
+    team: str | None
+    customers_seen: str | None = strawberry.field(
+        description="Which customers the roles let the caller see: `own`, `team`, `all`, or null for none."
+    )
 
 
 @strawberry.type
@@ -31,7 +35,13 @@ class Query:
     @strawberry.field(description="The authenticated principal, as the gateway sees it.")
     def me(self, info: Info) -> Principal:
         principal = info.context.principal
-        return Principal(id=principal.id, name=principal.name, roles=list(principal.roles))
+        return Principal(
+            id=principal.id,
+            name=principal.name,
+            roles=list(principal.roles),
+            team=principal.team,
+            customers_seen=info.context.scope,
+        )
 
     @strawberry.field
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:

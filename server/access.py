@@ -10,6 +10,13 @@ who is known but may not do what they ask is refused alike with 403 (`Forbidden`
 
 `audit` writes the access line (logger `isthmus.access`) of every route: who asked,
 what, with which outcome.
+
+BI tools that cannot send headers (shillelagh's CSV adapter, a spreadsheet's "from
+web") authenticate `/bi/` with the query string instead: RFC 6750's `access_token`
+(a JWT) or `api_key`. Only `bi_caller` reads them, and only `/bi/` routes declare it;
+everywhere else a credential in the URL is no credential. A URL is written down by
+proxies, browsers' histories and servers' logs, so the gateway's own access line never
+holds it: the parameters it records have the credential's value replaced (`redacted`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -25,11 +33,14 @@ from fastapi.responses import Response
 from resolvers.context import Principal
 from server import logs
 from server.auth import Unauthenticated
-from server.gateway import error_body
+from server.gateway import bi_error_body, error_body
 from server.metrics import UNAUTHENTICATED
 from sources.errors import IsthmusError
 
 CHALLENGE = 'Bearer realm="isthmus"'
+# Credentials a `/bi/` URL may carry (`bi_caller`), as the header each stands for.
+URL_CREDENTIALS = {"access_token": "authorization", "api_key": "x-api-key"}
+REDACTED = "[redacted]"
 # The audit event of a route: the first segment of its path.
 EVENTS = {"graphql": "graphql", "bi": "bi", "persisted": "manifest"}
 
@@ -68,6 +79,30 @@ async def caller(request: Request) -> Principal:
     return principal
 
 
+async def bi_caller(request: Request) -> Principal:
+    """`caller` for `/bi/`: the credential may instead be the query parameter `access_token` or `api_key`."""
+    given = [name for name in URL_CREDENTIALS if name in request.query_params]
+    if not given:
+        return await caller(request)
+    take_request_id(request)
+    request.state.started = started = time.perf_counter()
+    if len(given) > 1 or any(request.headers.get(header) for header in URL_CREDENTIALS.values()):
+        raise Unauthenticated("Send one credential: a header, `access_token` or `api_key`, not several.")
+    value = request.query_params[given[0]]
+    headers = {"authorization": f"Bearer {value}"} if given[0] == "access_token" else {"x-api-key": value}
+    principal: Principal = request.app.state.services.authenticator.authenticate(headers)
+    request.state.authenticated_in = time.perf_counter() - started
+    return principal
+
+
+def redacted_query(request: Request) -> str | None:
+    """The request's query string for the access line, a credential's value replaced (None: no query)."""
+    if not request.scope.get("query_string"):
+        return None
+    pairs = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    return "&".join(f"{k}={REDACTED if k in URL_CREDENTIALS else v}" for k, v in pairs)
+
+
 def caller_unless(public: Callable[[Request], bool]) -> Callable[[Request], Awaitable[Principal | None]]:
     """`caller` for a route that answers some requests without credentials (those `public` picks: None)."""
 
@@ -85,6 +120,8 @@ def path_of(request: Request) -> str:
 def audit(request: Request, *, principal: Principal | None, status: int, outcome: str, **fields: Any) -> None:
     """The one access line: who asked (principal, roles), what (method, path, the route's fields), and the outcome."""
     path = path_of(request)
+    if path.startswith("/bi/"):  # the export's parameters; a credential there is redacted
+        fields["query"] = redacted_query(request)
     logs.access(
         EVENTS.get(path.strip("/").partition("/")[0], "ops"),
         {
@@ -101,7 +138,7 @@ def audit(request: Request, *, principal: Principal | None, status: int, outcome
 
 def refusal(request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        error_body(message, code),
+        bi_error_body(message, code) if path_of(request).startswith("/bi/") else error_body(message, code),
         status,
         media_type="application/json",
         headers={"X-Request-Id": take_request_id(request), **(headers or {})},

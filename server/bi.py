@@ -49,18 +49,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from graphql import GraphQLSchema
 
 from resolvers.context import Principal
 from server import access
-from server.access import caller
+from server.access import bi_caller
 from server.bi_encode import CsvEncoder, JsonEncoder
 from server.bi_params import BadParameter, variables_from
 from server.bi_plan import ExportPlan, NotExportable, build_plan, rows_of
-from server.gateway import BadRequest, error_body, requested_max_age
+from server.gateway import BadRequest, bi_error_body, requested_max_age
 from server.persisted import PersistedDocuments
 
 log = logging.getLogger("isthmus.bi")
@@ -116,14 +115,18 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         message: str, code: str, status: int, request_id: str, headers: dict[str, str] | None = None
     ) -> Response:
         return Response(
-            error_body(message, code),
+            bi_error_body(message, code),
             status,
             media_type="application/json",
             headers={"X-Request-Id": request_id, **(headers or {})},
         )
 
-    @app.get("/bi/{export}", summary="A trusted operation as flat rows: /bi/<operationName>.csv or .json")
-    async def bi_export(export: str, request: Request, principal: Principal = Depends(caller)) -> Response:
+    @app.api_route(
+        "/bi/{export}",
+        methods=["GET", "HEAD"],
+        summary="A trusted operation as flat rows: /bi/<operationName>.csv or .json",
+    )
+    async def bi_export(export: str, request: Request, principal: Principal = Depends(bi_caller)) -> Response:
         request_id = take_request_id(request)
         gateway = request.app.state.gateway
         exports: Exports = request.app.state.exports
@@ -147,6 +150,8 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         try:
             variables = variables_from(plan, schema, request.query_params)
             max_age = requested_max_age(request.headers.get("cache-control"))
+            if request.query_params.get("quoting", "minimal").lower() not in ("minimal", "all"):
+                raise BadParameter("`quoting` is `minimal` (the default) or `all`.")
         except BadParameter as exc:
             return refuse(str(exc), "BAD_USER_INPUT", 400, request_id)
         except BadRequest as exc:
@@ -161,6 +166,7 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
             result, _ = await gateway.handle(
                 payload, request_id=request_id, principal=principal, method="GET", max_age=max_age
             )
+            await settle(gateway, plan, principal, payload["variables"], result)
             return result
 
         operation = metrics.operation_label(plan.name)
@@ -194,14 +200,15 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
             status = _status_of(fatal)
             audit(status, "error", 0)
             return Response(
-                orjson.dumps({"errors": first.get("errors")}),
+                bi_error_body(str(fatal[0].get("message")), _code(fatal[0]), first.get("errors")),
                 status,
                 media_type="application/json",
                 headers={"X-Request-Id": request_id},
             )
 
         bom = request.query_params.get("bom", "").lower() in ("1", "true", "yes")
-        encoder = CsvEncoder(plan, bom) if fmt == "csv" else JsonEncoder(plan)
+        quote_all = request.query_params.get("quoting", "minimal").lower() == "all"
+        encoder = CsvEncoder(plan, bom, quote_all) if fmt == "csv" else JsonEncoder(plan)
 
         async def body(result: dict[str, Any]) -> AsyncIterator[bytes]:
             rows, outcome = 0, "ok"
@@ -249,7 +256,38 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         if denied_columns:
             headers[DENIED_HEADER] = ",".join(denied_columns)
         headers[AS_OF_HEADER] = as_of(first, asked_at, answered_at)
+        if request.method == "HEAD":  # the GET's status and headers, known from the first page; no body
+            audit(200, "ok", 0)
+            head = Response(None, media_type=encoder.media_type, headers=headers)
+            del head.headers["content-length"]
+            return head
         return StreamingResponse(body(first), media_type=encoder.media_type, headers=headers)
+
+
+async def settle(gateway: Any, plan: ExportPlan, principal: Principal, variables: Any, result: dict[str, Any]) -> None:
+    """Charge a page what it read, not what it might have read: the budget took the estimate
+    before the page ran (a list as long as its `first`, an unbounded one 10 long); give back
+    what the answer shows was not read, by the same rule counted on the real lists.
+
+    A long export is paced by its real size: open orders read 100 orders of each customer
+    and 10 lines of each in the estimate, a twentieth of that in fact.
+    """
+    prepared = gateway.documents.prepare(plan.document.body)
+    if prepared.document is None:
+        return
+    _, costs = gateway.documents.demand(prepared, plan.name)
+    estimated = costs.estimate(variables)
+    if estimated is not None:
+        await gateway.budget.refund(principal.id, estimated - read_cost(result.get("data")))
+
+
+def read_cost(value: Any) -> int:
+    """The estimate's rule on an answer: every field 1, a list what its elements select."""
+    if isinstance(value, dict):
+        return sum(1 + read_cost(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(read_cost(item) for item in value)
+    return 0
 
 
 def as_of(result: dict[str, Any], asked_at: float, answered_at: float) -> str:

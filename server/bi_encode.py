@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -27,14 +28,26 @@ def csv_cell(value: Any) -> str:
     return text
 
 
+def _quoted_cell(value: Any, numeric: bool) -> Any:
+    """A cell for `QUOTE_NONNUMERIC`: a number of a numeric column as a Decimal (written bare), else text."""
+    if numeric and value is not None and not isinstance(value, bool):
+        return Decimal(str(value))
+    return csv_cell(value)
+
+
 class CsvEncoder:
+    """`quote_all` (`?quoting=all`): every text cell quoted, the header too, numbers bare (Python's
+    `QUOTE_NONNUMERIC`, what shillelagh's CSV adapter reads); an empty cell is `""`. A column is a
+    number by its GraphQL type (Int, Float, Decimal), never by what its text looks like."""
+
     media_type = "text/csv; charset=utf-8"
 
-    def __init__(self, plan: ExportPlan, bom: bool) -> None:
+    def __init__(self, plan: ExportPlan, bom: bool, quote_all: bool = False) -> None:
         self.names = [c.name for c in plan.columns]
+        self.numeric = [c.numeric for c in plan.columns] if quote_all else None
         self.bom = bom
         self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer)
+        self.writer = csv.writer(self.buffer, quoting=csv.QUOTE_NONNUMERIC if quote_all else csv.QUOTE_MINIMAL)
 
     def _take(self) -> bytes:
         text = self.buffer.getvalue()
@@ -47,7 +60,11 @@ class CsvEncoder:
         return ("\ufeff".encode("utf-8") if self.bom else b"") + self._take()
 
     def rows(self, rows: list[dict[str, Any]]) -> bytes:
-        self.writer.writerows([csv_cell(row[name]) for name in self.names] for row in rows)
+        if self.numeric is None:
+            self.writer.writerows([csv_cell(row[name]) for name in self.names] for row in rows)
+        else:
+            numeric = list(zip(self.names, self.numeric, strict=True))
+            self.writer.writerows([_quoted_cell(row[name], number) for name, number in numeric] for row in rows)
         return self._take()
 
     def end(self) -> bytes:

@@ -21,7 +21,7 @@ from graphql import (
 from resolvers.errors import BadUserInput
 from server.bi_plan import ExportPlan
 
-RESERVED = frozenset({"bom"})
+RESERVED = frozenset({"bom", "quoting", "access_token", "api_key"})  # the exporter's own
 
 # ---------------------------------------------------------------------------
 # Variables from the query string

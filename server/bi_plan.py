@@ -51,10 +51,14 @@ Rows = tuple[tuple[str, ...], tuple[str, ...], Chain, Any, list[SelectionSetNode
 # ---------------------------------------------------------------------------
 
 
+NUMERIC_TYPES = frozenset({"Int", "Float", "Decimal"})
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     coordinates: tuple[str, ...]  # every `Type.field` from the root to the leaf
+    numeric: bool = False  # of a number type (CSV writes it bare when every text is quoted)
 
 
 @dataclass
@@ -67,6 +71,9 @@ class Leaf:
 class Obj:
     entries: list[tuple[str, Any]]
     has_list: bool = False
+    # The filters on this object's own cells (not below a list): checked before its lists are
+    # exploded, so an object they reject costs one check, not a row per element below it.
+    checks: list[Filter] = field(default_factory=list)
 
 
 @dataclass
@@ -142,7 +149,15 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
             names = names[1:]
         return ".".join(names)
 
-    item = _plan_value(schema, fragments, list_type.of_type, item_sets, (), coordinates, column_name)
+    if is_leaf_type(item_type) and len(chain) >= 2:
+        # A list of scalars (`me { id name roles }`): the object holding it is the row, its
+        # other leaves columns, exploded by the list as any nested list is.
+        _, _, holder_type, holder_nodes = chain[-2]
+        row_path, coordinates = row_path[:-1], coordinates[:-1]
+        holder_sets = [n.selection_set for _, n in holder_nodes if n.selection_set is not None]
+        item = _plan_value(schema, fragments, holder_type, holder_sets, (), coordinates, ".".join)
+    else:
+        item = _plan_value(schema, fragments, list_type.of_type, item_sets, (), coordinates, column_name)
     columns = list(_columns(item))
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
@@ -168,6 +183,7 @@ def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_si
         if match["op"] in ("in", "not in") and not isinstance(value, list):
             raise ManifestError(f"{document.file}: `{match['op']}` needs a JSON list")
         filters.append(Filter(match["column"], match["op"], value))
+    _place_checks(item, filters)
     return ExportPlan(document.name, document, operation, row_path, coordinates, item, columns, paging, filters)
 
 
@@ -244,7 +260,7 @@ def _plan_value(
     if is_list_type(type_):
         return Lst(_plan_value(schema, fragments, type_.of_type, selection_sets, names, coordinates, column_name))
     if is_leaf_type(type_):
-        return Leaf(Column(column_name(names), coordinates))
+        return Leaf(Column(column_name(names), coordinates, get_named_type(type_).name in NUMERIC_TYPES))
     entries: list[tuple[str, Any]] = []
     for key, nodes in _collect(schema, fragments, type_, selection_sets).items():
         owner, node = nodes[0]
@@ -269,6 +285,17 @@ def _plan_value(
             )
         )
     return Obj(entries, has_list=any(child.has_list for _, child in entries))
+
+
+def _place_checks(node: Any, filters: list[Filter]) -> None:
+    """Give each object that explodes a list the filters on its own cells (`Obj.checks`)."""
+    if isinstance(node, Lst):
+        _place_checks(node.item, filters)
+    elif isinstance(node, Obj) and node.has_list:
+        own = {c.name for _, child in node.entries if not child.has_list for c in _columns(child)}
+        node.checks = [f for f in filters if f.column in own]
+        for _, child in node.entries:
+            _place_checks(child, filters)
 
 
 def _columns(node: Any) -> Iterator[Column]:
@@ -349,12 +376,21 @@ def rows_of(plan: ExportPlan, data: Any) -> Iterator[dict[str, Any]]:
         items = items.get(key)
     if not items:
         return
+    if isinstance(items, dict):  # the object holding a list of scalars: one row, exploded
+        items = [items]
     names = [c.name for c in plan.columns]
     for item in items:
         for partial in _expand(item, plan.item):
+            if partial is PRUNED:
+                continue
             row = {name: partial.get(name) for name in names}
             if all(f.matches(row[f.column]) for f in plan.filters):
                 yield row
+
+
+# What an object rejected by its checks gives instead of rows: it counts as an element (its
+# parent keeps no empty row in its place, as when its rows are filtered out one by one).
+PRUNED: dict[str, Any] = {}
 
 
 def _expand(value: Any, node: Any) -> Iterator[dict[str, Any]]:
@@ -376,11 +412,14 @@ def _expand(value: Any, node: Any) -> Iterator[dict[str, Any]]:
         else:
             for partial in _expand(value.get(key), child):
                 fixed.update(partial)
+    if node.checks and not all(f.matches(fixed.get(f.column)) for f in node.checks):
+        yield PRUNED
+        return
     produced = False
     for key, child in listing:
         for partial in _expand(value.get(key), child):
             produced = True
-            yield {**fixed, **partial}
+            yield PRUNED if partial is PRUNED else {**fixed, **partial}
     if not produced:
         yield fixed
 

@@ -72,6 +72,12 @@ class CostBudget:
                 return int(wait) or None
         return self.charge_locally(principal, cost)
 
+    async def refund(self, principal: str, cost: int) -> None:
+        """Give back part of a charge (an estimate that proved larger than what was read); the
+        bucket never holds more than `per_window` once it is next charged."""
+        if cost > 0:
+            await self.charge(principal, -cost)
+
     def charge_locally(self, principal: str, cost: int) -> float | None:
         now = time.monotonic()
         rate = self.per_window / self.window

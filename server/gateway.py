@@ -39,6 +39,13 @@ def error_body(message: str, code: str) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
 
 
+def bi_error_body(message: str, code: str, errors: list[dict[str, Any]] | None = None) -> bytes:
+    """An error of `/bi/`: the GraphQL `errors`, and beside them `error` as web-API readers of
+    tables (shillelagh, Superset) show it: `{"error": {"message", "code"}}`."""
+    listed = errors if errors is not None else [{"message": message, "extensions": {"code": code}}]
+    return orjson.dumps({"errors": listed, "error": {"message": message, "code": code}})
+
+
 class Gateway:
     """The request pipeline: one GraphQL request from its payload to its answer, over the `Services`."""
 

@@ -98,7 +98,9 @@ async def test_an_api_key_maps_to_its_service_account(keyed):
     response = await keyed_call(
         settings, {"X-API-Key": SERVICE_KEY}, {"documentId": "sha256:" + hashlib.sha256(who_am_i.encode()).hexdigest()}
     )
-    assert response.json()["data"]["me"] == {"id": "svc-bi", "name": None, "roles": ["bi_reader"]}
+    assert response.json()["data"]["me"] == {
+        "id": "svc-bi", "name": None, "team": None, "customersSeen": "all", "roles": ["bi_reader"]
+    }
 
 
 async def test_an_unknown_api_key(keyed):

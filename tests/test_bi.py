@@ -218,8 +218,8 @@ def test_exports_need_credentials_and_a_known_operation(gw):
     unknown = gw.get("/bi/NoSuchReport.csv", headers=BI)
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_DOCUMENT_NOT_FOUND"
     assert gw.get("/bi/ReceivablesAgingByCustomer.xlsx", headers=BI).status_code == 404
-    roles = gw.get("/bi/WhoAmI.json", headers=BI)  # its first list is `me.roles`: one row per role
-    assert roles.json() == [{"roles": "bi_reader"}]  # only what is below the list is a column
+    who = gw.get("/bi/WhoAmI.json", headers=BI)  # a list of scalars (`me.roles`): `me` is the row, one per role
+    assert who.json() == [{"id": "svc-bi", "name": None, "team": None, "customersSeen": "all", "roles": "bi_reader"}]
 
 
 @pytest.mark.parametrize(
@@ -429,3 +429,59 @@ def test_cached_figures_are_dated_when_they_were_read_not_when_they_were_sent():
         again = client.get("/bi/ReceivablesAgingByCustomer.csv", params={"tier": "STRATEGIC"}, headers=BI)
         assert again.status_code == 200 and again.content == first.content
         assert as_of(first) - 0.5 <= as_of(again) <= asked - 1.5  # read for the first export, not now
+
+
+def test_a_filter_on_an_outer_list_prunes_before_exploding_and_keeps_the_rows_the_same():
+    """`# bi.where` on an order's own cell is checked before the order's lines are exploded; the rows
+    are those of filtering every exploded row, including a customer whose orders are all rejected
+    (no empty row appears in their place) and one without orders (kept by `!=` on null)."""
+    from server import bi_plan
+    from server.bi_plan import rows_of
+
+    text = ("# bi.where: orders.status != \"CANCELLED\"\nquery T { customers(first: 9) { edges { node { id "
+            "orders(first: 9) { status lines { sku } } } } } }")
+    plan = plan_of(text)
+    data = {"customers": {"edges": [
+        {"node": {"id": "C1", "orders": [{"status": "CANCELLED", "lines": [{"sku": "A"}, {"sku": "B"}]}]}},
+        {"node": {"id": "C2", "orders": [{"status": "OPEN", "lines": [{"sku": "A"}]},
+                                         {"status": "CANCELLED", "lines": [{"sku": "C"}]}]}},
+        {"node": {"id": "C3", "orders": []}},
+    ]}}
+    expanded = []
+    original = bi_plan._expand
+
+    def counting(value, node):
+        expanded.append(node)
+        return original(value, node)
+
+    bi_plan._expand = counting
+    try:
+        rows = list(rows_of(plan, data))
+    finally:
+        bi_plan._expand = original
+    assert rows == [
+        {"id": "C2", "orders.status": "OPEN", "orders.lines.sku": "A"},
+        {"id": "C3", "orders.status": None, "orders.lines.sku": None},
+    ]
+    sku_leaves = [n for n in expanded if isinstance(n, bi_plan.Leaf) and n.column.name == "orders.lines.sku"]
+    assert len(sku_leaves) == 1  # the cancelled orders' lines were never exploded
+
+
+def test_an_export_page_is_charged_what_it_read_not_its_estimate():
+    """Each page is charged its estimate before it runs and given back what it did not read: an
+    export of open orders (estimated 240,200 a page: 100 orders of 10 lines for each of 25
+    customers; about 18,000 read) goes on through a budget that holds 8 pages' estimates, unpaced."""
+    with in_process_with(auth=BI_AUTH, cache={"enabled": False},
+                         limits={"budget_per_window": 2_000_000, "budget_window": 600}) as gateway, \
+            httpx.Client(transport=gateway.transport, base_url=gateway.url, timeout=120) as client:
+        started = time.perf_counter()
+        response = client.get("/bi/OpenOrdersByProduct.csv", params={"tier": "KEY"}, headers=BI)
+        assert response.status_code == 200 and response.content.count(b"\n") > 100
+        assert time.perf_counter() - started < 60  # unpaced: a page's estimate takes 72 s to refill
+        assert client.get("/bi/OpenOrdersByProduct.csv", params={"tier": "KEY"}, headers=BI).status_code == 200
+
+
+def test_what_a_page_read_is_counted_by_the_estimates_rule():
+    from server.bi import read_cost
+
+    assert read_cost({"a": 1, "b": [{"c": 1, "d": None}, {"c": 2, "d": None}], "e": None}) == 3 + 4
