@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sources.kinds import ClmBackend, CrmBackend, DeskBackend, ErpBackend, SourceKind
+from sources.kinds import ClmBackend, CrmBackend, DeskBackend, ErpBackend, MesBackend, SourceKind, SrmBackend
 
 
 @dataclass(frozen=True)
@@ -16,9 +16,11 @@ class Backends:
     erp: ErpBackend
     clm: ClmBackend
     desk: DeskBackend
+    srm: SrmBackend
+    mes: MesBackend
 
     def all(self) -> tuple[SourceKind, ...]:
-        return (self.crm, self.erp, self.clm, self.desk)
+        return (self.crm, self.erp, self.clm, self.desk, self.srm, self.mes)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(source.aclose() for source in self.all()))

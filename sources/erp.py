@@ -1,11 +1,11 @@
-"""The demo ERP source over REST: parties, products, BOMs, stock, orders, invoices."""
+"""The demo ERP source over REST: parties, products, BOMs, stock, orders, invoices, stock movements."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sources.base import Lookup, Related, Source, cached
-from sources.records import BomLine, Invoice, OpenItem, Order, Party, Product, Stock, Warehouse
+from sources.records import BomLine, Invoice, LastIssue, OpenItem, Order, Party, Product, Stock, Warehouse
 
 
 class ErpSource(Source):
@@ -56,3 +56,14 @@ class ErpSource(Source):
     async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]:
         """Each party's open receivable entries without an invoice (unapplied payments, opening balances)."""
         return await self.many_per_key("open_items_by_party", "/open_items", "party", codes, OpenItem, "party_code")
+
+    async def last_issues(self) -> list[LastIssue]:
+        """Per SKU and warehouse holding stock, the day stock last left it (the movement history)."""
+
+        async def fetch(keys: list) -> list[list[LastIssue]]:
+            return [await self.fetch("last_issues", "/stock_moves/last_issue", {}, LastIssue)]
+
+        (found,) = await self.cached("last_issues", "stock", ["*"], fetch)
+        if isinstance(found, Exception):
+            raise found
+        return list(found)

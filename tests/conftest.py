@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # in_process imports this module
     from in_process import InThread
 
 QUERIES = Path(__file__).resolve().parent / "queries"
-SYSTEMS = ("crm", "erp", "clm", "desk")
+SYSTEMS = ("crm", "erp", "clm", "desk", "srm", "mes")
 LIVE = {"cache": {"enabled": False}, "resilience": {"breaker": False}}
 TEST_SECRET = "test-secret-for-isthmus-tests-only-0123456789"
 AUTH = {"jwt_secret": TEST_SECRET}
