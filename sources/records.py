@@ -247,6 +247,11 @@ class Receipt(Record):
     # The document the movement comes from in another system: a purchase-order line
     # ("PO-2026-00012/2", SRM) or a production order ("MO00042", MES); None when unknown.
     document: str | None = None
+    # Which system `expected_date` comes from: the ERP's own plan, or (set by the gateway when it
+    # re-dates the receipt) the SRM's latest supplier confirmation or the MES's planned end; then
+    # `erp_date` keeps the ERP's.
+    date_source: str = "ERP"
+    erp_date: dt.date | None = None
 
 
 class Stock(Record):
