@@ -107,7 +107,7 @@ def risk_of(order: Order, stock: Stocks, production: list[ProductionOrder], toda
                 )
             )
         if on_erp_dates is not None and (supplied is None or supplied > on_erp_dates):
-            causes += moved_receipts(line.sku, rows, order.warehouse, on_erp_dates)
+            causes += moved_receipts(line.sku, rows, order.warehouse, supplied)
         for made in production:
             if made.sku == line.sku and made.status != "DONE" and made.planned_end:
                 line_date = later(line_date, made.planned_end)
@@ -134,14 +134,15 @@ def risk_of(order: Order, stock: Stocks, production: list[ProductionOrder], toda
     )
 
 
-def moved_receipts(sku: str, rows: list[Stock], warehouse: str | None, covered: dt.date) -> list[RiskCause]:
-    """The receipts the ERP counted on by `covered` that the SRM or MES now dates later."""
+def moved_receipts(sku: str, rows: list[Stock], warehouse: str | None, covered: dt.date | None) -> list[RiskCause]:
+    """The receipts the SRM or MES now dates later than the ERP did, from before the line's coverage
+    date on their dates (`covered`; None: never) to after it: what moved the coverage."""
     causes = []
     for row in rows:
         if row.warehouse != warehouse:
             continue
         for r in row.receipts:
-            if r.erp_date is None or r.expected_date <= r.erp_date or r.erp_date > covered:
+            if r.erp_date is None or r.expected_date <= r.erp_date or (covered is not None and r.erp_date >= covered):
                 continue
             delay = (r.expected_date - r.erp_date).days
             if r.date_source == "SRM":

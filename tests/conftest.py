@@ -13,7 +13,7 @@ import pytest
 
 from bench.harness import GatewayProcess
 from demo.launcher import start_systems
-from expected import Catalogue, stock_by_sku
+from expected import Catalogue, freshest, stock_by_sku
 from server.auth import mint_token
 
 if TYPE_CHECKING:  # in_process imports this module
@@ -249,7 +249,8 @@ def catalogue(systems) -> Catalogue:
 
 @pytest.fixture(scope="module")
 def stock(systems) -> dict:
-    return stock_by_sku(systems.get("erp", "/stock"))
+    """Stock per SKU with receipts dated as a promise dates them (SRM confirmations, MES planned ends)."""
+    return stock_by_sku(freshest(systems, systems.get("erp", "/stock")))
 
 
 @pytest.fixture(scope="session")
