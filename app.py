@@ -78,7 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from server.settings import AuthSettings
 
     tryton = getattr(args, "erp", "demo") == "tryton"
-    names = ("crm", "clm", "desk") if tryton else ("crm", "erp", "clm", "desk")
+    names = ("crm", "clm", "desk", "srm", "mes") if tryton else ("crm", "erp", "clm", "desk", "srm", "mes")
     print(
         f"Starting the demo systems ({', '.join(n.upper() for n in names)}); the first start generates their data...",
         flush=True,

@@ -16,7 +16,7 @@ from demo.launcher import DEFAULT_PORTS, start_systems
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description="The Isthmus demo systems of record.")
     commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser("generate", help="(re)generate the four SQLite files")
+    generate = commands.add_parser("generate", help="(re)generate the SQLite files of every system")
     generate.add_argument("--data-dir")
     serve = commands.add_parser("serve", help="serve one system")
     serve.add_argument("system", choices=SYSTEMS)
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--data-dir")
     serve.add_argument("--faults", type=json.loads, help='e.g. \'{"latency_ms": 20}\'')
-    serve_all = commands.add_parser("serve-all", help="generate, then serve all four on 8101-8104")
+    serve_all = commands.add_parser("serve-all", help="generate, then serve all six on 8101-8106")
     serve_all.add_argument("--data-dir")
     args = parser.parse_args(argv)
 

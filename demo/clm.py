@@ -1,4 +1,5 @@
-"""CLM: contracts (sales, purchase, service) per counterparty, with milestones."""
+"""CLM: contracts (sales, purchase, service) per counterparty, with milestones; purchase contracts
+name their supplier (its SRM code) and their purchase orders."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ DOCUMENTS = {
         'id', c.id, 'number', c.number, 'title', c.title, 'kind', c.kind, 'status', c.status,
         'counterparty_id', c.counterparty_id, 'signed_at', c.signed_at, 'start_date', c.start_date,
         'end_date', c.end_date, 'amount', {money('c.amount')}, 'currency', c.currency,
-        'payment_terms', c.payment_terms,
+        'payment_terms', c.payment_terms, 'supplier_code', c.supplier_code,
+        'purchase_orders', json(c.purchase_orders),
         'milestones', (SELECT json_group_array(json(milestone)) FROM (
             SELECT json_object('id', m.id, 'name', m.name, 'due_date', m.due_date, 'done_at', m.done_at,
                                'status', m.status) AS milestone

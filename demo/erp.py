@@ -1,5 +1,5 @@
 """ERP: parties and credit limits, products, BOMs, warehouses, stock and receipts,
-sales orders with lines, shipments, invoices, payments, open receivable items.
+sales orders with lines, shipments, invoices, payments, open receivable items, stock movements.
 
 Writes: `POST /orders` creates a sales order (CONFIRMED, or DRAFT with an approval request
 when a rule needs one) and `POST /orders/{id}/confirm` confirms an approved draft; both take
@@ -69,6 +69,8 @@ DOCUMENTS = {
         'tax_amount', {money('tax_amount')}) FROM invoices""",
     "payments": f"""SELECT rowid, json_object('id', id, 'invoice_id', invoice_id, 'paid_at', paid_at,
         'amount', {money('amount')}) FROM payments""",
+    "stock_moves": f"""SELECT rowid, json_object('id', id, 'sku', sku, 'warehouse', warehouse, 'date', date,
+        'kind', kind, 'quantity', {money('quantity')}, 'document', document) FROM stock_moves""",
     "open_items": f"""SELECT rowid, json_object('id', id, 'party_code', party_code, 'date', date, 'due_date', due_date,
         'amount', {money('amount')}, 'description', description, 'currency', currency) FROM open_items""",
 }
@@ -78,7 +80,7 @@ STOCK_STATIC = f"""SELECT json_object(
     'sku', s.sku, 'warehouse', s.warehouse, 'on_hand', {money('s.on_hand')},
     'receipts', (SELECT json_group_array(json(receipt)) FROM (
         SELECT json_object('id', r.id, 'kind', r.kind, 'expected_date', r.expected_date,
-                           'quantity', {money('r.quantity')}) AS receipt
+                           'quantity', {money('r.quantity')}, 'document', r.document) AS receipt
         FROM receipts r WHERE r.sku = s.sku AND r.warehouse = s.warehouse ORDER BY r.expected_date, r.id)))
     FROM stock s ORDER BY s.sku, s.warehouse"""
 
@@ -199,6 +201,24 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         """Open receivable entries without an invoice (opening balances +, unapplied payments -), oldest first."""
         return db.items("open_items", f"SELECT rowid FROM open_items WHERE party_code {IN_KEYS} ORDER BY date, id",
                         key_param(keys(party)))
+
+    @app.get("/stock_moves")
+    async def stock_moves(skus: str, since: str | None = Query(None, description="YYYY-MM-DD: moves on or after")):
+        """Stock movements of the given SKUs (issues negative, receipts positive), oldest first."""
+        return db.items("stock_moves", f"SELECT rowid FROM stock_moves WHERE sku {IN_KEYS} AND date >= ? "
+                        "ORDER BY date, id", key_param(keys(skus)), since or "")
+
+    @app.get("/stock_moves/last_issue")
+    async def last_issues(skus: str | None = None):
+        """Per SKU and warehouse holding stock, the day of its last issue (null: none in the history);
+        every SKU without `skus`."""
+        wanted = list(stock_by_sku) if skus is None else keys(skus)
+        last = {(sku, warehouse): day for sku, warehouse, day in db.con.execute(
+            f"SELECT sku, warehouse, MAX(date) FROM stock_moves WHERE kind = 'ISSUE' AND sku {IN_KEYS} "
+            "GROUP BY sku, warehouse", (key_param(wanted),))}
+        return json_response({"items": [
+            {"sku": sku, "warehouse": row["warehouse"], "last_issue_date": last.get((sku, row["warehouse"]))}
+            for sku in wanted for row in stock_by_sku.get(sku, ())]})
 
     @app.get("/payments")
     async def payments(invoice: str):

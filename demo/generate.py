@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from demo import vocab
+from demo import supply, vocab
 
 SEED = 360
-VERSION = 3  # 2: taxes, planned production consumption; 3: open items
+VERSION = 4  # 2: taxes, planned production consumption; 3: open items; 4: SRM, MES, stock moves
 # Any edit of the generator or its word pools makes existing files stale.
-CODE = hashlib.sha256(Path(__file__).read_bytes() + Path(vocab.__file__).read_bytes()).hexdigest()[:12]
-SYSTEMS = ("crm", "erp", "clm", "desk")
+CODE = hashlib.sha256(b"".join(Path(path).read_bytes() for path in (__file__, vocab.__file__, supply.__file__))).hexdigest()[:12]
+SYSTEMS = ("crm", "erp", "clm", "desk", "srm", "mes")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 CUSTOMERS = 2400
@@ -156,7 +156,8 @@ SCHEMA = {
                      "PRIMARY KEY (parent_sku, component_sku)",
         "warehouses": "id TEXT PRIMARY KEY, name TEXT, region TEXT",
         "stock": "sku TEXT, warehouse TEXT, on_hand INTEGER, PRIMARY KEY (sku, warehouse)",
-        "receipts": "id TEXT PRIMARY KEY, sku TEXT, warehouse TEXT, kind TEXT, expected_date TEXT, quantity INTEGER",
+        "receipts": "id TEXT PRIMARY KEY, sku TEXT, warehouse TEXT, kind TEXT, expected_date TEXT, quantity INTEGER, "
+                    "document TEXT",
         "orders": "id TEXT PRIMARY KEY, number TEXT, party_code TEXT, contract_number TEXT, status TEXT, "
                   "ordered_at TEXT, promised_date TEXT, warehouse TEXT, currency TEXT, total INTEGER, "
                   "shipped_amount INTEGER, invoiced_amount INTEGER, paid_amount INTEGER, tax_amount INTEGER, "
@@ -177,7 +178,7 @@ SCHEMA = {
         "counterparties": "id TEXT PRIMARY KEY, name TEXT, tax_id TEXT",
         "contracts": "id TEXT PRIMARY KEY, number TEXT UNIQUE, title TEXT, kind TEXT, status TEXT, "
                      "counterparty_id TEXT, signed_at TEXT, start_date TEXT, end_date TEXT, amount INTEGER, "
-                     "currency TEXT, payment_terms TEXT",
+                     "currency TEXT, payment_terms TEXT, supplier_code TEXT, purchase_orders TEXT",
         "milestones": "id TEXT PRIMARY KEY, contract_id TEXT, name TEXT, due_date TEXT, done_at TEXT, status TEXT",
     },
     "desk": {
@@ -218,6 +219,12 @@ INDEXES = {
         ("tickets_order", "tickets(order_id)"),
     ],
 }
+
+# The supply side's systems, and the ERP's movement history (demo/supply.py).
+SCHEMA.update(supply.SCHEMA)
+SCHEMA["erp"].update(supply.ERP_SCHEMA)
+INDEXES.update(supply.INDEXES)
+INDEXES["erp"] += supply.ERP_INDEXES
 
 
 # --- the entities the generator reasons about -----------------------------------------
@@ -376,6 +383,7 @@ class World:
         self.build_crm_details()
         self.build_tickets()
         self.build_open_items()
+        supply.Supply(self).build()
         return self.rows
 
     # helpers ------------------------------------------------------------------------

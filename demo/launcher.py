@@ -1,4 +1,4 @@
-"""Start the four demo systems as child processes, for `serve-all` and for the
+"""Start the demo systems as child processes, for `serve-all` and for the
 gateway's tests and benchmarks:
 
     with start_systems({"crm": 0, "erp": 0, "clm": 0, "desk": 0}) as systems:
@@ -20,7 +20,7 @@ import urllib.request
 
 from demo.generate import REPO_ROOT, SYSTEMS, ensure_data
 
-DEFAULT_PORTS = {"crm": 8101, "erp": 8102, "clm": 8103, "desk": 8104}
+DEFAULT_PORTS = {"crm": 8101, "erp": 8102, "clm": 8103, "desk": 8104, "srm": 8105, "mes": 8106}
 
 
 class DemoSystems:

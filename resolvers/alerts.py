@@ -6,6 +6,14 @@
 - TICKET_SLA (DESK): an open ticket past its SLA due time; HIGH for P1/P2.
 - STOCK_SHORTAGE (ERP): a SKU on the customer's open orders whose warehouse has
   more allocated than on hand; HIGH when no known receipt covers the gap.
+
+Supply-side alerts, asked for with `alerts(supply: true)` (they read the SRM and MES, and
+the stock, so a page that does not ask pays nothing for them); see `resolvers.delivery`:
+- SUPPLIER_DELAY (SRM): a supplier's late confirmation makes an open order late.
+- PRODUCTION_LATE (MES): a production order the order waits for is planned to end late.
+- QUALITY_HOLD (MES): a quality record of the order's lots or production is on hold.
+For procurement, not about a customer (`Query.procurementAlerts`):
+- BUDGET_OVERRUN (SRM): a category's committed and spent amounts exceed its budget.
 """
 
 from __future__ import annotations
@@ -16,13 +24,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
+from resolvers.batches import each
 from resolvers.context import Context
+from resolvers.delivery import RISK_STATUSES, delivery_risks, risk_alerts
 from resolvers.partial import gather_parts
 from resolvers.receivables import days_overdue, receivables_of_customer
 from resolvers.relations import contracts_of_customer, orders_of_customer, tickets_of_customer
 from resolvers.risk import OPEN_TICKET_STATUSES
 from sources import SourceError
-from sources.records import ContractStatus, Customer, OrderStatus
+from sources.records import ContractStatus, Customer, Order, OrderStatus
 
 
 class AlertKind(Enum):
@@ -31,6 +41,10 @@ class AlertKind(Enum):
     MILESTONE_LATE = "MILESTONE_LATE"
     TICKET_SLA = "TICKET_SLA"
     STOCK_SHORTAGE = "STOCK_SHORTAGE"
+    SUPPLIER_DELAY = "SUPPLIER_DELAY"
+    PRODUCTION_LATE = "PRODUCTION_LATE"
+    QUALITY_HOLD = "QUALITY_HOLD"
+    BUDGET_OVERRUN = "BUDGET_OVERRUN"
 
 
 class SourceName(Enum):
@@ -38,6 +52,8 @@ class SourceName(Enum):
     ERP = "ERP"
     CLM = "CLM"
     DESK = "DESK"
+    SRM = "SRM"
+    MES = "MES"
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,7 @@ class Alert:
 
 LIVE_CONTRACT_STATUSES = frozenset({ContractStatus.ACTIVE, ContractStatus.IN_APPROVAL})
 ALLOCATING_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING})
+SHIPPED_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.DONE})
 
 
 async def receivable_alerts(ctx: Context, customer: Customer) -> list[Alert]:
@@ -168,9 +185,52 @@ async def stock_alerts(ctx: Context, customer: Customer) -> list[Alert]:
     return alerts
 
 
-async def alerts_of_customer(ctx: Context, customer: Customer) -> tuple[list[Alert], list[SourceError]]:
+# Orders shipped this recently still get QUALITY_HOLD alerts: a held lot may be on its way.
+QUALITY_WINDOW_DAYS = 90
+
+
+async def supply_alerts(ctx: Context, orders: list[Order]) -> tuple[list[Alert], list[SourceError]]:
+    """SUPPLIER_DELAY, PRODUCTION_LATE and QUALITY_HOLD of these orders (see the module), and the
+    SRM's or MES's failures that cost some of them."""
+    since = ctx.today - dt.timedelta(days=QUALITY_WINDOW_DAYS)
+    recent = [
+        o
+        for o in orders
+        if o.status in RISK_STATUSES
+        or (o.status in SHIPPED_STATUSES and o.ordered_at is not None and o.ordered_at.date() >= since)
+    ]
+    if not recent:
+        return [], []
+    (risks, failures), quality = await asyncio.gather(
+        delivery_risks(ctx, recent), each([ctx.loaders.quality_by_sales_order.load(o.id) for o in recent])
+    )
+    alerts = []
+    for order, risk, records in zip(recent, risks, quality, strict=True):
+        if isinstance(records, SourceError) and all(records is not f for f in failures):
+            failures.append(records)
+        for kind, severity, message, source, ref in risk_alerts(order, risk, records):
+            alerts.append(Alert(AlertKind(kind), severity, message, SourceName(source), ref))
+    return alerts, failures
+
+
+async def alerts_of_customer(
+    ctx: Context, customer: Customer, supply: bool = False
+) -> tuple[list[Alert], list[SourceError]]:
     parts = [milestone_alerts(ctx, customer), ticket_alerts(ctx, customer), stock_alerts(ctx, customer)]
     # Receivable alerts quote balances: only for callers who may read the receivables.
     if ctx.can_read("Customer.receivables"):
         parts.insert(0, receivable_alerts(ctx, customer))
-    return await gather_parts(*parts)
+    if not supply:
+        return await gather_parts(*parts)
+    (alerts, failures), (extra, supply_failures) = await asyncio.gather(
+        gather_parts(*parts), _supply_part(ctx, customer)
+    )
+    return alerts + extra, failures + [f for f in supply_failures if all(f is not seen for seen in failures)]
+
+
+async def _supply_part(ctx: Context, customer: Customer) -> tuple[list[Alert], list[SourceError]]:
+    try:
+        orders = await orders_of_customer(ctx, customer)
+    except SourceError:
+        return [], []  # the ERP's failure is the order-based parts' to report
+    return await supply_alerts(ctx, orders)

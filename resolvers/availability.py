@@ -12,6 +12,13 @@ date and every later date the ERP has plans for (the horizon is everything on th
 day from which `available` covers it (today when stock already does), None when the plans
 never leave enough; `can_promise` at a date is `date >= promise date`, never a
 contradiction of it. `timeline` and `promise_points` are pure functions of the plans.
+
+Where a receipt's date comes from: the ERP's stock as it is (`availability_now`, what the 360
+page shows without asking for a promise), or re-dated by the SRM's latest supplier confirmation
+and the MES's planned end (`supplied_availability`: `atp`, and a product's availability asked for
+its promise; see `resolvers.supply_dates`). `promise_date_source` names the system the promise
+date comes from: ERP when stock on hand covers it, else the system that dated the receipts
+arriving that day.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from decimal import Decimal
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.money import ZERO
-from sources.records import Stock
+from resolvers.supply_dates import report, supplied_stock
+from sources.records import Receipt, Stock
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,8 @@ class Availability:
     available: Decimal
     can_promise: bool
     promise_date: dt.date | None
+    receipts: tuple[Receipt, ...] = ()  # the planned movements counted, by date
+    promise_date_source: str | None = None
 
 
 def timeline(
@@ -97,6 +107,7 @@ def compute(
     promisable = promise_points(projection)
     available = value_on(promisable, on)
     promise_date = next((day for day, atp_quantity in promisable if atp_quantity >= quantity), None)
+    receipts = tuple(sorted((r for row in rows for r in row.receipts), key=lambda r: (r.expected_date, r.id)))
     return Availability(
         sku=sku,
         warehouse=warehouse,
@@ -107,7 +118,20 @@ def compute(
         available=available,
         can_promise=available >= quantity,
         promise_date=promise_date,
+        receipts=receipts,
+        promise_date_source="ERP"
+        if promise_date == today and on_hand - allocated >= quantity
+        else source_of(promise_date, receipts, today),
     )
+
+
+def source_of(day: dt.date | None, receipts: Iterable[Receipt], today: dt.date) -> str | None:
+    """The system a promise date comes from: the one that dated the receipts arriving that day
+    (a late one arrives today), the ERP when stock on hand covers it."""
+    if day is None:
+        return None
+    arriving = {r.date_source for r in receipts if r.quantity > 0 and max(r.expected_date, today) == day}
+    return next((name for name in ("SRM", "MES") if name in arriving), "ERP")
 
 
 async def check_warehouse(ctx: Context, warehouse: str | None) -> None:
@@ -153,12 +177,43 @@ async def availability_of_sku(
     return compute(sku, stock, warehouse=warehouse, on=on or ctx.today, quantity=quantity, today=ctx.today)
 
 
-async def atp(ctx: Context, sku: str, quantity: Decimal, warehouse: str | None, on: dt.date | None) -> Availability:
-    """`Query.atp`: like a product's availability, but an unknown SKU is NOT_FOUND."""
+async def supplied_availabilities(
+    ctx: Context, skus: list[str], *, warehouse: str | None, on: dt.date | None, quantity: Decimal, path: object
+) -> list[Availability | Exception]:
+    """Availability per SKU with receipts dated by the SRM and MES (one call each for all SKUs);
+    their failures are reported at `path` and those receipts keep the ERP's dates."""
+    check_quantity(quantity)
+    (stock, failures), _ = await asyncio.gather(supplied_stock(ctx, skus), check_warehouse(ctx, warehouse))
+    report(ctx, path, failures)
+    answers: list[Availability | Exception] = []
+    for sku in skus:
+        rows = stock[sku]
+        if isinstance(rows, Exception):
+            answers.append(rows)
+        else:
+            answers.append(
+                compute(sku, rows, warehouse=warehouse, on=on or ctx.today, quantity=quantity, today=ctx.today)
+            )
+    return answers
+
+
+async def supplied_availability(
+    ctx: Context, sku: str, *, warehouse: str | None, on: dt.date | None, quantity: Decimal, path: object
+) -> Availability:
+    (answer,) = await supplied_availabilities(ctx, [sku], warehouse=warehouse, on=on, quantity=quantity, path=path)
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+async def atp(
+    ctx: Context, sku: str, quantity: Decimal, warehouse: str | None, on: dt.date | None, path: object = None
+) -> Availability:
+    """`Query.atp`: like a product's availability asked for its promise, but an unknown SKU is NOT_FOUND."""
     check_quantity(quantity)
     product, answer = await asyncio.gather(
         ctx.loaders.product_by_sku.load(sku),
-        availability_of_sku(ctx, sku, warehouse=warehouse, on=on, quantity=quantity),
+        supplied_availability(ctx, sku, warehouse=warehouse, on=on, quantity=quantity, path=path),
     )
     if product is None:
         raise NotFound(f"No product with SKU {sku!r}.")

@@ -8,7 +8,8 @@ plan, not a kitting check).
 Per component (BOM lines of the same component are added up):
 - required  = kits asked x quantity per kit;
 - available = the component's ATP at the warehouse (all warehouses when null) by the date
-  (today when null), exactly as `availability.compute`: the least projected quantity over
+  (today when null), receipts dated by the SRM and MES (`resolvers.supply_dates`), exactly as
+  `availability.compute`: the least projected quantity over
   that date and every later planned date, so kits built now do not take what planned
   demand needs later. It can be negative when open orders already need more than there is;
 - missing   = required - available when positive, else 0: what to buy or make so the
@@ -31,6 +32,7 @@ from resolvers import availability
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound, value_or_raise
 from resolvers.money import ZERO, money
+from resolvers.supply_dates import report, supplied_stock
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def check_kits(quantity: Decimal) -> None:
 
 
 async def buildable(
-    ctx: Context, sku: str, quantity: Decimal, warehouse: str | None, on: dt.date | None
+    ctx: Context, sku: str, quantity: Decimal, warehouse: str | None, on: dt.date | None, path: object = None
 ) -> KittingAnalysis:
     check_kits(quantity)
     on = on or ctx.today
@@ -88,12 +90,14 @@ async def buildable(
     components = list(per_kit)
     # The components' products are loaded beside their stock, so `Shortage.component` is ready;
     # a failure there is left in the loader for that field to report.
-    stock, _ = await asyncio.gather(
-        ctx.loaders.stock_by_sku.load_many(components),
+    (supplied, failures), _ = await asyncio.gather(
+        supplied_stock(ctx, components),
         asyncio.gather(*(ctx.loaders.product_by_sku.load(c) for c in components), return_exceptions=True),
     )
+    report(ctx, path, failures)
     needs = []
-    for component, rows in zip(components, stock, strict=True):
+    for component in components:
+        rows = value_or_raise(supplied[component])
         per_unit = per_kit[component]
         required = quantity * per_unit
         available = availability.compute(

@@ -35,14 +35,22 @@ from sources.records import (
     Contact,
     Contract,
     Customer,
+    GoodsReceipt,
     Invoice,
     OpenItem,
     Opportunity,
     Order,
     Party,
     Product,
+    ProductionOrder,
+    PurchaseOrder,
+    QualityRecord,
     SalesRep,
     Stock,
+    Supplier,
+    SupplierInvoice,
+    SupplierItem,
+    SupplierPayment,
     Ticket,
     Warehouse,
 )
@@ -240,6 +248,77 @@ class TicketsByOrgLoader(SourceLoader[list[Ticket]]):
         return await self.backends.desk.tickets_by_org(keys)
 
 
+# --- SRM -------------------------------------------------------------------
+
+
+class SupplierByCodeLoader(SourceLoader[Supplier | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[Supplier]:
+        return await self.backends.srm.suppliers(keys)
+
+
+class SupplierItemsBySkuLoader(SourceLoader[list[SupplierItem]]):
+    async def fetch(self, keys: list[str]) -> Related[SupplierItem]:
+        return await self.backends.srm.items_by_sku(keys)
+
+
+class PurchaseOrderByNumberLoader(SourceLoader[PurchaseOrder | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[PurchaseOrder]:
+        return await self.backends.srm.purchase_orders(keys)
+
+
+class PurchaseOrdersBySupplierLoader(SourceLoader[list[PurchaseOrder]]):
+    async def fetch(self, keys: list[str]) -> Related[PurchaseOrder]:
+        return await self.backends.srm.purchase_orders_by_supplier(keys)
+
+
+class PurchaseOrdersByContractLoader(SourceLoader[list[PurchaseOrder]]):
+    async def fetch(self, keys: list[str]) -> Related[PurchaseOrder]:
+        return await self.backends.srm.purchase_orders_by_contract(keys)
+
+
+class OpenPurchaseOrdersBySkuLoader(SourceLoader[list[PurchaseOrder]]):
+    async def fetch(self, keys: list[str]) -> Related[PurchaseOrder]:
+        return await self.backends.srm.open_purchase_orders_by_sku(keys)
+
+
+class GoodsReceiptsByPoLoader(SourceLoader[list[GoodsReceipt]]):
+    async def fetch(self, keys: list[str]) -> Related[GoodsReceipt]:
+        return await self.backends.srm.receipts_by_po(keys)
+
+
+class GoodsReceiptsBySupplierLoader(SourceLoader[list[GoodsReceipt]]):
+    async def fetch(self, keys: list[str]) -> Related[GoodsReceipt]:
+        return await self.backends.srm.receipts_by_supplier(keys)
+
+
+class SupplierInvoicesByPoLoader(SourceLoader[list[SupplierInvoice]]):
+    async def fetch(self, keys: list[str]) -> Related[SupplierInvoice]:
+        return await self.backends.srm.invoices_by_po(keys)
+
+
+class SupplierPaymentsByInvoiceLoader(SourceLoader[list[SupplierPayment]]):
+    async def fetch(self, keys: list[str]) -> Related[SupplierPayment]:
+        return await self.backends.srm.payments_by_invoice(keys)
+
+
+# --- MES -------------------------------------------------------------------
+
+
+class ProductionOrderByIdLoader(SourceLoader[ProductionOrder | None]):
+    async def fetch(self, keys: list[str]) -> Lookup[ProductionOrder]:
+        return await self.backends.mes.production_orders(keys)
+
+
+class ProductionBySalesOrderLoader(SourceLoader[list[ProductionOrder]]):
+    async def fetch(self, keys: list[str]) -> Related[ProductionOrder]:
+        return await self.backends.mes.production_by_sales_order(keys)
+
+
+class QualityBySalesOrderLoader(SourceLoader[list[QualityRecord]]):
+    async def fetch(self, keys: list[str]) -> Related[QualityRecord]:
+        return await self.backends.mes.quality_by_sales_order(keys)
+
+
 class Loaders:
     """The request's loaders, each created on first use."""
 
@@ -358,3 +437,55 @@ class Loaders:
     @cached_property
     def tickets_by_org(self) -> TicketsByOrgLoader:
         return TicketsByOrgLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def supplier_by_code(self) -> SupplierByCodeLoader:
+        return SupplierByCodeLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def supplier_items_by_sku(self) -> SupplierItemsBySkuLoader:
+        return SupplierItemsBySkuLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def purchase_order_by_number(self) -> PurchaseOrderByNumberLoader:
+        return PurchaseOrderByNumberLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def purchase_orders_by_supplier(self) -> PurchaseOrdersBySupplierLoader:
+        return PurchaseOrdersBySupplierLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def purchase_orders_by_contract(self) -> PurchaseOrdersByContractLoader:
+        return PurchaseOrdersByContractLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def open_purchase_orders_by_sku(self) -> OpenPurchaseOrdersBySkuLoader:
+        return OpenPurchaseOrdersBySkuLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def goods_receipts_by_po(self) -> GoodsReceiptsByPoLoader:
+        return GoodsReceiptsByPoLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def goods_receipts_by_supplier(self) -> GoodsReceiptsBySupplierLoader:
+        return GoodsReceiptsBySupplierLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def supplier_invoices_by_po(self) -> SupplierInvoicesByPoLoader:
+        return SupplierInvoicesByPoLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def supplier_payments_by_invoice(self) -> SupplierPaymentsByInvoiceLoader:
+        return SupplierPaymentsByInvoiceLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def production_order_by_id(self) -> ProductionOrderByIdLoader:
+        return ProductionOrderByIdLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def production_by_sales_order(self) -> ProductionBySalesOrderLoader:
+        return ProductionBySalesOrderLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def quality_by_sales_order(self) -> QualityBySalesOrderLoader:
+        return QualityBySalesOrderLoader(self.backends, batching=self._batching)

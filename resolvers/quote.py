@@ -48,6 +48,7 @@ from resolvers.errors import BadUserInput, Failure, GatewayError, NotFound, expe
 from resolvers.money import ZERO, money, total
 from resolvers.receivables import Receivables, receivables_of_customer
 from resolvers.risk import RiskLevel, risk_of_customer
+from resolvers.supply_dates import report, supplied_stock
 from sources import SourceError
 from sources.records import Customer, Stock
 
@@ -238,14 +239,16 @@ async def _none() -> None:
     return None
 
 
-async def load_stock(ctx: Context, skus: list[str], warehouse: str | None) -> dict[str, list[Stock] | Failure]:
-    """Stock rows per SKU (or the exception that cost them); an unknown warehouse is BAD_USER_INPUT."""
-    checked_answer, rows = await asyncio.gather(
-        availability.check_warehouse(ctx, warehouse),
-        asyncio.gather(*(ctx.loaders.stock_by_sku.load(sku) for sku in skus), return_exceptions=True),
+async def load_stock(
+    ctx: Context, skus: list[str], warehouse: str | None, path: object = None
+) -> dict[str, list[Stock] | Failure]:
+    """Stock rows per SKU (or the exception that cost them), receipts dated by the SRM and MES (their
+    failures reported at `path`, those receipts on the ERP's dates); an unknown warehouse is BAD_USER_INPUT."""
+    checked_answer, (stock, failures) = await asyncio.gather(
+        availability.check_warehouse(ctx, warehouse), supplied_stock(ctx, skus)
     )
+    report(ctx, path, failures)
     checked = expected(checked_answer)
-    stock = {sku: expected(row) for sku, row in zip(skus, rows, strict=True)}
     if isinstance(checked, GatewayError):
         raise checked
     if isinstance(checked, SourceError):  # the warehouse could not be verified: no availability either
@@ -261,6 +264,7 @@ async def evaluate(
     currency: str | None = None,
     warehouse: str | None = None,
     wants: Wants = Wants(),
+    path: object = None,
 ) -> QuoteEvaluation:
     currency = check_input(ctx, lines, currency)
     skus = list(dict.fromkeys(line.sku for line in lines))
@@ -268,7 +272,7 @@ async def evaluate(
     side, tree, stock = await asyncio.gather(
         load_customer_side(ctx, customer_id, wants),
         explode_many(ctx, skus),
-        load_stock(ctx, skus, warehouse) if wants.stock else _nothing(),
+        load_stock(ctx, skus, warehouse, path) if wants.stock else _nothing(),
         return_exceptions=True,
     )
     # an unknown customer or warehouse fails the quote; every sibling has finished

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import Info
 
+from resolvers import procurement as purchasing
 from resolvers import relations
 from resolvers.fulfilment import fulfilment_of_contract, fulfilments_of_contracts
 from schema.batched import batched
@@ -20,12 +21,26 @@ if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry
     from schema.customer import Customer
     from schema.order import SalesOrder
     from schema.receivable import Invoice
+    from schema.supply import (
+        PurchaseOrder,
+        PurchaseReconciliation,
+        Receipt,
+        Supplier,
+        SupplierInvoice,
+        SupplierPayment,
+    )
     from schema.ticket import ServiceTicket
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]
 InvoiceRef = Annotated["Invoice", strawberry.lazy("schema.receivable")]
 TicketRef = Annotated["ServiceTicket", strawberry.lazy("schema.ticket")]
+SupplierRef = Annotated["Supplier", strawberry.lazy("schema.supply")]
+PurchaseOrderRef = Annotated["PurchaseOrder", strawberry.lazy("schema.supply")]
+ReceiptRef = Annotated["Receipt", strawberry.lazy("schema.supply")]
+SupplierInvoiceRef = Annotated["SupplierInvoice", strawberry.lazy("schema.supply")]
+SupplierPaymentRef = Annotated["SupplierPayment", strawberry.lazy("schema.supply")]
+PurchaseReconciliationRef = Annotated["PurchaseReconciliation", strawberry.lazy("schema.supply")]
 
 
 @strawberry.type
@@ -114,3 +129,36 @@ class Contract:
     )
     async def fulfilment(self, info: Info) -> Fulfilment | None:
         return await fulfilment_of_contract(info.context, self)
+
+    # --- the buying side: a purchase contract's supplier, orders and reconciliation (SRM) ---
+
+    @strawberry.field(description="A purchase contract's supplier (SRM); null for other contracts.")
+    async def supplier(self, info: Info) -> SupplierRef | None:
+        code = self.supplier_code
+        return await info.context.loaders.supplier_by_code.load(code) if code else None
+
+    @strawberry.field(description="A purchase contract's purchase orders (SRM), oldest first.")
+    async def purchase_orders(self, info: Info) -> list[PurchaseOrderRef] | None:
+        return await purchasing.purchase_orders_of_contract(info.context, self)
+
+    @strawberry.field(description="What was received against a purchase contract's orders, with inspection.")
+    async def purchase_receipts(self, info: Info) -> list[ReceiptRef] | None:
+        file = await purchasing.file_of_contract(info.context, self)
+        return [r for found in file.receipts.values() for r in found] if file else []
+
+    @strawberry.field(description="The supplier's invoices for a purchase contract's orders (net).")
+    async def supplier_invoices(self, info: Info) -> list[SupplierInvoiceRef] | None:
+        file = await purchasing.file_of_contract(info.context, self)
+        return [i for found in file.invoices.values() for i in found] if file else []
+
+    @strawberry.field(description="The payments of those invoices.")
+    async def supplier_payments(self, info: Info) -> list[SupplierPaymentRef] | None:
+        file = await purchasing.file_of_contract(info.context, self)
+        return [p for found in file.payments.values() for p in found] if file else []
+
+    @strawberry.field(
+        description="A purchase contract reconciled with its orders, receipts, invoices and payments: every "
+        "mismatch listed. Null for other contracts."
+    )
+    async def purchase_reconciliation(self, info: Info) -> PurchaseReconciliationRef | None:
+        return await purchasing.reconciliation_of_contract(info.context, self)

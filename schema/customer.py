@@ -233,8 +233,18 @@ class Customer:
             coarse="overdue-receivable and credit-limit alerts are left out for callers who may not read receivables",
         )
     )
-    async def alerts(self, info: Info) -> list[Alert] | None:
-        alerts, failures = await alerts_of_customer(info.context, self)
+    async def alerts(
+        self,
+        info: Info,
+        supply: Annotated[
+            bool,
+            strawberry.argument(
+                description="Also the supply-side alerts of its orders (SUPPLIER_DELAY, PRODUCTION_LATE, "
+                "QUALITY_HOLD), which read the stock, the SRM and the MES."
+            ),
+        ] = False,
+    ) -> list[Alert] | None:
+        alerts, failures = await alerts_of_customer(info.context, self, supply=supply)
         for failure in failures:
             info.context.report_partial(info.path, failure)
         return alerts

@@ -10,23 +10,30 @@ import strawberry
 from strawberry import Info
 
 from resolvers import relations
-from resolvers.batches import at_once
+from resolvers.alerts import supply_alerts
+from resolvers.batches import at_once, one
 from resolvers.money import money
 from schema.batched import batched
 from schema.derived import derived_from
 from schema.enums import OrderStatus
 from schema.lookahead import selects
+from schema.supply import production_of_orders, quality_of_orders, risks_of_orders
 
 if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry resolves them at build time
     from schema.contract import Contract
-    from schema.customer import Customer
+    from schema.customer import Alert, Customer
     from schema.product import Product
     from schema.receivable import Invoice
+    from schema.supply import DeliveryRisk, ProductionOrder, QualityRecord
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]
 ProductRef = Annotated["Product", strawberry.lazy("schema.product")]
 InvoiceRef = Annotated["Invoice", strawberry.lazy("schema.receivable")]
+AlertRef = Annotated["Alert", strawberry.lazy("schema.customer")]
+DeliveryRiskRef = Annotated["DeliveryRisk", strawberry.lazy("schema.supply")]
+ProductionOrderRef = Annotated["ProductionOrder", strawberry.lazy("schema.supply")]
+QualityRecordRef = Annotated["QualityRecord", strawberry.lazy("schema.supply")]
 
 
 @strawberry.type
@@ -95,6 +102,35 @@ class SalesOrder:
     async def invoices(self, info: Info) -> list[InvoiceRef] | None:
         return await relations.invoices_of_orders(info.context, self.party_code, {self.id})
 
+    @strawberry.field(
+        description="Its make-to-order production orders (MES), with operations and progress.",
+        metadata=batched(production_of_orders),
+    )
+    async def production(self, info: Info) -> list[ProductionOrderRef] | None:
+        return await one(production_of_orders, self, info)
+
+    @strawberry.field(
+        description="Quality records (MES) of the lots shipped on it and of its make-to-order production.",
+        metadata=batched(quality_of_orders),
+    )
+    async def quality_records(self, info: Info) -> list[QualityRecordRef] | None:
+        return await one(quality_of_orders, self, info)
+
+    @strawberry.field(
+        description="For an open order: when it can be delivered, on receipt dates from the SRM and MES, and why "
+        "later than promised. Null for orders no longer open.",
+        metadata=batched(risks_of_orders),
+    )
+    async def delivery_risk(self, info: Info) -> DeliveryRiskRef | None:
+        return await one(risks_of_orders, self, info)
+
+    @strawberry.field(
+        description="Supply-side alerts of this order: SUPPLIER_DELAY, PRODUCTION_LATE, QUALITY_HOLD.",
+        metadata=batched(lambda orders, info: order_alerts(info, orders)),
+    )
+    async def alerts(self, info: Info) -> list[AlertRef] | None:
+        return await one(lambda orders, info: order_alerts(info, orders), self, info)
+
 
 def products_of(info: Info, skus: list[str]) -> Any:
     """The lines' products, at once when their orders prefetched them (`prefetched`)."""
@@ -117,3 +153,11 @@ def prefetched(info: Info, orders: list) -> list:
         stock=selects(info, "lines.product.availability"),
     )
     return orders
+
+
+async def order_alerts(info: Info, orders: list[Any]) -> list[Any]:
+    """Each order's supply-side alerts: one batch of stock, orders and records for all of them."""
+    alerts, failures = await supply_alerts(info.context, orders)
+    for failure in failures:
+        info.context.report_partial(info.path, failure)
+    return [[a for a in alerts if a.ref_id == order.id] for order in orders]

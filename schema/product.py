@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Info
 
-from resolvers.availability import availability_now
-from resolvers.batches import at_once
+from resolvers.availability import availability_now, supplied_availabilities
+from resolvers.batches import at_once, one
 from resolvers.costing import rolled_up_cost
 from schema.batched import batched
 from schema.derived import derived_from
+from schema.enums import SourceName
+from schema.lookahead import selects
+from schema.supply import open_orders_of_products, suppliers_of_products
+
+if TYPE_CHECKING:
+    from schema.supply import PlannedReceipt, ProductSupplier, PurchaseOrder
+
+PlannedReceiptRef = Annotated["PlannedReceipt", strawberry.lazy("schema.supply")]
+ProductSupplierRef = Annotated["ProductSupplier", strawberry.lazy("schema.supply")]
+PurchaseOrderRef = Annotated["PurchaseOrder", strawberry.lazy("schema.supply")]
+# Asking for any of these makes an availability date its receipts by the SRM and MES.
+PROMISE_FIELDS = ("promiseDate", "canPromise", "receipts", "promiseDateSource")
 
 
 @strawberry.type
@@ -36,6 +48,17 @@ class Availability:
     promise_date: dt.date | None = strawberry.field(
         description="Earliest date from which `available` covers the asked quantity; null when the plans never do."
     )
+    receipts: list[PlannedReceiptRef] | None = strawberry.field(
+        description="The planned movements counted, each dated by the system that knows best (SRM, MES or ERP)."
+    )
+
+    @strawberry.field(
+        description="The system the promise date comes from: ERP when stock covers it, else the one that dated the "
+        "receipts arriving that day (SRM: a supplier's confirmation, MES: a production order's planned end)."
+    )
+    def promise_date_source(self) -> SourceName | None:
+        source = self.promise_date_source
+        return None if source is None else SourceName(source)
 
 
 @strawberry.type
@@ -48,14 +71,26 @@ class BomLine:
 
 
 def availabilities(
-    info: Info,
     products: list[Any],
+    info: Info,
     warehouse: str | None = None,
     date: dt.date | None = None,
     quantity: Decimal | None = None,
 ) -> Any:
-    """`Product.availability` for a layer of products: at once when their stock is loaded."""
+    """`Product.availability` for a layer of products: at once when their stock is loaded. Asked for a
+    promise, with receipts dated by the SRM and MES (one call each for the layer)."""
     quantity = Decimal(1) if quantity is None else quantity
+    if any(selects(info, name) for name in PROMISE_FIELDS):
+        skus = list(dict.fromkeys(p.sku for p in products))
+
+        async def supplied() -> list[Any]:
+            answers = await supplied_availabilities(
+                info.context, skus, warehouse=warehouse, on=date, quantity=quantity, path=info.path
+            )
+            found = dict(zip(skus, answers, strict=True))
+            return [found[p.sku] for p in products]
+
+        return supplied()
     found = {
         sku: availability_now(info.context, sku, warehouse=warehouse, on=date, quantity=quantity)
         for sku in dict.fromkeys(p.sku for p in products)  # the same product under many order lines
@@ -78,17 +113,29 @@ class Product:
     @strawberry.field(
         description="Available-to-promise in one warehouse (all when null) by `date` (today when null), "
         "for `quantity` units (one when null).",
-        metadata=batched(lambda products, info, **arguments: availabilities(info, products, **arguments)),
+        metadata=batched(availabilities),
     )
-    def availability(
+    async def availability(
         self,
         info: Info,
         warehouse: strawberry.ID | None = None,
         date: dt.date | None = None,
         quantity: Decimal | None = None,
     ) -> Availability | None:
-        quantity = Decimal(1) if quantity is None else quantity
-        return availability_now(info.context, self.sku, warehouse=warehouse, on=date, quantity=quantity)
+        return await one(availabilities, self, info, warehouse=warehouse, date=date, quantity=quantity)
+
+    @strawberry.field(
+        description="Who sells it (SRM): price, lead time, the preferred supplier first.",
+        metadata=batched(suppliers_of_products),
+    )
+    async def suppliers(self, info: Info) -> list[ProductSupplierRef] | None:
+        return await one(suppliers_of_products, self, info)
+
+    @strawberry.field(
+        description="Open purchase orders (SRM) with a line of it.", metadata=batched(open_orders_of_products)
+    )
+    async def open_purchase_orders(self, info: Info) -> list[PurchaseOrderRef] | None:
+        return await one(open_orders_of_products, self, info)
 
     @strawberry.field
     async def bom(self, info: Info) -> list[BomLine] | None:

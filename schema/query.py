@@ -8,15 +8,19 @@ from decimal import Decimal
 import strawberry
 from strawberry import Info
 
-from resolvers import availability, lookups
+from resolvers import availability, lookups, procurement
 from resolvers import customers as find
+from resolvers.alerts import Alert as AlertRecord
+from resolvers.alerts import AlertKind, SourceName
+from resolvers.stock_ageing import slow_moving_stock
 from schema.contract import Contract
-from schema.customer import Customer, CustomerConnection
+from schema.customer import Alert, Customer, CustomerConnection
 from schema.derived import derived_from
 from schema.enums import CustomerTier
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
+from schema.supply import Budget, ProductionOrder, PurchaseOrder, SlowMovingStock, Supplier
 
 
 @strawberry.type(description="Who is asking: what the credentials say, and which customers that lets them see.")
@@ -96,7 +100,7 @@ class Query:
         warehouse: strawberry.ID | None = None,
         date: dt.date | None = None,
     ) -> Availability | None:
-        return await availability.atp(info.context, sku, quantity, warehouse, date)
+        return await availability.atp(info.context, sku, quantity, warehouse, date, path=info.path)
 
     @strawberry.field(
         description="Price a draft quote live: ATP and promise date per line, cost and margin, credit check, approvals."
@@ -116,3 +120,46 @@ class Query:
         date: dt.date | None = None,
     ) -> KittingAnalysis | None:
         return await kitting_analysis(info, sku, quantity, warehouse, date)
+
+    @strawberry.field(description="A supplier (SRM) by its code.")
+    async def supplier(self, info: Info, code: strawberry.ID) -> Supplier | None:
+        return await info.context.loaders.supplier_by_code.load(code)
+
+    @strawberry.field(description="Every supplier (SRM), by code.")
+    async def suppliers(self, info: Info) -> list[Supplier]:
+        return await info.context.loaders.backends.srm.all_suppliers()
+
+    @strawberry.field(description="A purchase order (SRM) by its number.")
+    async def purchase_order(self, info: Info, number: strawberry.ID) -> PurchaseOrder | None:
+        return await info.context.loaders.purchase_order_by_number.load(number)
+
+    @strawberry.field(description="A production order (MES) by its id.")
+    async def production_order(self, info: Info, id: strawberry.ID) -> ProductionOrder | None:
+        return await info.context.loaders.production_order_by_id.load(id)
+
+    @strawberry.field(description="This year's purchasing budgets per category (SRM).")
+    async def budgets(self, info: Info) -> list[Budget]:
+        return await info.context.loaders.backends.srm.budgets()
+
+    @strawberry.field(description="Alerts for procurement: BUDGET_OVERRUN per category over its budget (SRM).")
+    async def procurement_alerts(self, info: Info) -> list[Alert]:
+        return [
+            AlertRecord(
+                AlertKind.BUDGET_OVERRUN,
+                "HIGH" if procurement.overrun(b) > b.amount / 10 else "MEDIUM",
+                f"{b.category}: committed {b.committed} and spent {b.spent} exceed the {b.year} budget {b.amount} "
+                f"by {procurement.overrun(b)}.",
+                SourceName.SRM,
+                b.category,
+            )
+            for b in await info.context.loaders.backends.srm.budgets()
+            if procurement.overrun(b) > 0
+        ]
+
+    @strawberry.field(
+        description="Stock on hand with no issue for `days` days (or none in the ERP's history), largest value first."
+    )
+    async def slow_moving_stock(
+        self, info: Info, days: int = 180, warehouse: strawberry.ID | None = None
+    ) -> list[SlowMovingStock]:
+        return await slow_moving_stock(info.context, days, warehouse)

@@ -240,6 +240,7 @@ async def evaluate_quote(info: Info, input: QuoteInput) -> quoting.QuoteEvaluati
         currency=input.currency,
         warehouse=input.warehouse,
         wants=wants,
+        path=info.path,
     )
 
 
@@ -285,4 +286,4 @@ class KittingAnalysis:
 async def kitting_analysis(
     info: Info, sku: str, quantity: Decimal, warehouse: str | None, date: dt.date | None
 ) -> kitting.KittingAnalysis:
-    return await kitting.buildable(info.context, sku, quantity, warehouse, date)
+    return await kitting.buildable(info.context, sku, quantity, warehouse, date, path=info.path)

@@ -201,6 +201,8 @@ class Settings(BaseSettings):
     erp: BackendSettings = BackendSettings(url="http://127.0.0.1:8102")
     clm: BackendSettings = BackendSettings(url="http://127.0.0.1:8103")
     desk: BackendSettings = BackendSettings(url="http://127.0.0.1:8104")
+    srm: BackendSettings = BackendSettings(url="http://127.0.0.1:8105")
+    mes: BackendSettings = BackendSettings(url="http://127.0.0.1:8106")
     erp_kind: Literal["demo", "tryton"] = Field(
         "demo", description="The ERP behind the `erp` source: the demo REST ERP or Tryton."
     )

@@ -25,7 +25,7 @@ from server.auth import Authenticator
 from server.budget import CostBudget
 from server.policy_sync import PolicySync
 from server.settings import BackendSettings, Settings
-from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource
+from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, MesSource, SrmSource
 from sources.breaker import CircuitBreaker
 from sources.cache import CachePolicy
 from sources.idempotency import IdempotencyStore
@@ -84,6 +84,8 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
         erp=build_erp(settings, client, policy),
         clm=ClmSource(client("CLM", settings.clm), policy),
         desk=DeskSource(client("DESK", settings.desk), policy),
+        srm=SrmSource(client("SRM", settings.srm), policy),
+        mes=MesSource(client("MES", settings.mes), policy),
         invalidation=Invalidation(policy, redis, settings.redis.timeout),
     )
     for source in backends.all():

@@ -8,6 +8,8 @@ from sources.desk import DeskSource
 from sources.erp import ErpSource
 from sources.errors import SourceBadResponse, SourceError, SourceTimeout, SourceUnavailable
 from sources.http import BackendClient
+from sources.mes import MesSource
+from sources.srm import SrmSource
 
 __all__ = [
     "deadline",
@@ -19,6 +21,8 @@ __all__ = [
     "CrmSource",
     "DeskSource",
     "ErpSource",
+    "MesSource",
+    "SrmSource",
     "SourceBadResponse",
     "SourceError",
     "SourceTimeout",

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from sources.invalidation import Invalidation
-from sources.kinds import ClmBackend, CrmBackend, DeskBackend, ErpBackend, SourceKind
+from sources.kinds import ClmBackend, CrmBackend, DeskBackend, ErpBackend, MesBackend, SourceKind, SrmBackend
 
 
 @dataclass(frozen=True)
@@ -17,11 +17,13 @@ class Backends:
     erp: ErpBackend
     clm: ClmBackend
     desk: DeskBackend
+    srm: SrmBackend
+    mes: MesBackend
     # Drops what a write made stale, here and (through Redis) in every replica.
     invalidation: Invalidation = field(default_factory=lambda: Invalidation(None))
 
     def all(self) -> tuple[SourceKind, ...]:
-        return (self.crm, self.erp, self.clm, self.desk)
+        return (self.crm, self.erp, self.clm, self.desk, self.srm, self.mes)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(source.aclose() for source in self.all()))

@@ -1,5 +1,5 @@
-"""The demo ERP source over REST: parties, products, BOMs, stock, orders, invoices; and its writes:
-creating an order, confirming an approved one, reading approval requests."""
+"""The demo ERP source over REST: parties, products, BOMs, stock, orders, invoices, stock movements;
+and its writes: creating an order, confirming an approved one, reading approval requests."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sources.records import (
     ApprovalRequest,
     BomLine,
     Invoice,
+    LastIssue,
     OpenItem,
     Order,
     OrderDraft,
@@ -70,6 +71,17 @@ class ErpSource(Source):
     async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]:
         """Each party's open receivable entries without an invoice (unapplied payments, opening balances)."""
         return await self.many_per_key("open_items_by_party", "/open_items", "party", codes, OpenItem, "party_code")
+
+    async def last_issues(self) -> list[LastIssue]:
+        """Per SKU and warehouse holding stock, the day stock last left it (the movement history)."""
+
+        async def fetch(keys: list) -> list[list[LastIssue]]:
+            return [await self.fetch("last_issues", "/stock_moves/last_issue", {}, LastIssue)]
+
+        (found,) = await self.cached("last_issues", "stock", ["*"], fetch)
+        if isinstance(found, Exception):
+            raise found
+        return list(found)
 
     # --- writes -----------------------------------------------------------------------------
 

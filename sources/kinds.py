@@ -9,7 +9,7 @@ of `sources.base`: one answer per key, in order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sources.base import Lookup, Related
 from sources.cache import MethodCache
@@ -21,19 +21,29 @@ from sources.records import (
     ActivityDraft,
     ApprovalRequest,
     BomLine,
+    Budget,
     Contact,
     Contract,
     Customer,
     CustomerPage,
+    GoodsReceipt,
     Invoice,
+    LastIssue,
     OpenItem,
     Opportunity,
     Order,
     OrderDraft,
     Party,
     Product,
+    ProductionOrder,
+    PurchaseOrder,
+    QualityRecord,
     SalesRep,
     Stock,
+    Supplier,
+    SupplierInvoice,
+    SupplierItem,
+    SupplierPayment,
     Ticket,
     TicketChange,
     TicketDraft,
@@ -124,3 +134,48 @@ class DeskBackend(SourceKind, Protocol):
     async def open_ticket(self, key: str, draft: TicketDraft) -> Ticket: ...
 
     async def update_ticket(self, key: str, ticket_id: str, change: TicketChange) -> Ticket: ...
+
+
+@runtime_checkable
+class StockHistory(Protocol):
+    """An ERP that keeps a stock movement history (the demo ERP; the Tryton source does not offer it)."""
+
+    async def last_issues(self) -> list[LastIssue]: ...
+
+
+class SrmBackend(SourceKind, Protocol):
+    """The procurement platform."""
+
+    async def suppliers(self, codes: Sequence[str]) -> Lookup[Supplier]: ...
+
+    async def all_suppliers(self) -> list[Supplier]: ...
+
+    async def items_by_sku(self, skus: Sequence[str]) -> Related[SupplierItem]: ...
+
+    async def purchase_orders(self, numbers: Sequence[str]) -> Lookup[PurchaseOrder]: ...
+
+    async def purchase_orders_by_supplier(self, codes: Sequence[str]) -> Related[PurchaseOrder]: ...
+
+    async def purchase_orders_by_contract(self, numbers: Sequence[str]) -> Related[PurchaseOrder]: ...
+
+    async def open_purchase_orders_by_sku(self, skus: Sequence[str]) -> Related[PurchaseOrder]: ...
+
+    async def receipts_by_po(self, numbers: Sequence[str]) -> Related[GoodsReceipt]: ...
+
+    async def receipts_by_supplier(self, codes: Sequence[str]) -> Related[GoodsReceipt]: ...
+
+    async def invoices_by_po(self, numbers: Sequence[str]) -> Related[SupplierInvoice]: ...
+
+    async def payments_by_invoice(self, ids: Sequence[str]) -> Related[SupplierPayment]: ...
+
+    async def budgets(self) -> list[Budget]: ...
+
+
+class MesBackend(SourceKind, Protocol):
+    """The shop floor and quality system."""
+
+    async def production_orders(self, ids: Sequence[str]) -> Lookup[ProductionOrder]: ...
+
+    async def production_by_sales_order(self, ids: Sequence[str]) -> Related[ProductionOrder]: ...
+
+    async def quality_by_sales_order(self, ids: Sequence[str]) -> Related[QualityRecord]: ...

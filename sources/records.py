@@ -244,6 +244,14 @@ class Receipt(Record):
     kind: str
     expected_date: dt.date
     quantity: Decimal
+    # The document the movement comes from in another system: a purchase-order line
+    # ("PO-2026-00012/2", SRM) or a production order ("MO00042", MES); None when unknown.
+    document: str | None = None
+    # Which system `expected_date` comes from: the ERP's own plan, or (set by the gateway when it
+    # re-dates the receipt) the SRM's latest supplier confirmation or the MES's planned end; then
+    # `erp_date` keeps the ERP's.
+    date_source: str = "ERP"
+    erp_date: dt.date | None = None
 
 
 class Stock(Record):
@@ -352,6 +360,8 @@ class Contract(Record):
     currency: str | None = None
     payment_terms: str | None = None
     milestones: list[Milestone] = []
+    supplier_code: str | None = None  # a purchase contract's supplier (its SRM and ERP code)
+    purchase_orders: list[str] = []  # a purchase contract's purchase-order numbers (SRM)
 
 
 # --- DESK ------------------------------------------------------------------
@@ -433,3 +443,145 @@ class TicketChange(Record):
     status: str
     note: str
     by: str | None = None
+
+
+# --- SRM (procurement) -------------------------------------------------------
+
+
+class Supplier(Record):
+    """A supplier; its code is its party code in the ERP, `clm_ref` its counterparty in the CLM."""
+
+    code: str
+    name: str
+    tax_id: str | None = None
+    clm_ref: str | None = None
+    currency: str | None = None
+    payment_terms: str | None = None
+
+
+class SupplierItem(Record):
+    """What a supplier sells: its price and lead time for one SKU; `preferred` marks the usual source."""
+
+    supplier_code: str
+    sku: str
+    category: str | None = None
+    unit_price: Decimal | None = None
+    lead_time_days: int | None = None
+    preferred: bool = False
+
+
+class PurchaseOrderLine(Record):
+    line_no: int
+    sku: str
+    category: str | None = None
+    warehouse: str | None = None
+    quantity: Decimal
+    unit_price: Decimal | None = None  # net
+    promised_date: dt.date | None = None  # what the order was placed for
+    confirmed_date: dt.date | None = None  # the supplier's latest confirmation (None: not confirmed)
+    received_quantity: Decimal = Decimal("0")
+
+
+class PurchaseOrder(Record):
+    number: str
+    supplier_code: str
+    contract_number: str | None = None
+    status: str  # OPEN, PARTIALLY_RECEIVED, RECEIVED, CANCELLED
+    ordered_at: dt.date | None = None
+    currency: str | None = None
+    lines: list[PurchaseOrderLine] = []
+
+
+class GoodsReceipt(Record):
+    """A delivery received against a purchase-order line, with its incoming inspection."""
+
+    id: str
+    po_number: str
+    line_no: int
+    supplier_code: str
+    sku: str
+    received_at: dt.date
+    quantity: Decimal
+    accepted_quantity: Decimal
+    rejected_quantity: Decimal
+    defect_codes: list[str] = []
+
+
+class SupplierInvoice(Record):
+    """A supplier's invoice for a purchase order; `amount` is net."""
+
+    id: str
+    number: str
+    supplier_code: str
+    po_number: str | None = None
+    issued_at: dt.date | None = None
+    due_date: dt.date | None = None
+    amount: Decimal
+    status: str
+    currency: str | None = None
+
+
+class SupplierPayment(Record):
+    id: str
+    invoice_id: str
+    paid_at: dt.date | None = None
+    amount: Decimal
+
+
+class Budget(Record):
+    """A purchasing category's budget for a year, with what open orders commit and receipts spent."""
+
+    category: str
+    year: int
+    amount: Decimal
+    committed: Decimal
+    spent: Decimal
+
+
+# --- MES (shop floor and quality) ----------------------------------------------
+
+
+class Operation(Record):
+    seq: int
+    name: str
+    work_center: str | None = None
+    status: str  # PENDING, RUNNING, DONE
+    progress: Decimal  # 0..1
+
+
+class ProductionOrder(Record):
+    id: str
+    sku: str
+    warehouse: str | None = None
+    quantity: Decimal
+    status: str  # PLANNED, RELEASED, IN_PROGRESS, DONE
+    sales_order_id: str | None = None  # make-to-order: the ERP sales order it is made for
+    due_date: dt.date | None = None
+    planned_start: dt.date | None = None
+    planned_end: dt.date | None = None
+    finished_at: dt.date | None = None
+    operations: list[Operation] = []
+
+
+class QualityRecord(Record):
+    id: str
+    kind: str  # INCOMING, IN_PROCESS, FINAL
+    lot_id: str | None = None
+    production_order_id: str | None = None
+    sku: str | None = None
+    sales_order_id: str | None = None
+    inspected_at: dt.date | None = None
+    result: str  # PASS, CONDITIONAL, FAIL
+    defects: list[str] = []
+    disposition: str | None = None  # ACCEPT, USE_AS_IS, REWORK, SCRAP, HOLD, RETURN_TO_SUPPLIER
+
+
+# --- ERP stock movements -------------------------------------------------------
+
+
+class LastIssue(Record):
+    """When stock of a SKU last left a warehouse (None: not within the ERP's history)."""
+
+    sku: str
+    warehouse: str
+    last_issue_date: dt.date | None = None

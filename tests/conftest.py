@@ -13,14 +13,14 @@ import pytest
 
 from bench.harness import GatewayProcess
 from demo.launcher import start_systems
-from expected import Catalogue, stock_by_sku
+from expected import Catalogue, freshest, stock_by_sku
 from server.auth import mint_token
 
 if TYPE_CHECKING:  # in_process imports this module
     from in_process import InThread
 
 QUERIES = Path(__file__).resolve().parent / "queries"
-SYSTEMS = ("crm", "erp", "clm", "desk")
+SYSTEMS = ("crm", "erp", "clm", "desk", "srm", "mes")
 LIVE = {"cache": {"enabled": False}, "resilience": {"breaker": False}}
 TEST_SECRET = "test-secret-for-isthmus-tests-only-0123456789"
 AUTH = {"jwt_secret": TEST_SECRET}
@@ -250,7 +250,8 @@ def catalogue(systems) -> Catalogue:
 
 @pytest.fixture(scope="module")
 def stock(systems) -> dict:
-    return stock_by_sku(systems.get("erp", "/stock"))
+    """Stock per SKU with receipts dated as a promise dates them (SRM confirmations, MES planned ends)."""
+    return stock_by_sku(freshest(systems, systems.get("erp", "/stock")))
 
 
 @pytest.fixture(scope="session")

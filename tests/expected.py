@@ -192,3 +192,31 @@ def kitting(catalogue: Catalogue, stock: dict[str, list[dict]], sku: str, quanti
         "components": components,
         "shortages": {sku: c for sku, c in components.items() if c["missing"] > 0},
     }
+
+
+def freshest(systems, rows: list[dict]) -> list[dict]:
+    """Stock rows with each receipt dated as the gateway dates it for a promise: an open purchase
+    receipt by its SRM order line (the supplier's latest confirmation, else the date it was placed
+    for), an open production receipt by its MES order's planned end; recomputed from their REST data."""
+    numbers = sorted({x["document"].rsplit("/", 1)[0] for r in rows for x in r["receipts"]
+                      if x["kind"] == "PURCHASE" and x.get("document")})
+    ids = sorted({x["document"] for r in rows for x in r["receipts"] if x["kind"] == "PRODUCTION" and x.get("document")})
+    lines, made = {}, {}
+    for start in range(0, len(numbers), 400):
+        for order in systems.get("srm", "/purchase_orders", numbers=numbers[start:start + 400]):
+            for line in order["lines"]:
+                lines[f"{order['number']}/{line['line_no']}"] = line["confirmed_date"] or line["promised_date"]
+    for start in range(0, len(ids), 400):
+        for order in systems.get("mes", "/production_orders", ids=ids[start:start + 400]):
+            if order["status"] != "DONE":
+                made[order["id"]] = order["planned_end"]
+    dated = []
+    for row in rows:
+        receipts = []
+        for x in row["receipts"]:
+            fresh = None
+            if x.get("document") and d(x["quantity"]) > 0:
+                fresh = lines.get(x["document"]) if x["kind"] == "PURCHASE" else made.get(x["document"])
+            receipts.append({**x, "expected_date": fresh or x["expected_date"]})
+        dated.append({**row, "receipts": receipts})
+    return dated

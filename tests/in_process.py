@@ -21,12 +21,12 @@ import httpx
 from fastapi import FastAPI
 
 from conftest import AUTH
-from demo import clm, crm, desk, erp
+from demo import clm, crm, desk, erp, mes, srm
 from demo.generate import ensure_data
 from server.http import create_app
 from server.settings import BackendSettings, Settings
 
-DEMO = {"crm": crm, "erp": erp, "clm": clm, "desk": desk}
+DEMO = {"crm": crm, "erp": erp, "clm": clm, "desk": desk, "srm": srm, "mes": mes}
 T = TypeVar("T")
 
 

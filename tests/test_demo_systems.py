@@ -1,7 +1,7 @@
 """The demo systems over real HTTP: sizes, batch semantics, cross-system
 consistency, the seeded situations, the control endpoints, determinism.
 
-The four systems are started once per session on free ports; the whole world
+The systems are started once per session on free ports; the whole world
 is then read back through the public APIs only, as the gateway will.
 """
 
@@ -59,7 +59,7 @@ def batched(client: httpx.Client, path: str, param: str, keys, **params) -> list
 @pytest.fixture(scope="session")
 def world(api) -> dict:
     """Everything, read back through the APIs."""
-    crm, erp, clm, desk = (api[s] for s in SYSTEMS)
+    crm, erp, clm, desk = (api[s] for s in ("crm", "erp", "clm", "desk"))
     customers = items(crm, "/customers/search", limit=1000) + items(crm, "/customers/search", limit=1000, offset=1000)
     customers += items(crm, "/customers/search", limit=1000, offset=2000)
     parties = [c["refs"]["erp"] for c in customers if c["refs"]["erp"]]
@@ -102,7 +102,7 @@ def test_sizes(api, world):
 
 
 def test_batch_lookup_returns_known_keys_and_omits_unknown(api, world):
-    crm, erp, clm, desk = (api[s] for s in SYSTEMS)
+    crm, erp, clm, desk = (api[s] for s in ("crm", "erp", "clm", "desk"))
     order_ids = [o["id"] for o in world["orders"][:300]]
     assert sorted(o["id"] for o in items(erp, "/orders", ids=",".join(order_ids + ["O999999"]))) == sorted(order_ids)
     found = items(crm, "/customers", ids="C00001, C00002,C00002,NOPE")

@@ -573,7 +573,15 @@ def test_backend_calls_do_not_grow_with_the_number_of_lines(systems, gateway, ca
     two = [lines[0], lines[-1]]  # a three-level BOM and a bought item: as many BOM levels as the twenty
     small, small_routes = routes_for(systems, gateway, customer, two)
     large, large_routes = routes_for(systems, gateway, customer, lines)
-    assert small == large, (small_routes, large_routes)
+    # The receipts' dates (SRM purchase orders, MES production orders): one call each at most, made
+    # only when the lines' stock has receipts those systems date.
+    supply = {"srm": {"/purchase_orders": 1}, "mes": {"/production_orders": 1}}
+    for system, routes in supply.items():
+        assert set(small_routes.pop(system)) <= set(routes)
+        assert large_routes.pop(system) == routes
+    assert {k: v for k, v in small.items() if k not in ("srm", "mes")} == {
+        k: v for k, v in large.items() if k not in ("srm", "mes")
+    }, (small_routes, large_routes)
     assert small_routes == large_routes
     erp = large_routes["erp"]
     # one call per source method per level: four BOM levels, one of stock, one each for credit
