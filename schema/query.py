@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import strawberry
 from strawberry import Info
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
 
 from resolvers import availability, lookups
 from resolvers import customers as find
@@ -14,9 +16,12 @@ from schema.contract import Contract
 from schema.customer import Customer, CustomerConnection
 from schema.derived import derived_from
 from schema.enums import CustomerTier
+from schema.mutation import Mutation
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
+
+MUTATIONS = tuple(to_camel_case(field.python_name) for field in get_object_definition(Mutation, strict=True).fields)
 
 
 @strawberry.type
@@ -24,14 +29,20 @@ class Principal:
     id: strawberry.ID
     name: str | None
     roles: list[str]
+    allowed_mutations: list[str] = strawberry.field(
+        description="The mutations the caller's roles may run (the policy's `write` lines), so a front-end can say "
+        "so before a click; row-level rules still decide for which records."
+    )
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="The authenticated principal, as the gateway sees it.")
     def me(self, info: Info) -> Principal:
-        principal = info.context.principal
-        return Principal(id=principal.id, name=principal.name, roles=list(principal.roles))
+        ctx = info.context
+        principal = ctx.principal
+        allowed = [name for name in MUTATIONS if ctx.can_write(f"Mutation.{name}")]
+        return Principal(id=principal.id, name=principal.name, roles=list(principal.roles), allowed_mutations=allowed)
 
     @strawberry.field
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
