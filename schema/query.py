@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import strawberry
 from strawberry import Info
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
 
 from resolvers import availability, lookups, procurement
 from resolvers import customers as find
@@ -17,10 +19,13 @@ from schema.contract import Contract
 from schema.customer import Alert, Customer, CustomerConnection
 from schema.derived import derived_from
 from schema.enums import CustomerTier
+from schema.mutation import Mutation
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
 from schema.supply import Budget, ProductionOrder, PurchaseOrder, SlowMovingStock, Supplier
+
+MUTATIONS = tuple(to_camel_case(field.python_name) for field in get_object_definition(Mutation, strict=True).fields)
 
 
 @strawberry.type(description="Who is asking: what the credentials say, and which customers that lets them see.")
@@ -32,19 +37,26 @@ class Principal:
     customers_seen: str | None = strawberry.field(
         description="Which customers the roles let the caller see: `own`, `team`, `all`, or null for none."
     )
+    allowed_mutations: list[str] = strawberry.field(
+        description="The mutations the caller's roles may run (the policy's `write` lines), so a front-end can say "
+        "so before a click; row-level rules still decide for which records."
+    )
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="The authenticated principal, as the gateway sees it.")
     def me(self, info: Info) -> Principal:
-        principal = info.context.principal
+        ctx = info.context
+        principal = ctx.principal
+        allowed = [name for name in MUTATIONS if ctx.can_write(f"Mutation.{name}")]
         return Principal(
             id=principal.id,
             name=principal.name,
             roles=list(principal.roles),
             team=principal.team,
-            customers_seen=info.context.scope,
+            customers_seen=ctx.scope,
+            allowed_mutations=allowed,
         )
 
     @strawberry.field

@@ -23,6 +23,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     VariableNode,
     get_named_type,
@@ -130,6 +131,8 @@ class ExportPlan:
 def build_plan(document: TrustedDocument, schema: GraphQLSchema, default_page_size: int = 100) -> ExportPlan:
     ast = parse(document.body)
     operation = next(d for d in ast.definitions if isinstance(d, OperationDefinitionNode))
+    if operation.operation is not OperationType.QUERY:
+        raise NotExportable(f"{document.name} is a mutation: exports only read")
     fragments = {d.name.value: d for d in ast.definitions if isinstance(d, FragmentDefinitionNode)}
     found = _find_rows(schema, fragments, schema.query_type, [operation.selection_set], (), ())
     if found is None:

@@ -99,7 +99,7 @@ class MethodNotAllowed(BadRequest):
 
 class NotExportable(BadRequest):
     code = "NOT_EXPORTABLE"
-    when = "`/bi/<name>` of a trusted operation that selects no list"
+    when = "`/bi/<name>` of a trusted operation that selects no list, or of a mutation"
     http = "400"
 
 

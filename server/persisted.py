@@ -8,10 +8,11 @@
   registered. The store is bounded and in-process, or Redis (`redis.url`) for
   several replicas. Documents are content-addressed: a stored text is checked against
   its hash before use, so nothing in the store can make a hash run another document.
-- **Trusted documents**: the `.graphql` operations of the repository's `persisted/`
-  folder, loaded at start-up into a manifest (SHA-256 of the file's text -> text,
-  operation name). Callable by `documentId: "sha256:<hex>"` (POST body or GET query
-  string), by APQ hash, by their exact text, or by name on the BI endpoint.
+- **Trusted documents**: the `.graphql` operations (queries, and the front-ends'
+  mutations) of the repository's `persisted/` folder, loaded at start-up into a manifest
+  (SHA-256 of the file's text -> text, operation name). Callable by
+  `documentId: "sha256:<hex>"` (POST body, or GET query string for queries), by APQ
+  hash, by their exact text, or, queries only, by name on the BI endpoint.
 - **Safelisting**: the policy pins a role to `documents:trusted` or `documents:any`;
   other roles follow `persisted.trusted_only`. A caller limited to trusted documents
   who sends another gets `DOCUMENT_NOT_TRUSTED` (403).
@@ -80,7 +81,7 @@ class TrustedDocument:
     hash: str  # hex SHA-256 of `body`
     name: str  # the operation's name, unique in the manifest
     body: str  # the file's text, exactly
-    kind: str  # "query" (the only kind allowed)
+    kind: str  # "query" or "mutation" (a mutation runs over POST only, and is never exported)
     file: str  # the file's name, for messages
 
     @property
@@ -104,7 +105,8 @@ class Manifest:
 
     @classmethod
     def load(cls, folder: str | Path | None, schema: GraphQLSchema) -> Manifest:
-        """Every `*.graphql` of the folder: one named query each (fragments allowed), valid against the schema."""
+        """Every `*.graphql` of the folder: one named query or mutation each (fragments allowed), valid against
+        the schema."""
         folder = Path(folder) if folder else DEFAULT_DIR
         if not folder.is_dir():
             log.warning("no persisted documents: %s is not a folder", folder)
@@ -121,8 +123,8 @@ class Manifest:
             operation = operations[0] if len(operations) == 1 else None
             if operation is None or operation.name is None:
                 raise ManifestError(f"{path.name}: a trusted document holds exactly one named operation")
-            if operation.operation is not OperationType.QUERY:
-                raise ManifestError(f"{path.name}: only queries may be trusted documents")
+            if operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
+                raise ManifestError(f"{path.name}: only queries and mutations may be trusted documents")
             errors = validate(schema, document)
             if errors:
                 raise ManifestError(f"{path.name}: does not validate against the schema: {errors[0].message}")
@@ -130,7 +132,7 @@ class Manifest:
             if name in names:
                 raise ManifestError(f"{path.name}: operation {name} is already defined in {names[name]}")
             names[name] = path.name
-            documents.append(TrustedDocument(sha256_hex(body), name, body, "query", path.name))
+            documents.append(TrustedDocument(sha256_hex(body), name, body, operation.operation.value, path.name))
         return cls(documents, folder)
 
     def as_json(self) -> dict[str, Any]:

@@ -122,13 +122,32 @@ def test_the_manifest_lists_every_file_of_persisted_with_its_hash(gw):
     assert manifest["format"] == "apollo-persisted-query-manifest"
     files = {p.read_text() for p in PERSISTED.glob("*.graphql")}
     assert {op["body"] for op in manifest["operations"]} == files
-    assert all(op["id"] == sha256(op["body"]) and op["type"] == "query" for op in manifest["operations"])
+    assert all(op["id"] == sha256(op["body"]) and f"{op['type']} {op['name']}" in op["body"] for op in manifest["operations"])
+    assert {op["name"]: op["type"] for op in manifest["operations"] if op["type"] != "query"} == {
+        "PlaceOrder": "mutation", "ApproveOrder": "mutation",
+    }
     assert {op["name"] for op in manifest["operations"]} >= {
         "ReceivablesAgingByCustomer", "OpenOrdersByProduct", "ContractFulfilmentStatus",
         "TicketsBreachingSla", "CustomersOverCreditLimit",
     }
     printed = subprocess.run([sys.executable, "app.py", "manifest"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(printed.stdout) == manifest
+
+
+def test_a_trusted_mutation_runs_by_id_over_post_only_and_is_never_exported(gw):
+    """The front-ends' writes are trusted documents too (the quote screen's PlaceOrder), but a GET never runs one."""
+    manifest = gw.get("/persisted/manifest", headers=ADMIN).json()
+    place = next(op for op in manifest["operations"] if op["name"] == "PlaceOrder")
+    variables = {"input": {"customerId": "C-none", "lines": [{"sku": "SKU-0001", "quantity": "1", "unitPrice": "1"}]}, "key": "k 1"}
+    by_get = gw.get("/graphql", params={"documentId": f"sha256:{place['id']}", "variables": json.dumps(variables)},
+                    headers=ADMIN)
+    assert by_get.status_code == 405 and code_of(by_get) == "METHOD_NOT_ALLOWED"
+    exported = gw.get("/bi/PlaceOrder.csv", headers=BI)
+    assert exported.status_code == 400 and code_of(exported) == "NOT_EXPORTABLE"
+    by_post = gw.post("/graphql", json={"documentId": f"sha256:{place['id']}", "variables": variables}, headers=ADMIN)
+    assert by_post.status_code == 200
+    assert [e["extensions"]["code"] for e in by_post.json()["errors"]] == ["BAD_USER_INPUT"]  # the key: nothing written
+    assert "idempotencyKey" in by_post.json()["errors"][0]["message"]
 
 
 def test_a_bi_reader_runs_trusted_documents_and_gets_a_coded_error_for_any_other(gw):

@@ -1,10 +1,13 @@
 // Quote screen: pick a customer, add lines (SKU look-up), and see availability, promise dates,
 // margin where the role may see it, the credit check and the approvals needed, priced again
-// as lines change. Trusted documents CustomerSearch, ProductLookup and QuoteScreen (persisted/).
+// as lines change; then place the order, and (?order=<id>) approve one that waits for approval.
+// Trusted documents CustomerSearch, ProductLookup, QuoteScreen, MyPermissions, PlaceOrder,
+// OrderToApprove and ApproveOrder (persisted/).
 
 import { Graph, SYSTEMS } from "../shared/graph.js";
 import { signIn } from "../shared/session.js";
 import { banner, date, freshness, h, money, percent, quantity, shown } from "../shared/ui.js";
+import { Attempt, explain } from "../shared/writes.js";
 
 const view = document.getElementById("view");
 const bannerElement = document.getElementById("banner");
@@ -13,6 +16,7 @@ const params = new URLSearchParams(window.location.search);
 const person = await signIn(document.getElementById("session"), "sales_rep");
 const graph = new Graph(person.token, new URL("../../", window.location.href).pathname);
 
+const allowed = new Set((await graph.run("MyPermissions")).data?.me?.allowedMutations ?? []);
 const state = { customer: params.get("customer"), lines: [] };
 let asked = 0; // the latest evaluation asked for: older answers arriving late are dropped
 
@@ -110,22 +114,31 @@ const totals = h("dl", { class: "figures", id: "totals" });
 const credit = h("dl", { class: "figures", id: "credit" });
 const approval = h("div", { id: "approval" });
 const fresh = h("div", {});
-const placeOrder = h("button", { type: "button", id: "place-order", disabled: true }, "Place order");
 
 let timer = null;
 function evaluateSoon() {
+  priced = null; // until the quote on screen is priced again, there is nothing to place
+  canPlace();
   clearTimeout(timer);
   timer = setTimeout(evaluate, 250);
 }
 
-async function evaluate() {
+/** The lines ready to price (a known product, a quantity and a price), and the quote's input; null input if none. */
+function quoteInput() {
   const lines = state.lines.filter((l) => l.product && Number(l.quantity) > 0 && Number(l.unitPrice) > 0);
-  if (!state.customer || !lines.length) return;
-  const number = ++asked;
-  const input = {
+  if (!state.customer || !lines.length) return { lines, input: null };
+  return { lines, input: {
     customerId: state.customer,
     lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: String(l.unitPrice), requestedDate: l.requestedDate || null })),
-  };
+  } };
+}
+
+async function evaluate() {
+  const { lines, input } = quoteInput();
+  priced = null;
+  canPlace();
+  if (!input) return;
+  const number = ++asked;
   const answer = await graph.run("QuoteScreen", { input });
   if (number !== asked) return;
   banner(answer, bannerElement);
@@ -135,6 +148,8 @@ async function evaluate() {
     totals.replaceChildren(h("dd", { class: "missing" }, messages));
     return;
   }
+  priced = input;
+  canPlace();
   chosen.textContent = quote.customer ? `${quote.customer.name} (${quote.customer.id}) · ${quote.customer.tier ?? ""} · risk ${quote.customer.risk ?? "—"}` : state.customer;
   for (const line of state.lines) for (const cell of Object.values(line.cells).slice(1)) cell.replaceChildren();
   quote.lines.forEach((result, i) => {
@@ -178,16 +193,179 @@ async function evaluate() {
   fresh.replaceChildren(freshness(answer, SYSTEMS));
 }
 
-view.replaceChildren(
-  customerCard,
-  linesCard,
-  h("div", { class: "grid" },
-    h("section", { class: "card" }, h("h2", {}, "Totals"), totals),
-    h("section", { class: "card" }, h("h2", {}, "Credit check"), credit),
-    h("section", { class: "card" }, h("h2", {}, "Approvals"), approval)),
-  fresh,
-  h("section", { class: "card" }, placeOrder, " ",
-    h("span", { class: "notice", id: "place-order-note" },
-      "Placing the order needs the gateway's mutations, which do not exist yet; until then a quote is priced here and entered in the ERP.")),
-);
-addLine();
+// ---------------------------------------------------------------------------
+// Placing the order, and approving one (?order=<id>)
+// ---------------------------------------------------------------------------
+
+let priced = null; // the input of the quote on screen, once priced: what "Place order" sends
+let attempt = null; // the current attempt; every retry of it sends its key again
+let sending = false;
+const placeButton = h("button", { type: "button", id: "place-order", onclick: () => place() }, "Place order");
+const placeNote = h("span", { class: "notice", id: "place-order-note" });
+const outcome = h("div", { id: "placement" });
+const orderCard = h("section", { class: "card" }, h("h2", {}, "Order"), h("div", { class: "toolbar" }, placeButton, placeNote), outcome);
+
+function canPlace() {
+  let reason = null;
+  if (!allowed.has("placeOrder")) reason = `Your role (${person.role}) may not place orders: sellers and finance place them.`;
+  else if (sending) reason = "Placing the order…";
+  else if (!priced) reason = "Price a quote first: a customer and at least one line.";
+  else if (attempt?.written && attempt.isFor({ input: priced })) reason = "This quote is placed; change it to place another order.";
+  placeButton.disabled = reason !== null;
+  placeNote.textContent = reason ?? "The gateway prices the quote again as it places it.";
+}
+
+async function place() {
+  if (sending || !priced) return;
+  const variables = { input: priced };
+  if (!attempt || attempt.settled || !attempt.isFor(variables)) attempt = new Attempt(graph, "PlaceOrder", variables);
+  await send(attempt, "placeOrder", outcome, () => { sending = !sending; canPlace(); });
+}
+
+/** Send an attempt (first time or retry: the same key) and show what it came to in `into`. */
+async function send(current, field, into, toggle) {
+  toggle();
+  into.replaceChildren(h("p", { class: "muted" }, "Sending…"));
+  const result = await current.send();
+  try {
+    report(current, result, field, into, toggle);
+  } finally {
+    toggle(); // after the outcome is recorded: the button says what it now allows
+  }
+}
+
+function report(current, { answer, refused, lost }, field, into, toggle) {
+  const retry = () => h("button", { type: "button", id: "retry", onclick: () => send(current, field, into, toggle) }, "Retry with the same key");
+  const key = h("p", { class: "muted", "data-field": "key" }, `Idempotency key of this attempt: ${current.key}`);
+  const show = (state, ...children) => {
+    into.dataset.state = state;
+    into.replaceChildren(...children.filter(Boolean));
+  };
+  if (lost !== undefined) {
+    return show("unknown", h("p", { class: "missing", "data-field": "outcome" }, `No answer (${lost}): it may or may not have been written. `
+      + "Retry with the same key: the retry settles it, and never makes a second one."), retry(), key);
+  }
+  if (refused !== undefined) {
+    current.settled = true;
+    return show("refused", h("p", { class: "missing", "data-field": "outcome" }, `Refused: ${refused} Nothing was written.`));
+  }
+  banner(answer, bannerElement);
+  const placement = answer.data?.[field];
+  if (!placement) {
+    const error = answer.errors[0] ?? {};
+    const said = explain(error);
+    current.settled = !said.retry;
+    markFields(said.fields ?? []);
+    return show(error.extensions?.code ?? "error",
+      h("p", { class: "missing", "data-field": "outcome", "data-code": error.extensions?.code ?? "" }, said.text),
+      said.retry ? retry() : null, said.retry ? key : null);
+  }
+  current.settled = current.written = placement.status !== "INCOMPLETE";
+  show(placement.status, ...placementView(placement), placement.status === "INCOMPLETE" ? retry() : null, key);
+}
+
+/** Outline the inputs a BAD_USER_INPUT names (line i's quantity, ...). */
+function markFields(fields) {
+  for (const input of linesBody.querySelectorAll("input")) input.classList.remove("invalid");
+  const { lines } = quoteInput();
+  for (const path of fields) {
+    const found = /lines\[(\d+)\]\.(\w+)$/.exec(path);
+    const line = found && lines[Number(found[1])];
+    line?.row.querySelector(`[data-input=${found[2]}]`)?.classList.add("invalid");
+  }
+}
+
+const LEVEL_WORDS = { SALES_MANAGER: "a sales manager's", FINANCE: "finance's", EXECUTIVE: "an executive's" };
+
+/** What placing or approving came to: placed, pending approval (with the approver's link), or incomplete steps. */
+function placementView(placement) {
+  const order = placement.order;
+  const figures = order ? ` · ${money(order.totalGross, order.currency)} gross · promised ${date(order.promisedDate) || "—"}` : "";
+  const number = h("strong", { "data-field": "orderNumber" }, order?.number ?? "");
+  if (placement.status === "PLACED") {
+    const approved = placement.approval?.status === "APPROVED" ? ` (approved by ${placement.approval.decidedBy})` : "";
+    return [h("p", {}, h("span", { class: "badge good", "data-field": "status" }, "Order placed"),
+      " ERP order ", number, figures, approved)];
+  }
+  if (placement.status === "PENDING_APPROVAL") {
+    const a = placement.approval;
+    const link = new URL(`?order=${encodeURIComponent(a.orderId)}`, window.location.href).href;
+    return [
+      h("p", {}, h("span", { class: "badge warn", "data-field": "status" }, "Pending approval"), " ERP order ", number,
+        ` (a draft${figures}) waits for ${LEVEL_WORDS[a.level] ?? a.level} approval: approval `,
+        h("strong", { "data-field": "approvalId" }, a.orderId), ", level ", h("strong", { "data-field": "approvalLevel" }, a.level), "."),
+      h("ul", { "data-field": "pendingReasons" }, a.reasons.map((reason) => h("li", {}, reason))),
+      h("p", {}, "The approver opens ", h("a", { href: link, id: "approval-link" }, link), "."),
+    ];
+  }
+  const steps = h("table", { id: "steps" },
+    h("thead", {}, h("tr", {}, ["Step", "System", "Done", "Reference", "Why not"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, placement.steps.map((step) => h("tr", { "data-step": step.name, "data-done": String(step.done) },
+      h("td", {}, step.name), h("td", {}, step.system), h("td", {}, step.done ? "done" : "not done"),
+      h("td", {}, step.reference ?? ""), h("td", {}, step.done ? "" : `${step.errorCode ?? ""} ${step.message ?? ""}`)))));
+  return [
+    h("p", {}, h("span", { class: "badge bad", "data-field": "status" }, "Incomplete"), " ERP order ", number,
+      " stands in the ERP, but a later step failed. Retry with the same key: it does the missing steps only."),
+    steps,
+  ];
+}
+
+async function showOrderToApprove(orderId) {
+  const answer = await graph.run("OrderToApprove", { id: orderId });
+  banner(answer, bannerElement);
+  const order = answer.data?.order;
+  if (!order) {
+    const problem = answer.problem(["order"]);
+    view.replaceChildren(h("p", { id: "refused", class: "missing" }, problem?.down
+      ? `Order ${orderId}: unavailable (${problem.down} down).` : `Order ${orderId} was not found, or is not visible to you.`));
+    return;
+  }
+  const result = h("div", { id: "approval-outcome" });
+  const button = h("button", { type: "button", id: "approve-order" }, "Approve");
+  const note = h("span", { class: "notice", id: "approve-note" });
+  let busy = false;
+  let current = null;
+  const toggle = () => { busy = !busy; button.disabled = busy || current?.written; };
+  let reason = null;
+  if (order.status !== "DRAFT") reason = `This order is ${order.status}: nothing waits for approval.`;
+  else if (!allowed.has("approveOrder")) reason = `Your role (${person.role}) may not approve orders.`;
+  button.disabled = reason !== null;
+  note.textContent = reason ?? "Approving confirms the order in the ERP, if your role holds the approval's level.";
+  button.addEventListener("click", () => {
+    if (busy) return;
+    if (!current || current.settled) current = new Attempt(graph, "ApproveOrder", { orderId: order.id });
+    send(current, "approveOrder", result, toggle);
+  });
+  view.replaceChildren(h("section", { class: "card" },
+    h("h2", {}, "Order ", h("span", { "data-field": "orderNumber" }, order.number), " for ",
+      h("span", { "data-field": "customer" }, order.customer ? `${order.customer.name} (${order.customer.id})` : "—")),
+    h("p", {}, h("span", { class: "badge", "data-field": "orderStatus" }, order.status),
+      ` · ordered ${date(order.orderedAt)} · promised ${date(order.promisedDate) || "—"}`),
+    h("table", {},
+      h("thead", {}, h("tr", {}, ["SKU", "Product", "Quantity", "Unit price", "Amount"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, (order.lines ?? []).map((line) => h("tr", { "data-sku": line.sku },
+        h("td", {}, line.sku), h("td", {}, line.product?.name ?? ""), h("td", { class: "num" }, quantity(line.quantity)),
+        h("td", { class: "num" }, money(line.unitPrice)), h("td", { class: "num" }, money(line.amount)))))),
+    h("dl", { class: "figures" },
+      h("dt", {}, "Total (net)"), h("dd", { "data-field": "total" }, money(order.total, order.currency)),
+      h("dt", {}, "Tax"), h("dd", {}, money(order.totalTax, order.currency)),
+      h("dt", {}, "Total (gross)"), h("dd", {}, money(order.totalGross, order.currency))),
+    h("div", { class: "toolbar" }, button, note), result));
+}
+
+if (params.get("order")) {
+  await showOrderToApprove(params.get("order"));
+} else {
+  view.replaceChildren(
+    customerCard,
+    linesCard,
+    h("div", { class: "grid" },
+      h("section", { class: "card" }, h("h2", {}, "Totals"), totals),
+      h("section", { class: "card" }, h("h2", {}, "Credit check"), credit),
+      h("section", { class: "card" }, h("h2", {}, "Approvals"), approval)),
+    fresh,
+    orderCard,
+  );
+  addLine();
+  canPlace();
+}

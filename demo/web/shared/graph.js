@@ -8,7 +8,13 @@
 const SOURCE_CODES = new Set(["SOURCE_UNAVAILABLE", "SOURCE_TIMEOUT", "SOURCE_BAD_RESPONSE"]);
 export const SYSTEMS = ["CRM", "ERP", "CLM", "DESK"];
 
-export class GraphError extends Error {}
+/** An HTTP refusal of a request as a whole; `status` is the HTTP status (a 5xx may have run a mutation). */
+export class GraphError extends Error {
+  constructor(message, status = 0) {
+    super(message);
+    this.status = status;
+  }
+}
 
 export class Graph {
   constructor(token, base = "/") {
@@ -40,7 +46,7 @@ export class Graph {
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) {
       const message = answer.errors?.[0]?.message ?? `HTTP ${response.status}`;
-      throw new GraphError(message);
+      throw new GraphError(message, response.status);
     }
     return new Answer(answer);
   }
