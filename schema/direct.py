@@ -7,9 +7,12 @@ from enum import Enum
 from inspect import signature
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import GraphQLEnumType, GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 
 DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's own definition
+
+
+Arguments = dict[str, Any]
 
 
 def install_direct_resolvers(graphql_schema: Any) -> int:
@@ -24,20 +27,6 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
     those) and without field extensions, graphql-core calls the function itself, with
     graphql-core's own info. Returns how many fields were switched.
     """
-
-    def unwrap(type_: Any) -> Any:
-        while isinstance(type_, (GraphQLNonNull, GraphQLList)):
-            if isinstance(type_, GraphQLList):
-                return None  # list arguments: strawberry converts their items
-            type_ = type_.of_type
-        return type_
-
-    def enum_class(type_: Any) -> type[Enum] | None:
-        if not isinstance(type_, GraphQLEnumType):
-            return None
-        wrapped: type[Enum] = type_.extensions[DEFINITION].wrapped_cls
-        return wrapped
-
     switched = 0
     for type_ in graphql_schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
@@ -46,23 +35,60 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
             definition = (field.extensions or {}).get(DEFINITION)
             if definition is None or definition.base_resolver is None or definition.extensions:
                 continue
-            if not all(
-                isinstance(unwrap(arg.type), GraphQLScalarType | GraphQLEnumType) for arg in field.args.values()
-            ):
+            convert = argument_converter(field)
+            if convert is None:
                 continue
             function = definition.base_resolver.wrapped_func
             parameters = list(signature(function).parameters)
             if not parameters or parameters[0] != "self":
                 continue
-            renames = {
-                graphql_name: argument.python_name
-                for argument in definition.arguments
-                for graphql_name in [argument.graphql_name or _camel(argument.python_name)]
-            }
-            enums = {name: cls for name, arg in field.args.items() if (cls := enum_class(unwrap(arg.type))) is not None}
-            field.resolve = _direct(function, wants_info="info" in parameters, renames=renames, enums=enums)
+            field.resolve = _direct(function, wants_info="info" in parameters, convert=convert)
             switched += 1
     return switched
+
+
+def argument_converter(field: GraphQLField) -> Callable[[Arguments], Arguments] | None:
+    """How graphql-core's arguments of a strawberry field become its Python function's keyword
+    arguments, as strawberry would make them: names as the function declares them (`openOnly`
+    is `open_only`), enum values as their members. None when an argument needs strawberry's own
+    conversion (an input object or a list)."""
+    definition = (field.extensions or {}).get(DEFINITION)
+    if definition is None or not all(
+        isinstance(_unwrap(arg.type), GraphQLScalarType | GraphQLEnumType) for arg in field.args.values()
+    ):
+        return None
+    renames = {
+        graphql_name: argument.python_name
+        for argument in definition.arguments
+        for graphql_name in [argument.graphql_name or _camel(argument.python_name)]
+        if graphql_name != argument.python_name
+    }
+    enums = {name: cls for name, arg in field.args.items() if (cls := _enum_class(_unwrap(arg.type))) is not None}
+    if not renames and not enums:
+        return _unchanged
+    return lambda args: {
+        renames.get(key, key): enums[key](value) if key in enums and value is not None else value
+        for key, value in args.items()
+    }
+
+
+def _unchanged(args: Arguments) -> Arguments:
+    return args
+
+
+def _unwrap(type_: Any) -> Any:
+    while isinstance(type_, (GraphQLNonNull, GraphQLList)):
+        if isinstance(type_, GraphQLList):
+            return None  # list arguments: strawberry converts their items
+        type_ = type_.of_type
+    return type_
+
+
+def _enum_class(type_: Any) -> type[Enum] | None:
+    if not isinstance(type_, GraphQLEnumType):
+        return None
+    wrapped: type[Enum] = type_.extensions[DEFINITION].wrapped_cls
+    return wrapped
 
 
 def _camel(name: str) -> str:
@@ -71,26 +97,15 @@ def _camel(name: str) -> str:
 
 
 def _direct(
-    function: Callable[..., Any], *, wants_info: bool, renames: dict[str, str], enums: dict[str, type[Enum]]
+    function: Callable[..., Any], *, wants_info: bool, convert: Callable[[Arguments], Arguments]
 ) -> Callable[..., Any]:
-    identity = all(graphql == python for graphql, python in renames.items())
-    if enums:
-
-        def with_members(source: Any, info: Any, **args: Any) -> Any:
-            args = {
-                renames.get(key, key): enums[key](value) if key in enums and value is not None else value
-                for key, value in args.items()
-            }
-            return function(source, info, **args) if wants_info else function(source, **args)
-
-        return with_members
-    if wants_info and identity:
-        return lambda source, info, **args: function(source, info, **args)
-    if identity:
+    if convert is _unchanged:
+        if wants_info:
+            return lambda source, info, **args: function(source, info, **args)
         return lambda source, info, **args: function(source, **args)
 
     def call(source: Any, info: Any, **args: Any) -> Any:
-        args = {renames.get(key, key): value for key, value in args.items()}
+        args = convert(args)
         return function(source, info, **args) if wants_info else function(source, **args)
 
     return call

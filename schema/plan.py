@@ -45,7 +45,7 @@ from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails, 
 from graphql.execution.values import VariableValues, get_argument_values
 
 from schema.batched import batch_of
-from schema.direct import DEFINITION
+from schema.direct import DEFINITION, argument_converter
 
 UNSUPPORTED_ROOT_FIELDS = frozenset({"__schema", "__type", "_entities"})
 
@@ -69,6 +69,7 @@ class FieldStep:
     denied: bool = False
     resolve: Callable[..., Any] | None = None  # None: the record's attribute
     batch: Callable[..., Any] | None = None  # one call for all the layer's objects (`schema.batched`)
+    convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # the batch's arguments, as Python takes them
     attribute: str = ""
     arguments: dict[str, Any] | None = None  # None: depend on variables, coerced per request
     fresh: FieldNode | None = None  # the node carrying `@fresh`, read per request
@@ -243,6 +244,10 @@ class _Compiler:
         else:
             step.resolve = definition.resolve
             step.batch = batch_of(strawberry_field)
+            if step.batch is not None:
+                step.convert = argument_converter(definition)
+                if step.convert is None:  # arguments only strawberry converts: the field's own resolver, per object
+                    step.batch = None
         step.arguments = self.static_arguments(definition, node)
         if any(directive.name.value == "fresh" for directive in node.directives or ()):
             step.fresh = node

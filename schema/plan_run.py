@@ -197,7 +197,8 @@ class PlanRun:
         max_age = self._max_age(step, items[0])  # the same for all: they share their ancestors' fields
         try:
             with freshness.subtree(max_age) if max_age is not None else nullcontext():
-                answer = batch([item.source for item in items], info, **arguments)
+                assert step.convert is not None
+                answer = batch([item.source for item in items], info, **step.convert(arguments))
                 if not isinstance(answer, list):
                     answer = asyncio.ensure_future(answer)
         except Exception as error:  # noqa: BLE001 - reported at the field of every object

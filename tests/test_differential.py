@@ -42,6 +42,14 @@ query Shapes($first: Int, $withOrders: Boolean!) {
 }
 fragment Names on Customer { __typename id name ... on Customer { tier taxId } }
 """
+# Arguments of batch resolvers as their Python functions take them: an enum as its member,
+# a two-word name (`openOnly`) as the parameter it names (`open_only`).
+BATCH_ARGUMENTS = """
+query BatchArguments($status: OrderStatus) {
+  customers(first: 20) { edges { node { id orders(status: $status, first: 5) { id status } } } }
+  suppliers { code purchaseOrders(openOnly: true) { number status } }
+}
+"""
 
 
 class Both:
@@ -149,6 +157,7 @@ def test_the_front_ends_queries_and_persisted_documents_answer_the_same_on_both_
     ]
     requests += [(path.name, path.name, {"first": 5}) for path in sorted(PERSISTED.glob("*.graphql"))]
     requests.append(("typenames, fragments, @skip/@include", SHAPES, {"first": 3, "withOrders": False}))
+    requests.append(("batch resolvers' arguments", BATCH_ARGUMENTS, {"status": "SHIPPED"}))
     for name, query, variables in requests:
         if name == "who_am_i.graphql":
             variables = None
