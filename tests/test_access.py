@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import orjson
+
 import pytest
 
 from conftest import bearer
@@ -50,9 +52,12 @@ async def test_every_route_answers_401_the_same_way(caplog, credentials):
         assert response.headers["content-type"] == "application/json", name
         assert response.headers["X-Request-Id"] == f"r-{n}", name
         body = response.json()
+        if path.startswith("/bi/"):  # BI clients read `error` (message and code) beside the GraphQL `errors`
+            error = body.pop("error")
+            assert error == {"message": body["errors"][0]["message"], "code": "UNAUTHENTICATED"}, (name, error)
         assert list(body) == ["errors"] and len(body["errors"]) == 1, (name, body)
         assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}, (name, body)
-        bodies.add(response.text)
+        bodies.add(orjson.dumps(body).decode())
         assert len(audit) == 1 and audit[0][1:] == (None, None, 401, "unauthenticated", path), (name, audit)
     assert len(bodies) == 1, bodies  # the message says what is wrong with the credentials, not which route
 

@@ -40,4 +40,4 @@ def test_fresh_max_age_zero_on_availability_refetches_stock_only(systems, page_q
     systems.reset_stats()
     body = gateway.query(fresh_stock, PAGE_VARIABLES)
     assert "errors" not in body
-    assert systems.by_route() == {"crm": {}, "erp": {"/stock": 1}, "clm": {}, "desk": {}}
+    assert systems.by_route() == {"crm": {}, "erp": {"/stock": 1}, "clm": {}, "desk": {}, "srm": {}, "mes": {}}

@@ -17,6 +17,7 @@ import json
 import pytest
 from hypothesis import given, note, strategies as st
 
+from test_differential import _under_null
 from test_authorisation_properties import PRINCIPALS, UNKNOWN, Writer, live_property, render, world  # noqa: F401 (fixture)
 
 # 135 pairs per run (270 before): two runs at 30 and two at 15 reached 4,275 to 4,336 lines of the
@@ -54,13 +55,16 @@ def pairs(draw, world):
     return direct, via, variables, representations, keys
 
 
+def error_key(error: dict, item_of) -> tuple:
+    """(item, rest of the path, code, message) of an error."""
+    path = error["path"]
+    return (item_of(path), tuple(map(str, path[2 if path[0] == "_entities" else 1:])),
+            error["extensions"]["code"], error["message"])
+
+
 def errors_by_item(body: dict, item_of) -> list[tuple]:
-    """(item, rest of the path, code, message) of every error, sorted."""
-    return sorted(
-        (item_of(e["path"]), tuple(map(str, e["path"][2 if e["path"][0] == "_entities" else 1:])),
-         e["extensions"]["code"], e["message"])
-        for e in body.get("errors", [])
-    )
+    """The keys of every error, sorted."""
+    return sorted(error_key(e, item_of) for e in body.get("errors", []))
 
 
 @pytest.mark.parametrize("who", PRINCIPALS)
@@ -78,4 +82,9 @@ def test_entities_answer_as_the_root_fields_do(subgraph, world, who, data):
         return
     root_body, entities_body = by_root.json(), by_entities.json()
     assert [root_body["data"][f"k{i}"] for i in range(len(keys))] == entities_body["data"]["_entities"]
-    assert errors_by_item(root_body, lambda path: int(path[0][1:])) == errors_by_item(entities_body, lambda path: path[1])
+    root_errors = sorted((error_key(e, lambda path: int(path[0][1:])), e["path"]) for e in root_body.get("errors", []))
+    expected = errors_by_item(entities_body, lambda path: path[1])
+    # `_entities` runs on graphql-core, which drops the errors that arrive after one nulled a
+    # non-null position; the root fields' plan executor reports them all (tests/test_differential.py)
+    assert [key for key, _ in root_errors if key in expected] == expected
+    assert all(_under_null(root_body["data"], path) for key, path in root_errors if key not in expected)

@@ -226,7 +226,7 @@ async def test_metrics_and_readiness_details_need_an_operator_and_readyz_stays_p
             finance = await client.get(path, headers=bearer("finance"))
             assert finance.status_code == 403 and codes(finance.json()) == {"FORBIDDEN"}, path
         details = (await client.get("/readyz?details", headers=bearer("admin"))).json()
-        assert details["status"] == "ready" and set(details["sources"]) == {"CRM", "ERP", "CLM", "DESK"}
+        assert details["status"] == "ready" and set(details["sources"]) == {"CRM", "ERP", "CLM", "DESK", "SRM", "MES"}
         assert "digest" in details["policy"]
         assert "isthmus_requests_total" in (await client.get("/metrics", headers=bearer("admin"))).text
 

@@ -30,7 +30,7 @@ def test_health_and_readiness(gateway):
     assert gateway.http.get(f"{gateway.url}/readyz").json() == {"status": "ready"}
     ready = gateway.http.get(f"{gateway.url}/readyz?details").json()  # the client is an admin
     assert ready["status"] == "ready"
-    assert set(ready["sources"]) == {"CRM", "ERP", "CLM", "DESK"}
+    assert set(ready["sources"]) == {"CRM", "ERP", "CLM", "DESK", "SRM", "MES"}
 
 
 def test_a_trace_lists_every_backend_call_when_asked(systems, gateway, page_query):
