@@ -20,6 +20,7 @@ from schema.enums import CustomerTier
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
+from schema.requirements import MaterialDemandInput, MaterialRequirements, material_requirements
 from schema.supply import Budget, ProductionOrder, PurchaseOrder, SlowMovingStock, Supplier
 
 
@@ -120,6 +121,21 @@ class Query:
         date: dt.date | None = None,
     ) -> KittingAnalysis | None:
         return await kitting_analysis(info, sku, quantity, warehouse, date)
+
+    @strawberry.field(
+        description="What to buy for given sales orders, items or a quote: gross requirements netted through the "
+        "BOM, level by level, against on hand, allocated and in-transit stock (all warehouses when `warehouse` is "
+        "null; a quote's warehouse when it has one)."
+    )
+    async def material_requirements(
+        self,
+        info: Info,
+        orders: list[strawberry.ID] | None = None,
+        items: list[MaterialDemandInput] | None = None,
+        quote: QuoteInput | None = None,
+        warehouse: strawberry.ID | None = None,
+    ) -> MaterialRequirements | None:
+        return await material_requirements(info, orders, items, quote, warehouse)
 
     @strawberry.field(description="A supplier (SRM) by its code.")
     async def supplier(self, info: Info, code: strawberry.ID) -> Supplier | None:
