@@ -243,6 +243,8 @@ class _Compiler:
         else:
             step.resolve = definition.resolve
             step.batch = batch_of(strawberry_field)
+            if step.batch is not None:
+                step.batch = python_names(step.batch, definition, strawberry_field)
         step.arguments = self.static_arguments(definition, node)
         if any(directive.name.value == "fresh" for directive in node.directives or ()):
             step.fresh = node
@@ -262,6 +264,23 @@ class _Compiler:
         if any(_uses_variable(argument.value) for argument in node.arguments or ()):
             return None
         return get_argument_values(definition, node, self.variables)
+
+
+def python_names(batch: Callable[..., Any], definition: GraphQLField, strawberry_field: Any) -> Callable[..., Any]:
+    """The batch resolver called with its Python argument names (`open_only`), as strawberry calls a
+    resolver: the plan's arguments are coerced under their GraphQL names (`openOnly`)."""
+    names = {
+        graphql: argument.python_name
+        for graphql, argument in zip(definition.args, strawberry_field.arguments, strict=True)
+        if graphql != argument.python_name
+    }
+    if not names:
+        return batch
+
+    def renamed(sources: list[Any], info: Any, **arguments: Any) -> Any:
+        return batch(sources, info, **{names.get(name, name): value for name, value in arguments.items()})
+
+    return renamed
 
 
 def _uses_variable(value: Any) -> bool:

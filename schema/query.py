@@ -154,11 +154,11 @@ class Query:
         return await info.context.loaders.production_order_by_id.load(id)
 
     @strawberry.field(description="This year's purchasing budgets per category (SRM).")
-    async def budgets(self, info: Info) -> list[Budget]:
+    async def budgets(self, info: Info) -> list[Budget] | None:
         return await info.context.loaders.backends.srm.budgets()
 
     @strawberry.field(description="Alerts for procurement: BUDGET_OVERRUN per category over its budget (SRM).")
-    async def procurement_alerts(self, info: Info) -> list[Alert]:
+    async def procurement_alerts(self, info: Info) -> list[Alert] | None:
         return [
             AlertRecord(
                 AlertKind.BUDGET_OVERRUN,
