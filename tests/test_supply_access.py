@@ -93,7 +93,7 @@ def test_procurement_reads_budgets_ratings_and_alerts_sellers_and_the_desk_do_no
     assert "errors" not in buyer, buyer["errors"][:3]
     assert buyer["data"]["budgets"] and buyer["data"]["supplier"]["rating"]["onTimeRate"] is not None
     assert {a["kind"] for a in buyer["data"]["procurementAlerts"]} == {"BUDGET_OVERRUN"}
-    for role in ("sales_rep", "sales_manager", "service_agent", "bi_reader"):
+    for role in ("sales_rep", "sales_manager", "service_agent"):
         body = gateway.post(query, headers=bearer(role, "field-probe", user=f"t-{role}")).json()
         assert body["data"]["budgets"] is None and body["data"]["procurementAlerts"] is None
         assert body["data"]["supplier"] == {"name": buyer["data"]["supplier"]["name"], "rating": None}  # only what is denied
