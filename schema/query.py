@@ -23,6 +23,7 @@ from schema.mutation import Mutation
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
+from schema.requirements import MaterialDemandInput, MaterialRequirements, material_requirements
 from schema.supply import Budget, ProductionOrder, PurchaseOrder, SlowMovingStock, Supplier
 
 MUTATIONS = tuple(to_camel_case(field.python_name) for field in get_object_definition(Mutation, strict=True).fields)
@@ -133,6 +134,21 @@ class Query:
     ) -> KittingAnalysis | None:
         return await kitting_analysis(info, sku, quantity, warehouse, date)
 
+    @strawberry.field(
+        description="What to buy for given sales orders, items or a quote: gross requirements netted through the "
+        "BOM, level by level, against on hand, allocated and in-transit stock (all warehouses when `warehouse` is "
+        "null; a quote's warehouse when it has one)."
+    )
+    async def material_requirements(
+        self,
+        info: Info,
+        orders: list[strawberry.ID] | None = None,
+        items: list[MaterialDemandInput] | None = None,
+        quote: QuoteInput | None = None,
+        warehouse: strawberry.ID | None = None,
+    ) -> MaterialRequirements | None:
+        return await material_requirements(info, orders, items, quote, warehouse)
+
     @strawberry.field(description="A supplier (SRM) by its code.")
     async def supplier(self, info: Info, code: strawberry.ID) -> Supplier | None:
         return await info.context.loaders.supplier_by_code.load(code)
@@ -150,11 +166,11 @@ class Query:
         return await info.context.loaders.production_order_by_id.load(id)
 
     @strawberry.field(description="This year's purchasing budgets per category (SRM).")
-    async def budgets(self, info: Info) -> list[Budget]:
+    async def budgets(self, info: Info) -> list[Budget] | None:
         return await info.context.loaders.backends.srm.budgets()
 
     @strawberry.field(description="Alerts for procurement: BUDGET_OVERRUN per category over its budget (SRM).")
-    async def procurement_alerts(self, info: Info) -> list[Alert]:
+    async def procurement_alerts(self, info: Info) -> list[Alert] | None:
         return [
             AlertRecord(
                 AlertKind.BUDGET_OVERRUN,

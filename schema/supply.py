@@ -16,6 +16,7 @@ from resolvers.delivery import delivery_risks
 from resolvers.money import ZERO, money
 from resolvers.supply_dates import report
 from schema.batched import batched
+from schema.derived import derived_from
 from schema.enums import SourceName
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class Receipt:
 class SupplierPayment:
     id: strawberry.ID
     paid_at: dt.date | None
-    amount: Decimal
+    amount: Decimal | None
 
 
 @strawberry.type(description="A supplier's invoice for a purchase order (SRM); amounts net.")
@@ -162,7 +163,7 @@ class SupplierInvoice:
     po_number: str | None
     issued_at: dt.date | None
     due_date: dt.date | None
-    amount: Decimal
+    amount: Decimal | None
     status: str
 
     @strawberry.field
@@ -180,7 +181,7 @@ class PurchaseOrder:
     lines: list[PurchaseOrderLine]
 
     @strawberry.field(description="Net: the lines' amounts.")
-    def total(self) -> Decimal:
+    def total(self) -> Decimal | None:
         return procurement.order_value(self)
 
     @strawberry.field
@@ -355,8 +356,12 @@ class SlowMovingStock:
     sku: strawberry.ID
     warehouse: strawberry.ID
     on_hand: Decimal
-    unit_cost: Decimal | None = strawberry.field(description="Standard cost.")
-    value: Decimal | None = strawberry.field(description="onHand x standard cost.")
+    unit_cost: Decimal | None = strawberry.field(
+        description="Standard cost.", metadata=derived_from("Product.standardCost")
+    )
+    value: Decimal | None = strawberry.field(
+        description="onHand x standard cost.", metadata=derived_from("Product.standardCost")
+    )
     last_issue_date: dt.date | None = strawberry.field(description="Null: no issue in the ERP's history.")
     days_without_issue: int | None
 

@@ -485,3 +485,28 @@ def test_what_a_page_read_is_counted_by_the_estimates_rule():
     from server.bi import read_cost
 
     assert read_cost({"a": 1, "b": [{"c": 1, "d": None}, {"c": 2, "d": None}], "e": None}) == 3 + 4
+
+
+def test_the_supply_side_reports_export_for_a_bi_reader(gw, systems):
+    """Supplier performance (ratings, no prices), orders at risk (one row per cause) and slow-moving stock
+    (quantities; the value is a standard cost, a denied column for a bi_reader, there for procurement)."""
+    suppliers = gw.get("/bi/SupplierPerformance.json", headers=BI)
+    assert suppliers.status_code == 200 and "X-Isthmus-Denied-Columns" not in suppliers.headers
+    rows = suppliers.json()
+    assert [r["code"] for r in rows] == sorted(s["code"] for s in systems.get("srm", "/suppliers"))
+    assert all(r["rating.onTimeRate"] is not None for r in rows if r["rating.receipts"])
+
+    risky = gw.get("/bi/OrdersAtRisk.json", params={"tier": "STRATEGIC"}, headers=BI)
+    assert risky.status_code == 200, risky.text[:500]
+    rows = risky.json()
+    assert rows and all(r["orders.deliveryRisk.atRisk"] is True for r in rows)
+    assert {r["orders.deliveryRisk.causes.kind"] for r in rows} <= {"SUPPLIER_DELAY", "PRODUCTION_LATE", "SHORTAGE", None}
+    assert all(r["orders.status"] in ("DRAFT", *OPEN) for r in rows)
+
+    idle = gw.get("/bi/SlowMovingStock.json", params={"days": "365"}, headers=BI)
+    assert idle.status_code == 200
+    assert idle.headers["x-isthmus-denied-columns"] == "unitCost,value"
+    rows = idle.json()
+    assert rows and all(r["value"] is None and Decimal(r["onHand"]) > 0 and r["daysWithoutIssue"] != 0 for r in rows)
+    buyer = gw.get("/bi/SlowMovingStock.json", params={"days": "365"}, headers=bearer("procurement", user="buyer")).json()
+    assert [r["sku"] for r in buyer] == [r["sku"] for r in rows] and all(r["value"] is not None for r in buyer)

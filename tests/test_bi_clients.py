@@ -143,6 +143,11 @@ EXPORTS = {
     "CustomerSearch": PARAMS,
     "CustomerPage": {"id": "C00276"},
     "WhoAmI": {},
+    "SupplierPerformance": {},
+    "OrdersAtRisk": PARAMS,
+    "SlowMovingStock": {"days": "365"},
+    "OrderToApprove": {"id": "O012354"},
+    "MyPermissions": {},
 }
 SELLERS_ONLY = {"QuoteScreen": {"input": '{"customerId": "C00276", "lines": [{"sku": "P-1000", "quantity": "1", "unitPrice": "10"}]}'}}
 # The documented ways to authenticate, all as the one principal (a bi_reader token for svc-bi), so

@@ -24,12 +24,29 @@ REACH = {
     "Fulfilment": 'query($contract: ID!) { contract(id: $contract) { fulfilment { FIELD } } }',
     "Contact": 'query($customer: ID!) { customer(id: $customer) { contacts { FIELD } } }',
     "Opportunity": 'query($customer: ID!) { customer(id: $customer) { opportunities { FIELD } } }',
+    "ProductSupplier": 'query($purchased: ID!) { product(sku: $purchased) { suppliers { FIELD } } }',
+    "Supplier": 'query($supplier: ID!) { supplier(code: $supplier) { FIELD SUB } }',
+    "PurchaseOrder": 'query($po: ID!) { purchaseOrder(number: $po) { FIELD } }',
+    "PurchaseOrderLine": 'query($po: ID!) { purchaseOrder(number: $po) { lines { FIELD } } }',
+    "SupplierInvoice": 'query($po: ID!) { purchaseOrder(number: $po) { invoices { FIELD } } }',
+    "SupplierPayment": 'query($po: ID!) { purchaseOrder(number: $po) { invoices { payments { FIELD } } } }',
+    "SlowMovingStock": "{ slowMovingStock(days: 365) { FIELD } }",
+}
+# Fields reached otherwise than the rest of their type.
+REACH_FIELD = {
+    "Query.budgets": "{ budgets { category } }",
+    "Query.procurementAlerts": "{ procurementAlerts { kind } }",
+    "SalesOrder.deliveryRisk": 'query($open_order: ID!) { order(id: $open_order) { deliveryRisk { atRisk } } }',
+    "Contract.purchaseReconciliation": 'query($purchase_contract: ID!) { contract(id: $purchase_contract) { '
+    "purchaseReconciliation { balanced } } }",
 }
 SUBSELECTION = {
     "Customer.receivables": "{ openBalance }",
     "Contract.invoices": "{ number }",
     "SalesOrder.invoices": "{ number }",
     "QuoteEvaluation.credit": "{ ok }",
+    "SalesOrder.qualityRecords": "{ id }",
+    "Supplier.rating": "{ onTimeRate }",
 }
 TYPES = public.type_map
 CASES = [
@@ -40,9 +57,30 @@ CASES = [
 ]
 
 
+def supply_sample(systems):
+    """A purchased SKU with suppliers, a purchase order whose first invoice has payments, its supplier, and a
+    purchase contract with orders."""
+    suppliers = systems.get("srm", "/suppliers")
+    orders = systems.get("srm", "/purchase_orders", supplier=[s["code"] for s in suppliers])
+    invoices = systems.get("srm", "/invoices", po=[o["number"] for o in orders])
+    paid = {p["invoice_id"] for p in systems.get("srm", "/payments", invoice=[i["id"] for i in invoices])}
+    first: dict = {}
+    for invoice in invoices:
+        first.setdefault(invoice["po_number"], invoice)
+    order = next(o for o in orders if first.get(o["number"], {}).get("id") in paid)
+    contracts = systems.get("clm", "/contracts", counterparty=[s["clm_ref"] for s in suppliers])
+    return {
+        "purchased": order["lines"][0]["sku"],
+        "po": order["number"],
+        "supplier": order["supplier_code"],
+        "purchase_contract": next(c["id"] for c in contracts if c["purchase_orders"]),
+    }
+
+
 @pytest.fixture(scope="module")
 def sample(systems):
-    """A customer with an ERP party, orders, a contract with orders, and its owner: in every role's scope."""
+    """A customer with an ERP party, orders (an open one among them), a contract with orders, and its owner: in
+    every role's scope; and the supply side's records (`supply_sample`)."""
     crm = systems.get("crm", "/customers/search", limit=300)
     for customer in crm:
         refs = customer["refs"]
@@ -55,7 +93,8 @@ def sample(systems):
         invoiced = [o for o in orders if o["invoiced_amount"] != "0.00"]
         people = systems.get("crm", "/contacts", customer=customer["id"])
         pipeline = systems.get("crm", "/opportunities", customer=customer["id"])
-        if with_orders and invoiced and people and people[0]["email"] and people[0]["phone"] and pipeline and pipeline[0]["amount"]:
+        still_open = [o for o in orders if o["status"] in ("CONFIRMED", "PROCESSING")]
+        if with_orders and invoiced and still_open and people and people[0]["email"] and people[0]["phone"] and pipeline and pipeline[0]["amount"]:
             owner = systems.get("crm", "/reps", ids=customer["owner_id"])[0]
             line = invoiced[0]["lines"][0]
             return {
@@ -65,6 +104,8 @@ def sample(systems):
                 "sku": line["sku"],
                 "quote": {"customerId": customer["id"], "lines": [{"sku": line["sku"], "quantity": "1", "unitPrice": "0.01"}]},
                 "owner": owner,
+                "open_order": still_open[0]["id"],
+                **supply_sample(systems),
             }
     pytest.fail("no customer in the demo data has orders, invoices and a contract with orders")
 
@@ -86,7 +127,7 @@ def headers_for(role, sample):
 
 def read(gateway, field, role, sample):
     type_name, name = field.split(".")
-    query = REACH[type_name].replace("FIELD", name).replace("SUB", SUBSELECTION.get(field, ""))
+    query = REACH_FIELD.get(field) or REACH[type_name].replace("FIELD", name).replace("SUB", SUBSELECTION.get(field, ""))
     variables = {key: value for key, value in sample.items() if f"${key}" in query}
     body = gateway.query(query, variables, headers=headers_for(role, sample))
     node = body.get("data")
@@ -96,6 +137,8 @@ def read(gateway, field, role, sample):
         node = next(iter(node.values()))
         if isinstance(node, list):
             node = node[0]
+    if node is None:  # a record above it the row-level rules refuse (a purchase contract names no customer)
+        return None, [dict(e, row_level=True) for e in body.get("errors", [])]
     return node[name], body.get("errors", [])
 
 
@@ -109,8 +152,24 @@ def test_a_restricted_field_follows_the_policy(gateway, sample, field, role, all
         assert value is None
         assert len(forbidden) >= 1
         # Reached through a quote the role may not ask for, the refusal is of the quote itself.
-        refused = field if "quote(" not in REACH[field.split(".")[0]] or MATRIX["Query.quote"][role] else "Query.quote"
-        assert all(refused in e["message"] for e in forbidden)
+        refused = field if "quote(" not in REACH_FIELD.get(field, REACH[field.split(".")[0]]) or MATRIX["Query.quote"][role] else "Query.quote"
+        if not all(refused in e["message"] for e in forbidden):  # refused a level above, by the rows it may see
+            assert all(e.get("row_level") for e in forbidden) and POLICY.scope((role,)) != "all"
+            assert not any(refused in e["message"] for e in forbidden)
+
+
+# Non-null in the contract before the rule below; a denial nulls their parent (the quote: the data).
+NON_NULL_RESTRICTED = {"Query.quote", "Approval.reasons", "Approval.required"}
+
+
+def test_a_restricted_field_is_nullable_so_a_denial_nulls_only_itself():
+    from graphql import GraphQLNonNull
+
+    non_null = {
+        field for field in MATRIX if field.split(".")[0] in TYPES
+        and isinstance(TYPES[field.split(".")[0]].fields[field.split(".")[1]].type, GraphQLNonNull)
+    }
+    assert non_null == NON_NULL_RESTRICTED
 
 
 def test_the_matrix_covers_every_field_the_contract_marks_restricted():

@@ -285,3 +285,15 @@ def test_with_the_srm_or_mes_down_everything_else_answers(gateway, systems, worl
     else:
         assert data["order"]["production"] is None and data["order"]["qualityRecords"] is None
         assert data["product"]["suppliers"]
+
+
+def test_a_batched_field_takes_its_camel_case_argument_on_both_executors(in_process_gateway, in_process_reference_gateway):
+    """`Supplier.purchaseOrders(openOnly:)` is a batch resolver: the plan executor called it with the GraphQL
+    name (`openOnly`), a TypeError for every supplier; both executors now answer alike."""
+    query = "{ suppliers { code all: purchaseOrders { status } open: purchaseOrders(openOnly: true) { status } } }"
+    planned, reference = in_process_gateway.query(query), in_process_reference_gateway.query(query)
+    assert "errors" not in planned, planned["errors"][:2]
+    assert planned == reference
+    suppliers = planned["data"]["suppliers"]
+    assert all({o["status"] for o in s["open"]} <= {"OPEN", "PARTIALLY_RECEIVED"} for s in suppliers)
+    assert sum(len(s["open"]) for s in suppliers) < sum(len(s["all"]) for s in suppliers)
