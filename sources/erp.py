@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import msgspec
 
+from sources import lists
 from sources.base import Items, Lookup, Related, Source, cached
+from sources.lists import ListPage, ListQuery
 from sources.records import (
     ApprovalRequest,
     BomLine,
@@ -70,6 +72,18 @@ class ErpSource(Source):
     async def open_items_by_party(self, codes: Sequence[str]) -> Related[OpenItem]:
         """Each party's open receivable entries without an invoice (unapplied payments, opening balances)."""
         return await self.many_per_key("open_items_by_party", "/open_items", "party", codes, OpenItem, "party_code")
+
+    # --- worklists ---------------------------------------------------------------------------
+
+    async def invoice_list(self, query: ListQuery) -> ListPage[Invoice]:
+        return await lists.page(self, "invoice_list", "/invoices/search", query, Invoice)
+
+    async def order_list(self, query: ListQuery) -> ListPage[Order]:
+        return await lists.page(self, "order_list", "/orders/search", query, Order)
+
+    async def party_keys(self, filters: Sequence[tuple[str, str]]) -> list[str]:
+        """The codes of the parties with `overdue` receivables or `credit_exceeded` (on `today`)."""
+        return await lists.keys(self, "party_keys", "/parties/keys", dict(filters))
 
     # --- writes -----------------------------------------------------------------------------
 

@@ -9,13 +9,14 @@ of `sources.base`: one answer per key, in order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sources.base import Lookup, Related
 from sources.cache import MethodCache
 from sources.crm import RefSystem
 from sources.http import BackendClient
 from sources.invalidation import Invalidation
+from sources.lists import ListPage, ListQuery
 from sources.records import (
     Activity,
     ActivityDraft,
@@ -67,6 +68,8 @@ class CrmBackend(SourceKind, Protocol):
         limit: int,
         offset: int,
         search_tax_ids: bool = True,
+        filters: Sequence[tuple[str, str]] = (),
+        sort: str = "",
     ) -> CustomerPage: ...
 
     async def reps(self, ids: Sequence[str]) -> Lookup[SalesRep]: ...
@@ -78,6 +81,12 @@ class CrmBackend(SourceKind, Protocol):
     async def activities_by_customer(self, ids: Sequence[str]) -> Related[Activity]: ...
 
     async def log_activity(self, key: str, draft: ActivityDraft) -> Activity: ...
+
+    async def customer_list(self, query: ListQuery) -> ListPage[Customer]: ...
+
+    async def customer_keys(self, system: str, filters: Sequence[tuple[str, str]]) -> list[str]: ...
+
+    async def opportunity_list(self, query: ListQuery) -> ListPage[Opportunity]: ...
 
 
 class ErpBackend(SourceKind, Protocol):
@@ -108,6 +117,17 @@ class ErpBackend(SourceKind, Protocol):
     async def approvals(self, order_ids: Sequence[str]) -> list[ApprovalRequest]: ...
 
 
+@runtime_checkable
+class ErpLists(Protocol):
+    """An ERP that answers worklists (the demo REST ERP; Tryton does not yet)."""
+
+    async def invoice_list(self, query: ListQuery) -> ListPage[Invoice]: ...
+
+    async def order_list(self, query: ListQuery) -> ListPage[Order]: ...
+
+    async def party_keys(self, filters: Sequence[tuple[str, str]]) -> list[str]: ...
+
+
 class ClmBackend(SourceKind, Protocol):
     async def contracts(self, ids: Sequence[str]) -> Lookup[Contract]: ...
 
@@ -115,11 +135,15 @@ class ClmBackend(SourceKind, Protocol):
 
     async def contracts_by_counterparty(self, ids: Sequence[str]) -> Related[Contract]: ...
 
+    async def contract_list(self, query: ListQuery) -> ListPage[Contract]: ...
+
 
 class DeskBackend(SourceKind, Protocol):
     async def tickets(self, ids: Sequence[str]) -> Lookup[Ticket]: ...
 
     async def tickets_by_org(self, ids: Sequence[str]) -> Related[Ticket]: ...
+
+    async def ticket_list(self, query: ListQuery) -> ListPage[Ticket]: ...
 
     async def open_ticket(self, key: str, draft: TicketDraft) -> Ticket: ...
 
