@@ -25,18 +25,20 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
 from resolvers import access
+from resolvers.batches import each
 from resolvers.context import Context
 from resolvers.customers import MAX_VALUES, NotSupported, PageInfo, check_key, check_page_size, team_filter
 from resolvers.errors import BadUserInput
 from sources.kinds import ErpLists
 from sources.lists import ListPage, ListQuery, Summary, joined
+from sources.records import Customer, Invoice, Opportunity
 
 MAX_PAGE_SIZE = 100
 MAX_DAYS = 100_000
@@ -416,3 +418,25 @@ async def _ask(ctx: Context, spec: Spec, query: ListQuery) -> ListPage[Any]:
     if spec.system == "desk":
         return await backends.desk.ticket_list(query)
     return await backends.crm.opportunity_list(query)
+
+
+# --- the way back to the customer: one batch per layer ------------------------------------------
+
+
+async def customers_of_invoices(ctx: Context, invoices: Sequence[Invoice]) -> list[Any]:
+    """Per invoice its customer, if the caller may see it (FORBIDDEN otherwise): one CRM batch for all."""
+    loader = ctx.loaders.customer_by_erp_ref
+    return await each(
+        [_visible(ctx, loader.load(i.party_code), f"the customer of invoice {i.number}") for i in invoices]
+    )
+
+
+async def customers_of_opportunities(ctx: Context, opportunities: Sequence[Opportunity]) -> list[Any]:
+    loader = ctx.loaders.customer_by_id
+    return await each(
+        [_visible(ctx, loader.load(o.customer_id), f"the customer of opportunity {o.id}") for o in opportunities]
+    )
+
+
+async def _visible(ctx: Context, load: Awaitable[Customer | None], what: str) -> Customer | None:
+    return await access.visible(ctx, await load, what)

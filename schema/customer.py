@@ -10,7 +10,7 @@ import strawberry
 from strawberry import Info
 
 from resolvers import customers as find
-from resolvers import relations
+from resolvers import relations, worklists
 from resolvers.alerts import alerts_of_customer
 from resolvers.batches import each, one
 from resolvers.receivables import receivables_of_customers
@@ -26,11 +26,13 @@ if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry
     from schema.order import SalesOrder
     from schema.receivable import Receivables
     from schema.ticket import ServiceTicket
+    from schema.worklists import CustomerSummary
 
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]
 ReceivablesRef = Annotated["Receivables", strawberry.lazy("schema.receivable")]
 TicketRef = Annotated["ServiceTicket", strawberry.lazy("schema.ticket")]
+CustomerSummaryRef = Annotated["CustomerSummary", strawberry.lazy("schema.worklists")]
 
 MAX_ACTIVITIES = 50
 MAX_TIMELINE = 200
@@ -89,6 +91,10 @@ async def receivables_of(customers: list[Any], info: Info) -> list[Any]:
     return await receivables_of_customers(info.context, customers)
 
 
+def customers_of_opportunities(opportunities: list[Any], info: Info) -> Any:
+    return worklists.customers_of_opportunities(info.context, opportunities)
+
+
 async def risk_of(customers: list[Any], info: Info) -> list[Any]:
     return await risk_of_customers(info.context, customers)
 
@@ -133,6 +139,10 @@ class Opportunity:
     amount: Decimal | None
     close_date: dt.date | None
     probability: float | None
+
+    @strawberry.field(metadata=batched(customers_of_opportunities))
+    async def customer(self, info: Info) -> Customer | None:
+        return await one(customers_of_opportunities, self, info)
 
 
 @strawberry.type
@@ -272,3 +282,10 @@ class CustomerConnection:
     edges: list[CustomerEdge]
     page_info: PageInfo
     total_count: int | None
+
+    @strawberry.field(description="Aggregates over every match (asked of the CRM only when selected).")
+    def summary(self) -> CustomerSummaryRef | None:
+        from schema.worklists import CustomerSummary  # the summary types live with the worklists
+
+        found = self.summary
+        return None if found is None else CustomerSummary.of(found)

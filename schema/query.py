@@ -10,13 +10,16 @@ from strawberry import Info
 
 from resolvers import availability, lookups
 from resolvers import customers as find
+from resolvers.worklists import Order
 from schema.contract import Contract
 from schema.customer import Customer, CustomerConnection
 from schema.derived import derived_from
 from schema.enums import CustomerTier
+from schema.lookahead import selects
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
+from schema.worklists import CustomerOrder, WorklistQuery, order_of
 
 
 @strawberry.type
@@ -27,7 +30,7 @@ class Principal:
 
 
 @strawberry.type
-class Query:
+class Query(WorklistQuery):
     @strawberry.field(description="The authenticated principal, as the gateway sees it.")
     def me(self, info: Info) -> Principal:
         principal = info.context.principal
@@ -38,8 +41,10 @@ class Query:
         return await lookups.customer_by_id(info.context, id)
 
     @strawberry.field(
-        description="Customers visible to the caller (row-level rules apply), newest activity first. `search` matches "
-        "ids and names, and tax ids for callers who may read them.",
+        description="Customers visible to the caller (row-level rules apply), newest activity first (or `orderBy`). "
+        "`search` matches ids and names, and tax ids for callers who may read them. `team`, `region`, `industry`, "
+        "`tiers` narrow in the CRM; `hasOverdue` and `creditExceeded` (gross credit used above the limit) are asked "
+        "of the ERP first and need Customer.receivables.",
         metadata=derived_from("Customer.taxId", coarse="`search` matches tax ids only for callers who may read them"),
     )
     async def customers(
@@ -50,7 +55,24 @@ class Query:
         tier: CustomerTier | None = None,
         first: int | None = 20,
         after: str | None = None,
+        team: str | None = None,
+        region: list[str] | None = None,
+        industry: list[str] | None = None,
+        tiers: list[CustomerTier] | None = None,
+        has_overdue: bool | None = None,
+        credit_exceeded: bool | None = None,
+        order_by: CustomerOrder | None = None,
     ) -> CustomerConnection:
+        narrowing = find.Narrowing(
+            team=team,
+            region=region,
+            industry=industry,
+            tiers=None if tiers is None else [t.value for t in tiers],
+            has_overdue=has_overdue,
+            credit_exceeded=credit_exceeded,
+            sort="" if order_by is None else order_of(order_by, Order("last_activity_at", True)).spelled,
+            summary=selects(info, "summary"),
+        )
         return await find.customer_page(
             info.context,
             search=search,
@@ -58,6 +80,7 @@ class Query:
             tier=tier.value if tier else None,
             first=20 if first is None else first,
             after=after,
+            narrowing=narrowing,
         )
 
     @strawberry.field
