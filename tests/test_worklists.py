@@ -278,3 +278,23 @@ def test_a_page_costs_the_same_calls_at_any_size_one_per_system_and_route(in_pro
             expected.setdefault(system, {}).update(routes)
     assert by_size[50] == expected
     assert by_size[10] == by_size[50] == by_size[100]
+
+
+def test_a_keyset_page_does_not_shift_when_a_record_is_added_before_it(in_process_gateway, world):
+    """The newest tickets first: a ticket opened between page 1 and page 2 neither repeats nor hides a row."""
+    from in_process import demo_apps
+
+    query = """query($after: String) { tickets(first: 5, after: $after) { pageInfo { endCursor } edges { node { id } } } }"""
+    before = in_process_gateway.query(query.replace("first: 5", "first: 10"), headers=bearer("executive"))
+    ten = [edge["node"]["id"] for edge in before["data"]["tickets"]["edges"]]
+    first = in_process_gateway.query(query, headers=bearer("executive"))["data"]["tickets"]
+    org = next(c["refs"]["desk"] for c in world["customers"] if c["refs"]["desk"])
+    opened = TestClient(demo_apps()["desk"]).post(
+        "/tickets", json={"org_id": org, "subject": "Opened while paging", "kind": "INQUIRY", "priority": "P4"}
+    )
+    assert opened.status_code == 201
+    after = first["pageInfo"]["endCursor"]
+    second = in_process_gateway.query(query, {"after": after}, headers=bearer("executive"))["data"]["tickets"]
+    assert [edge["node"]["id"] for edge in first["edges"] + second["edges"]] == ten
+    newest = in_process_gateway.query(query, headers=bearer("executive"))["data"]["tickets"]["edges"][0]
+    assert newest["node"]["id"] == opened.json()["id"]
