@@ -251,6 +251,12 @@ class CountBucket:
     count: int
 
 
+@strawberry.type(description="A named figure of a summary, for dashboard tiles and BI exports (one row each).")
+class Metric:
+    name: str
+    value: float | None
+
+
 AGING = ("current", "d1to30", "d31to60", "d61to90", "over90")
 
 
@@ -290,6 +296,15 @@ class InvoiceSummary:
         "(null when nothing was issued then)."
     )
 
+    @strawberry.field(description="dso, count, openAmount and overdueAmount as rows.")
+    def metrics(self) -> list[Metric]:
+        return [
+            Metric(name="dso", value=self.dso),
+            Metric(name="count", value=float(self.count)),
+            Metric(name="openAmount", value=float(self.open_amount)),
+            Metric(name="overdueAmount", value=float(self.overdue_amount)),
+        ]
+
     @classmethod
     def of(cls, summary: Summary) -> InvoiceSummary:
         return cls(
@@ -314,6 +329,15 @@ class OrderSummary:
     on_time_delivery_rate: float | None = strawberry.field(
         description="onTimeCount / deliveredCount (null when none was delivered)."
     )
+
+    @strawberry.field(description="onTimeDeliveryRate, deliveredCount, onTimeCount and count as rows.")
+    def metrics(self) -> list[Metric]:
+        return [
+            Metric(name="onTimeDeliveryRate", value=self.on_time_delivery_rate),
+            Metric(name="deliveredCount", value=float(self.delivered_count)),
+            Metric(name="onTimeCount", value=float(self.on_time_count)),
+            Metric(name="count", value=float(self.count)),
+        ]
 
     @classmethod
     def of(cls, summary: Summary) -> OrderSummary:
@@ -353,6 +377,14 @@ class TicketSummary:
     by_priority: list[CountBucket]
     sla_breached_count: int
     sla_breach_rate: float | None = strawberry.field(description="slaBreachedCount / count (null when none).")
+
+    @strawberry.field(description="slaBreachRate, slaBreachedCount and count as rows.")
+    def metrics(self) -> list[Metric]:
+        return [
+            Metric(name="slaBreachRate", value=self.sla_breach_rate),
+            Metric(name="slaBreachedCount", value=float(self.sla_breached_count)),
+            Metric(name="count", value=float(self.count)),
+        ]
 
     @classmethod
     def of(cls, summary: Summary) -> TicketSummary:
