@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from resolvers.access import Forbidden
 from resolvers.costing import BomCycle
+from resolvers.customers import NotSupported
 from resolvers.errors import BadUserInput, GatewayError, NotFound
 from sources.errors import (
     IsthmusError,
@@ -168,6 +169,7 @@ TABLE: tuple[Row, ...] = (
     SourceTimeout,
     SourceBadResponse,
     BomCycle,
+    NotSupported,
     (QueryTooDeep, TooManyAliases, TooManyRootFields, TooManyFields),
     QueryTooComplex,
     RateLimited,

@@ -104,3 +104,18 @@ def test_filters_and_summaries_count_in_the_estimated_cost():
     # the summary once, its two fields (`summary`, `count`) per row as every field of a connection
     assert summarised == plain + demand.SUMMARY_COST + 50 * 2
     assert estimate("{ invoices(first: 100) { edges { node { id } } } }") > plain  # `first` multiplies as before
+
+
+async def test_an_erp_that_answers_no_worklists_is_said_so_without_a_call():
+    """Tryton has no worklist search: its invoice and order lists are NOT_SUPPORTED, not a broken call."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from resolvers.customers import NotSupported
+    from resolvers.worklists import INVOICES, Order, worklist
+
+    tryton = SimpleNamespace(name="ERP")  # no invoice_list, order_list, party_keys
+    ctx = SimpleNamespace(scope="all", today=dt.date.today(), can_read=lambda coordinate: True,
+                          loaders=SimpleNamespace(backends=SimpleNamespace(erp=tryton)))
+    with pytest.raises(NotSupported):
+        await worklist(ctx, INVOICES, filter_=None, order=Order("issued_at", True), first=20, after=None, summary=False)
