@@ -124,19 +124,23 @@ ORDERS = List(
 )
 
 # A party's credit used, gross: open invoices + open items + the uninvoiced part (tax included) of
-# confirmed, processing and shipped orders; what the gateway's receivables compute.
-CREDIT_USED = """(
-    (SELECT coalesce(sum(i.amount - i.paid_amount), 0) FROM invoices i
-     WHERE i.party_code = t.code AND i.status IN ('OPEN', 'PARTIALLY_PAID'))
-  + (SELECT coalesce(sum(o.amount), 0) FROM open_items o WHERE o.party_code = t.code)
-  + (SELECT coalesce(sum(max(0, (r.total + r.tax_amount) - (r.invoiced_amount + r.invoiced_tax_amount))), 0)
-     FROM orders r WHERE r.party_code = t.code AND r.status IN ('CONFIRMED', 'PROCESSING', 'SHIPPED')))"""
+# confirmed, processing and shipped orders; what the gateway's receivables compute. One grouped
+# pass over each table, not three look-ups per party.
+PARTY_CREDIT = """(SELECT p.rowid AS rowid, p.code AS id, p.code AS code, p.credit_limit AS credit_limit,
+    coalesce(i.open, 0) + coalesce(o.open, 0) + coalesce(r.uninvoiced, 0) AS credit_used
+  FROM parties p
+  LEFT JOIN (SELECT party_code, sum(amount - paid_amount) AS open FROM invoices
+             WHERE status IN ('OPEN', 'PARTIALLY_PAID') GROUP BY party_code) i ON i.party_code = p.code
+  LEFT JOIN (SELECT party_code, sum(amount) AS open FROM open_items GROUP BY party_code) o ON o.party_code = p.code
+  LEFT JOIN (SELECT party_code, sum(max(0, (total + tax_amount) - (invoiced_amount + invoiced_tax_amount))) AS uninvoiced
+             FROM orders WHERE status IN ('CONFIRMED', 'PROCESSING', 'SHIPPED') GROUP BY party_code) r
+    ON r.party_code = p.code)"""
 PARTIES = List(
     kind="parties",
-    table="(SELECT rowid, code AS id, * FROM parties)",
+    table=PARTY_CREDIT,
     filters={
         "party": Filter(f"t.code {IN}"),
-        "credit_exceeded": Filter(f"(t.credit_limit IS NOT NULL AND {CREDIT_USED} > t.credit_limit)", "bool"),
+        "credit_exceeded": Filter("(t.credit_limit IS NOT NULL AND t.credit_used > t.credit_limit)", "bool"),
         "overdue": Filter(
             "(EXISTS (SELECT 1 FROM invoices i WHERE i.party_code = t.code AND i.status IN ('OPEN', 'PARTIALLY_PAID') "
             "AND i.amount - i.paid_amount > 0 AND i.due_date < :today) OR EXISTS (SELECT 1 FROM open_items o "
