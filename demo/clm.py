@@ -44,6 +44,7 @@ CONTRACTS = List(
         "number": "t.number",
     },
     default_sort="number",
+    per={"counterparty": "t.counterparty_id"},
     summary=Summary(sums={"amount": "coalesce(t.amount, 0)"}, groups={"status": "t.status", "kind": "t.kind"},
                     amount="coalesce(t.amount, 0)"),
 )
@@ -65,6 +66,8 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         """Contracts by filters, sorted, counted and paged by keyset (see demo/worklist.py): `counterparty`,
         `status`, `kind`, `expiring_before`, `end_from`, `end_to`, `start_from`, `start_to`, `min_amount`,
         `max_amount`; `sort` one of end_date, start_date, amount, number; `after`, `limit`, `today`, `summary`."""
+        if "per" in request.query_params:
+            return CONTRACTS.grouped(db, request.query_params)
         return CONTRACTS.answer(db, request.query_params)
 
     @app.get("/counterparties")

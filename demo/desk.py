@@ -60,6 +60,7 @@ TICKETS = List(
         "priority": "t.priority",
     },
     default_sort="-opened_at",
+    per={"org": "t.org_id", "order": "t.order_id", "contract": "t.contract_number"},
     summary=Summary(
         groups={"status": "t.status", "priority": "t.priority"},
         metrics={"breached": f"coalesce(sum(CASE WHEN {BREACHED} THEN 1 ELSE 0 END), 0)"},
@@ -117,6 +118,8 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         """Tickets by filters, sorted, counted and paged by keyset (see demo/worklist.py): `org`, `order`,
         `contract`, `status`, `priority`, `kind`, `sla_breached`, `opened_from`, `opened_to`; `sort` one of
         opened_at, sla_due_at, priority; `after`, `limit`, `now`, `summary`."""
+        if "per" in request.query_params:
+            return TICKETS.grouped(db, request.query_params)
         return TICKETS.answer(db, request.query_params)
 
     @app.get("/orgs")

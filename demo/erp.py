@@ -76,6 +76,7 @@ INVOICES = List(
         "number": "t.number",
     },
     default_sort="-issued_at",
+    per={"party": "t.party_code", "order": "t.order_id"},
     summary=Summary(
         sums={"amount": "t.amount", "open": OPEN_AMOUNT, "overdue": f"(CASE WHEN {OVERDUE} THEN {OPEN_AMOUNT} ELSE 0 END)"},
         groups={"aging": AGING, "status": "t.status"},
@@ -110,6 +111,7 @@ ORDERS = List(
         "number": "t.number",
     },
     default_sort="-ordered_at",
+    per={"party": "t.party_code", "contract": "t.contract_number"},
     summary=Summary(
         sums={"total": "t.total", "uninvoiced": "max(0, t.total - t.invoiced_amount)"},
         groups={"status": "t.status"},
@@ -305,6 +307,8 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         `status`, `overdue`, `min_days_overdue`, `max_days_overdue`, `due_from`, `due_to`, `issued_from`,
         `issued_to`, `min_amount`, `max_amount`, `min_open`, `max_open`; `sort` one of due_date, issued_at,
         amount, open_amount, days_overdue, number ('-' first: descending); `after`, `limit`, `today`, `summary`."""
+        if "per" in request.query_params:
+            return INVOICES.grouped(db, request.query_params)
         return INVOICES.answer(db, request.query_params)
 
     @app.get("/orders/search")
@@ -312,6 +316,8 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         """Orders by filters, sorted, counted and paged by keyset: `party`, `contract`, `status`, `ordered_from`,
         `ordered_to`, `promised_from`, `promised_to`, `min_total`, `max_total`, `late`; `sort` one of
         ordered_at, promised_date, total, number; `after`, `limit`, `today`, `summary`."""
+        if "per" in request.query_params:
+            return ORDERS.grouped(db, request.query_params)
         return ORDERS.answer(db, request.query_params)
 
     @app.get("/parties/keys")

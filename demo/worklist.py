@@ -12,6 +12,9 @@ the row-level filters must). `today` (a date) and `now` (an instant) are what "o
 "SLA breached" are measured against; the caller sends them, so the gateway and the system
 agree on the day.
 
+`per=<key filter>` (e.g. `per=party` with `party=P1,P2`) answers a page per key instead, for
+the nested lists of a layer of parents (see `List.grouped`).
+
 Answer: `{"items": [...], "total": N, "cursors": [[value, id], ...], "more": bool}` and,
 with `summary=true`, `"summary": {"count", "sums": {name: "0.00"}, "groups": {name: [{"key",
 "count", "amount"}]}, "metrics": {name: number | null}}` over every matching row, not the page.
@@ -63,6 +66,7 @@ class List:
     default_sort: str
     summary: Summary = Summary()
     joins: str = ""
+    per: Mapping[str, str] = field(default_factory=dict)  # key-list filter -> its column, for `per=`
 
     def where(self, params: Mapping[str, str]) -> tuple[str, dict[str, object]]:
         """The WHERE clause and its bound values for the filters given in `params`."""
@@ -114,6 +118,47 @@ class List:
         items = ",".join(docs[rowid] for rowid, _, _ in rows[:limit])
         rest = orjson.dumps(body).decode()[1:]
         return Response(f'{{"items":[{items}],{rest}', media_type="application/json")
+
+    def grouped(self, db: Database, params: Mapping[str, str]) -> Response:
+        """`per=<key filter>`: a page per key of that filter, in one query, for a layer of parents:
+        `{"groups": {key: {"items", "total", "cursors", "more"}}}` (keys without rows are absent)."""
+        per = params["per"]
+        column = self.per.get(per)
+        if column is None or params.get(per) is None:
+            raise bad("per", f"one of {', '.join(sorted(self.per))}, given as a filter too")
+        condition, bound = self.where(params)
+        limit = _int("limit", params.get("limit", "20"), 0, MAX_LIMIT)
+        sort = params.get("sort") or self.default_sort
+        descending = sort.startswith("-")
+        expr = self.sorts.get(sort.lstrip("-"))
+        if expr is None:
+            raise bad("sort", f"one of {', '.join(sorted(self.sorts))}, '-' first for descending")
+        source = f"FROM {self.table} t {self.joins} WHERE {condition}"
+        totals = dict(db.con.execute(f"SELECT {column}, count(*) {source} GROUP BY {column}", bound).fetchall())
+        paged = condition
+        if params.get("after"):
+            value, last_id = _after(params["after"])
+            bound.update(after_value=value, after_id=last_id)
+            paged += f" AND (({expr}) {'<' if descending else '>'} :after_value OR (({expr}) = :after_value AND t.id > :after_id))"
+        ranked = (
+            f"SELECT t.rowid AS rid, ({expr}) AS value, t.id AS id, {column} AS grp, row_number() OVER "
+            f"(PARTITION BY {column} ORDER BY ({expr}) {'DESC' if descending else 'ASC'}, t.id) AS n "
+            f"FROM {self.table} t {self.joins} WHERE {paged}"
+        )
+        rows = db.con.execute(f"SELECT rid, value, id, grp, n FROM ({ranked}) WHERE n <= :limit ORDER BY grp, n",
+                              {**bound, "limit": limit + 1}).fetchall()
+        docs = db.documents[self.kind]
+        pages: dict[str, list] = {}
+        for rid, value, row_id, group, n in rows:
+            pages.setdefault(group, []).append((rid, value, row_id, n))
+        parts = []
+        for group, found in pages.items():
+            shown = [row for row in found if row[3] <= limit]
+            meta = orjson.dumps({"total": totals.get(group, 0), "cursors": [[v, i] for _, v, i, _ in shown],
+                                 "more": len(found) > limit}).decode()[1:]
+            items = ",".join(docs[rid] for rid, _, _, _ in shown)
+            parts.append(f'{orjson.dumps(group).decode()}:{{"items":[{items}],{meta}')
+        return Response(f'{{"groups":{{{",".join(parts)}}}}}', media_type="application/json")
 
     def summarise(self, db: Database, source: str, bound: dict, total: int) -> dict:
         spec = self.summary

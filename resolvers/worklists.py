@@ -35,7 +35,8 @@ from resolvers import access
 from resolvers.batches import each
 from resolvers.context import Context
 from resolvers.customers import MAX_VALUES, NotSupported, PageInfo, check_key, check_page_size, team_filter
-from resolvers.errors import BadUserInput
+from resolvers.errors import BadUserInput, GatewayError
+from sources.errors import SourceError
 from sources.kinds import ErpLists
 from sources.lists import ListPage, ListQuery, Summary, joined
 from sources.records import Customer, Invoice, Opportunity
@@ -440,3 +441,59 @@ async def customers_of_opportunities(ctx: Context, opportunities: Sequence[Oppor
 
 async def _visible(ctx: Context, load: Awaitable[Customer | None], what: str) -> Customer | None:
     return await access.visible(ctx, await load, what)
+
+
+# --- nested: a connection per customer of a layer, one call for all ----------------------------------
+
+
+async def nested(
+    ctx: Context,
+    spec: Spec,
+    customers: Sequence[Customer],
+    *,
+    filter_: Any,
+    order: Order,
+    first: int,
+    after: str | None,
+) -> list[Any]:
+    """Per customer its page of `spec`'s list (a `Connection`, or the exception that cost it), filtered,
+    sorted and counted by the system as the root list is, for every customer of the layer in one call.
+    The customers are the caller's already (they were checked on the way here); the filter's
+    `customer` and `customerId` belong to the root lists."""
+    check_page_size(first, MAX_PAGE_SIZE)
+    check_order(spec, order, ctx)
+    if _set(filter_, "customer") is not None or _set(filter_, "customer_id") is not None:
+        raise BadUserInput(
+            "`filter.customer` and `filter.customerId` narrow the root lists; here the customer is given."
+        )
+    keyset = decode_cursor(spec.name, order, after) if after else None
+    own = filters_of(spec, filter_, ctx)
+    refs = [getattr(customer.refs, spec.system) for customer in customers]
+    wanted = [ref for ref in dict.fromkeys(refs) if ref]
+    found: dict[str, ListPage[Any]] = {}
+    if wanted and spec.key is not None:
+        query = ListQuery(
+            filters=(*own, (spec.key, joined(wanted))),
+            sort=order.spelled,
+            after=keyset,
+            limit=first,
+            today=ctx.today,
+            now=dt.datetime.now(dt.UTC).replace(second=0, microsecond=0),
+        )
+        try:
+            found = await _ask_pages(ctx, spec, query, spec.key)
+        except (SourceError, GatewayError) as failure:  # one failed call is every parent's answer
+            return [failure for _ in customers]
+    return [connection(spec.name, order, found[ref]) if ref in found else empty() for ref in refs]
+
+
+async def _ask_pages(ctx: Context, spec: Spec, query: ListQuery, per: str) -> dict[str, ListPage[Any]]:
+    backends = ctx.loaders.backends
+    if spec.system == "erp":
+        erp = backends.erp
+        if not isinstance(erp, ErpLists):
+            raise NotSupported(f"`{spec.name}` needs an ERP that answers worklists; {erp.name} does not.")
+        return await (erp.invoice_pages if spec is INVOICES else erp.order_pages)(query, per)
+    if spec.system == "clm":
+        return await backends.clm.contract_pages(query, per)
+    return await backends.desk.ticket_pages(query, per)

@@ -16,6 +16,7 @@ from resolvers.batches import each, one
 from resolvers.receivables import receivables_of_customers
 from resolvers.risk import risk_of_customers
 from resolvers.timeline import timeline_of_customer
+from schema import worklists as lists
 from schema.batched import batched
 from schema.derived import derived_from
 from schema.enums import AlertKind, ContractStatus, CustomerTier, OrderStatus, RiskLevel, SourceName, TicketStatus
@@ -236,6 +237,66 @@ class Customer:
     @strawberry.field(metadata=batched(tickets_of))
     async def tickets(self, info: Info, status: TicketStatus | None = None) -> list[TicketRef] | None:
         return await one(tickets_of, self, info, status=status)
+
+    @strawberry.field(
+        description="The customer's invoices as a connection: filtered, sorted and counted by the ERP for every "
+        "customer of the page in one call (`summary` is null here).",
+        metadata={**derived_from("Customer.receivables"), **batched(lists.invoices_of)},
+    )
+    async def invoices_connection(
+        self,
+        info: Info,
+        filter: lists.InvoiceFilter | None = None,
+        order_by: lists.InvoiceOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.InvoiceConnection | None:
+        return await one(lists.invoices_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
+
+    @strawberry.field(
+        description="The customer's orders as a connection (no cap at 100): filtered, sorted and counted by the "
+        "ERP for every customer of the page in one call (`summary` is null here).",
+        metadata=batched(lists.orders_of),
+    )
+    async def orders_connection(
+        self,
+        info: Info,
+        filter: lists.OrderFilter | None = None,
+        order_by: lists.OrderOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.OrderConnection | None:
+        return await one(lists.orders_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
+
+    @strawberry.field(
+        description="The customer's contracts as a connection, paged and counted by the CLM for every customer "
+        "of the page in one call (`summary` is null here).",
+        metadata=batched(lists.contracts_of),
+    )
+    async def contracts_connection(
+        self,
+        info: Info,
+        filter: lists.ContractFilter | None = None,
+        order_by: lists.ContractOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.ContractConnection | None:
+        return await one(lists.contracts_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
+
+    @strawberry.field(
+        description="The customer's tickets as a connection, paged and counted by the desk for every customer "
+        "of the page in one call (`summary` is null here).",
+        metadata=batched(lists.tickets_of),
+    )
+    async def tickets_connection(
+        self,
+        info: Info,
+        filter: lists.TicketFilter | None = None,
+        order_by: lists.TicketOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.TicketConnection | None:
+        return await one(lists.tickets_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
 
     @strawberry.field(
         metadata=derived_from(

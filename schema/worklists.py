@@ -8,6 +8,7 @@ summaries are the systems' own aggregates over every matching row, not over the 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,7 +18,6 @@ from strawberry import Info
 
 from resolvers import relations
 from resolvers import worklists as lists
-from schema.customer import PageInfo
 from schema.derived import derived_from
 from schema.enums import (
     ContractKind,
@@ -33,7 +33,7 @@ from sources.lists import Summary
 
 if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry resolves them at build time
     from schema.contract import Contract
-    from schema.customer import Opportunity
+    from schema.customer import Opportunity, PageInfo
     from schema.order import SalesOrder
     from schema.receivable import Invoice
     from schema.ticket import ServiceTicket
@@ -43,6 +43,7 @@ OpportunityRef = Annotated["Opportunity", strawberry.lazy("schema.customer")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]
 InvoiceRef = Annotated["Invoice", strawberry.lazy("schema.receivable")]
 TicketRef = Annotated["ServiceTicket", strawberry.lazy("schema.ticket")]
+PageInfoRef = Annotated["PageInfo", strawberry.lazy("schema.customer")]
 
 
 # --- ordering --------------------------------------------------------------------------------
@@ -137,6 +138,13 @@ class OpportunityOrder:
 class CustomerOrder:
     field: CustomerSortField
     direction: SortDirection = SortDirection.ASC
+
+
+FIRST = 20
+INVOICE_ORDER = lists.Order("issued_at", True)
+ORDER_ORDER = lists.Order("ordered_at", True)
+CONTRACT_ORDER = lists.Order("number", False)
+TICKET_ORDER = lists.Order("opened_at", True)
 
 
 def order_of(order: Any, default: lists.Order) -> lists.Order:
@@ -451,7 +459,7 @@ class InvoiceEdge:
 @strawberry.type
 class InvoiceConnection:
     edges: list[InvoiceEdge]
-    page_info: PageInfo
+    page_info: PageInfoRef
     total_count: int
 
     @strawberry.field(description="Aggregates over every match (asked of the ERP only when selected).")
@@ -468,7 +476,7 @@ class OrderEdge:
 @strawberry.type
 class OrderConnection:
     edges: list[OrderEdge]
-    page_info: PageInfo
+    page_info: PageInfoRef
     total_count: int
 
     @strawberry.field(description="Aggregates over every match (asked of the ERP only when selected).")
@@ -485,7 +493,7 @@ class ContractEdge:
 @strawberry.type
 class ContractConnection:
     edges: list[ContractEdge]
-    page_info: PageInfo
+    page_info: PageInfoRef
     total_count: int
 
     @strawberry.field(description="Aggregates over every match (asked of the CLM only when selected).")
@@ -502,7 +510,7 @@ class TicketEdge:
 @strawberry.type
 class TicketConnection:
     edges: list[TicketEdge]
-    page_info: PageInfo
+    page_info: PageInfoRef
     total_count: int
 
     @strawberry.field(description="Aggregates over every match (asked of the desk only when selected).")
@@ -519,7 +527,7 @@ class OpportunityEdge:
 @strawberry.type
 class OpportunityConnection:
     edges: list[OpportunityEdge]
-    page_info: PageInfo
+    page_info: PageInfoRef
     total_count: int
 
     @strawberry.field(description="Aggregates over every match (asked of the CRM only when selected).")
@@ -527,9 +535,69 @@ class OpportunityConnection:
         return _summary(OpportunitySummary, self)
 
 
-# --- the root fields ------------------------------------------------------------------------
+# --- nested: a customer's lists as connections, one call per layer of customers ---------------------
 
-FIRST = 20
+
+async def _nested(
+    spec: lists.Spec,
+    kinds: tuple[type, type],
+    default: lists.Order,
+    customers: list[Any],
+    info: Info,
+    arguments: dict[str, Any],
+) -> list[Any]:
+    """A nested list's pages. The plan executor passes graphql-core's coerced arguments (GraphQL names,
+    input objects as dicts); graphql-core's executor, through `one`, strawberry's (Python names, objects)."""
+    filter_kind, order_kind = kinds
+    filter_ = as_input(filter_kind, arguments.get("filter"))
+    order_by = as_input(order_kind, arguments.get("order_by", arguments.get("orderBy")))
+    first = arguments.get("first", FIRST)
+    return await lists.nested(
+        info.context,
+        spec,
+        customers,
+        filter_=filter_,
+        order=order_of(order_by, default),
+        first=FIRST if first is None else first,
+        after=arguments.get("after"),
+    )
+
+
+def as_input(kind: type, value: Any) -> Any:
+    """An input object of `kind` from graphql-core's dict of it (GraphQL names), or the value as it is."""
+    if not isinstance(value, dict):
+        return value
+    fields = {re.sub(r"[A-Z]", lambda m: "_" + m.group().lower(), name): item for name, item in value.items()}
+    if isinstance(fields.get("customer"), dict):
+        fields["customer"] = as_input(CustomerFilter, fields["customer"])
+    return kind(**fields)
+
+
+async def invoices_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
+    return await _nested(lists.INVOICES, (InvoiceFilter, InvoiceOrder), INVOICE_ORDER, customers, info, arguments)
+
+
+async def orders_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
+    pages = await _nested(lists.ORDERS, (OrderFilter, OrderOrder), ORDER_ORDER, customers, info, arguments)
+    orders = [edge.node for page in pages if not isinstance(page, Exception) for edge in page.edges]
+    relations.prefetch_lines(
+        info.context,
+        orders,
+        products=selects(info, "edges.node.lines.product"),
+        stock=selects(info, "edges.node.lines.product.availability"),
+    )
+    return pages
+
+
+async def contracts_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
+    return await _nested(lists.CONTRACTS, (ContractFilter, ContractOrder), CONTRACT_ORDER, customers, info, arguments)
+
+
+async def tickets_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
+    return await _nested(lists.TICKETS, (TicketFilter, TicketOrder), TICKET_ORDER, customers, info, arguments)
+
+
+# --- the root fields ------------------------------------------------------------------------
 
 
 @strawberry.type
@@ -547,9 +615,7 @@ class WorklistQuery:
         first: int | None = FIRST,
         after: str | None = None,
     ) -> InvoiceConnection:
-        return await _page(
-            info, lists.INVOICES, filter, order_of(order_by, lists.Order("issued_at", True)), first, after
-        )
+        return await _page(info, lists.INVOICES, filter, order_of(order_by, INVOICE_ORDER), first, after)
 
     @strawberry.field(
         description="Sales orders of the customers the caller sees, filtered and sorted by the ERP (newest first by "
@@ -563,9 +629,7 @@ class WorklistQuery:
         first: int | None = FIRST,
         after: str | None = None,
     ) -> OrderConnection:
-        found = await _page(
-            info, lists.ORDERS, filter, order_of(order_by, lists.Order("ordered_at", True)), first, after
-        )
+        found = await _page(info, lists.ORDERS, filter, order_of(order_by, ORDER_ORDER), first, after)
         relations.prefetch_lines(
             info.context,
             [edge.node for edge in found.edges],
@@ -587,9 +651,7 @@ class WorklistQuery:
         first: int | None = FIRST,
         after: str | None = None,
     ) -> ContractConnection:
-        return await _page(
-            info, lists.CONTRACTS, filter, order_of(order_by, lists.Order("number", False)), first, after
-        )
+        return await _page(info, lists.CONTRACTS, filter, order_of(order_by, CONTRACT_ORDER), first, after)
 
     @strawberry.field(
         description="Service tickets of the customers the caller sees, filtered and sorted by the desk (newest "
@@ -603,9 +665,7 @@ class WorklistQuery:
         first: int | None = FIRST,
         after: str | None = None,
     ) -> TicketConnection:
-        return await _page(
-            info, lists.TICKETS, filter, order_of(order_by, lists.Order("opened_at", True)), first, after
-        )
+        return await _page(info, lists.TICKETS, filter, order_of(order_by, TICKET_ORDER), first, after)
 
     @strawberry.field(
         description="Opportunities of the customers the caller sees, filtered and sorted by the CRM (by close date "

@@ -24,6 +24,10 @@ class ClmSource(Source):
     async def contract_list(self, query: ListQuery) -> ListPage[Contract]:
         return await lists.page(self, "contract_list", "/contracts/search", query, Contract)
 
+    async def contract_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Contract]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "contract_pages", "/contracts/search", query, per, Contract)
+
     @cached("master")
     async def contracts_by_counterparty(self, ids: Sequence[str]) -> Related[Contract]:
         return await self.many_per_key(

@@ -36,6 +36,10 @@ class DeskSource(Source):
     async def ticket_list(self, query: ListQuery) -> ListPage[Ticket]:
         return await lists.page(self, "ticket_list", "/tickets/search", query, Ticket)
 
+    async def ticket_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Ticket]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "ticket_pages", "/tickets/search", query, per, Ticket)
+
     async def open_ticket(self, key: str, draft: TicketDraft) -> Ticket:
         """POST /tickets with the idempotency key."""
         ticket = await self.send_write("open_ticket", "POST", "/tickets", msgspec.to_builtins(draft), Ticket, key)

@@ -78,8 +78,16 @@ class ErpSource(Source):
     async def invoice_list(self, query: ListQuery) -> ListPage[Invoice]:
         return await lists.page(self, "invoice_list", "/invoices/search", query, Invoice)
 
+    async def invoice_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Invoice]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "invoice_pages", "/invoices/search", query, per, Invoice)
+
     async def order_list(self, query: ListQuery) -> ListPage[Order]:
         return await lists.page(self, "order_list", "/orders/search", query, Order)
+
+    async def order_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Order]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "order_pages", "/orders/search", query, per, Order)
 
     async def party_keys(self, filters: Sequence[tuple[str, str]]) -> list[str]:
         """The codes of the parties with `overdue` receivables or `credit_exceeded` (on `today`)."""

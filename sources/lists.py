@@ -8,7 +8,8 @@ customers) among them, so a page is full and `total` exact. A `ListPage` is the 
 answer: the page, the exact total, each row's keyset, whether more follow, and (when asked
 for) the summary over every matching row.
 
-`keys` asks for the distinct keys of what matches (a party's code, a customer's ref in
+`pages` asks for a page per parent key at once (`per=party`): the nested lists of a layer of
+customers in one call. `keys` asks for the distinct keys of what matches (a party's code, a customer's ref in
 another system): how a filter that spans systems is joined, one batch per system.
 """
 
@@ -47,6 +48,12 @@ class ListPage(msgspec.Struct, Generic[R], frozen=True, gc=False):
     cursors: list[tuple[str | int | float, str]]
     more: bool
     summary: Summary | None = None
+
+
+class Groups(msgspec.Struct, Generic[R], frozen=True, gc=False):
+    """A page per key of the `per` filter (keys without a row are absent)."""
+
+    groups: dict[str, ListPage[R]]
 
 
 class Keys(msgspec.Struct, frozen=True, gc=False):
@@ -89,6 +96,23 @@ async def page(source: Source, method: str, path: str, query: ListQuery, model: 
     async def fetch(_: list[Any]) -> list[ListPage[R]]:
         body = await source.http.get(method, path, params, keys=max(1, keys))
         return [source.validate(method, body, ListPage[model])]  # type: ignore[valid-type]
+
+    (found,) = await source.cached(method, "lists", [tuple(sorted(params.items()))], fetch)
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+async def pages(
+    source: Source, method: str, path: str, query: ListQuery, per: str, model: type[R]
+) -> dict[str, ListPage[R]]:
+    """A page per key of the `per` filter (a layer's parents' nested lists) in one call, cached as `page` is."""
+    params = {**query.params(), "per": per}
+    keys = sum(len(value.split(",")) for name, value in query.filters if name in KEY_LISTS)
+
+    async def fetch(_: list[Any]) -> list[dict[str, ListPage[R]]]:
+        body = await source.http.get(method, path, params, keys=max(1, keys))
+        return [source.validate(method, body, Groups[model]).groups]  # type: ignore[valid-type]
 
     (found,) = await source.cached(method, "lists", [tuple(sorted(params.items()))], fetch)
     if isinstance(found, Exception):
