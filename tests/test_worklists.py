@@ -280,6 +280,57 @@ def test_a_page_costs_the_same_calls_at_any_size_one_per_system_and_route(in_pro
     assert by_size[10] == by_size[50] == by_size[100]
 
 
+NESTED = """query($first: Int, $n: Int) { customers(first: $first) { edges { node { id
+    invoicesConnection(first: $n, orderBy: {field: DUE_DATE}, filter: {status: [OPEN, PARTIALLY_PAID]}) {
+      totalCount pageInfo { hasNextPage } edges { node { id } } }
+    ordersConnection(first: $n, orderBy: {field: TOTAL, direction: DESC}) {
+      totalCount pageInfo { hasNextPage } edges { node { id lines { sku product { name } } } } }
+    contractsConnection(first: $n, filter: {status: [ACTIVE, COMPLETED]}) { totalCount pageInfo { hasNextPage } edges { node { id } } }
+    ticketsConnection(first: $n, orderBy: {field: PRIORITY}) { totalCount pageInfo { hasNextPage } edges { node { id } } } } } } }"""
+
+
+def nested_expected(world, customer, n):
+    """Each nested page recomputed from the systems' data: (ids of the first n, total, more)."""
+    erp, clm, desk = (customer["refs"][system] for system in ("erp", "clm", "desk"))
+    lists = {
+        "invoicesConnection": ordered([i for i in world["invoices"] if i["party_code"] == erp and i["status"] in OPEN],
+                                      lambda i: i["due_date"], False),
+        "ordersConnection": ordered([o for o in world["orders"] if o["party_code"] == erp],
+                                    lambda o: Decimal(o["total"]), True),
+        "contractsConnection": ordered([c for c in world["contracts"] if c["counterparty_id"] == clm
+                                        and c["status"] in ("ACTIVE", "COMPLETED")], lambda c: c["number"], False),
+        "ticketsConnection": ordered([t for t in world["tickets"] if t["org_id"] == desk], lambda t: t["priority"], False),
+    }
+    return {name: (ids[:n], len(ids), len(ids) > n) for name, ids in lists.items()}
+
+
+@pytest.mark.parametrize("gateway_fixture", ["in_process_gateway", "in_process_reference_gateway"])
+def test_nested_connections_page_and_count_each_customer_as_its_systems_do(request, world, gateway_fixture):
+    gateway = request.getfixturevalue(gateway_fixture)
+    body = gateway.query(NESTED, {"first": 30, "n": 3}, headers=bearer("executive"))
+    assert "errors" not in body, body["errors"][:3]
+    by_id = {c["id"]: c for c in world["customers"]}
+    for edge in body["data"]["customers"]["edges"]:
+        node = edge["node"]
+        for name, (ids, total, more) in nested_expected(world, by_id[node["id"]], 3).items():
+            got = node[name]
+            assert ([e["node"]["id"] for e in got["edges"]], got["totalCount"], got["pageInfo"]["hasNextPage"]) == (ids, total, more), (node["id"], name)
+
+
+def test_nested_connections_cost_one_call_per_system_whatever_the_number_of_customers(in_process_gateway):
+    by_customers = {}
+    for first in (5, 50):
+        in_process_gateway.reset_stats()
+        body = in_process_gateway.query(NESTED, {"first": first, "n": 5}, headers=bearer("executive"))
+        assert "errors" not in body
+        by_customers[first] = in_process_gateway.by_route()
+    assert by_customers[5] == by_customers[50] == {
+        "crm": {"/customers/search": 1}, "erp": {"/invoices/search": 1, "/orders/search": 1, "/products": 1},
+        "clm": {"/contracts/search": 1}, "desk": {"/tickets/search": 1},
+    }
+
+
+# Last in this module: it writes a ticket into the shared demo desk, which `world` read before.
 def test_a_keyset_page_does_not_shift_when_a_record_is_added_before_it(in_process_gateway, world):
     """The newest tickets first: a ticket opened between page 1 and page 2 neither repeats nor hides a row."""
     from in_process import demo_apps
