@@ -12,11 +12,11 @@ import asyncio
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from resolvers import access
 from resolvers.context import Context
-from resolvers.errors import BadUserInput, GatewayError, NotFound
+from resolvers.errors import BadUserInput, NotFound, NotSupported
 from sources.kinds import ErpLists
 from sources.lists import ListQuery, Summary
 from sources.records import Customer
@@ -90,11 +90,6 @@ def _shown(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
-class NotSupported(GatewayError):
-    code = "NOT_SUPPORTED"
-    when = "a worklist the configured backend cannot answer (the ERP worklists with Tryton as the ERP)"
-
-
 @dataclass(frozen=True)
 class Edge:
     cursor: str
@@ -146,6 +141,11 @@ async def customer_page(
         check_key(owner_id, "ownerId")
     offset = decode_cursor(after) + 1 if after else 0
     owners, team = access.search_filters(ctx, owner_id)
+    if tier is not None and narrowing.tiers is not None:  # both: the tiers in both (the CRM takes one list)
+        narrowing = replace(narrowing, tiers=[t for t in narrowing.tiers if t == tier])
+        tier = None
+        if not narrowing.tiers:
+            return CustomerPage([], PageInfo(has_next_page=False, end_cursor=None), 0, _no_summary(narrowing))
     filters = narrowed(narrowing, team)
     parties = await receivable_party_filter(ctx, narrowing.has_overdue, narrowing.credit_exceeded)
     if parties is not None:

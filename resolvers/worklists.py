@@ -34,8 +34,8 @@ from typing import Any
 from resolvers import access
 from resolvers.batches import each
 from resolvers.context import Context
-from resolvers.customers import MAX_VALUES, NotSupported, PageInfo, check_key, check_page_size, team_filter
-from resolvers.errors import BadUserInput, GatewayError
+from resolvers.customers import MAX_VALUES, PageInfo, check_key, check_page_size, team_filter
+from resolvers.errors import BadUserInput, GatewayError, NotSupported
 from sources.errors import SourceError
 from sources.kinds import ErpLists
 from sources.lists import ListPage, ListQuery, Summary, joined

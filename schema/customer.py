@@ -27,13 +27,11 @@ if TYPE_CHECKING:  # the lazy references below, for the type checker; strawberry
     from schema.order import SalesOrder
     from schema.receivable import Receivables
     from schema.ticket import ServiceTicket
-    from schema.worklists import CustomerSummary
 
 ContractRef = Annotated["Contract", strawberry.lazy("schema.contract")]
 SalesOrderRef = Annotated["SalesOrder", strawberry.lazy("schema.order")]
 ReceivablesRef = Annotated["Receivables", strawberry.lazy("schema.receivable")]
 TicketRef = Annotated["ServiceTicket", strawberry.lazy("schema.ticket")]
-CustomerSummaryRef = Annotated["CustomerSummary", strawberry.lazy("schema.worklists")]
 
 MAX_ACTIVITIES = 50
 MAX_TIMELINE = 200
@@ -345,8 +343,6 @@ class CustomerConnection:
     total_count: int | None
 
     @strawberry.field(description="Aggregates over every match (asked of the CRM only when selected).")
-    def summary(self) -> CustomerSummaryRef | None:
-        from schema.worklists import CustomerSummary  # the summary types live with the worklists
-
+    def summary(self) -> lists.CustomerSummary | None:
         found = self.summary
-        return None if found is None else CustomerSummary.of(found)
+        return None if found is None else lists.CustomerSummary.of(found)

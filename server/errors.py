@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from resolvers.access import Forbidden
 from resolvers.costing import BomCycle
-from resolvers.customers import NotSupported
-from resolvers.errors import BadUserInput, GatewayError, NotFound
+from resolvers.errors import BadUserInput, GatewayError, NotFound, NotSupported
 from sources.errors import (
     IsthmusError,
     SourceBadResponse,

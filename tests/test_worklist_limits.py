@@ -111,7 +111,7 @@ async def test_an_erp_that_answers_no_worklists_is_said_so_without_a_call():
     import datetime as dt
     from types import SimpleNamespace
 
-    from resolvers.customers import NotSupported
+    from resolvers.errors import NotSupported
     from resolvers.worklists import INVOICES, Order, worklist
 
     tryton = SimpleNamespace(name="ERP")  # no invoice_list, order_list, party_keys
@@ -119,3 +119,21 @@ async def test_an_erp_that_answers_no_worklists_is_said_so_without_a_call():
                           loaders=SimpleNamespace(backends=SimpleNamespace(erp=tryton)))
     with pytest.raises(NotSupported):
         await worklist(ctx, INVOICES, filter_=None, order=Order("issued_at", True), first=20, after=None, summary=False)
+
+
+def test_narrowing_filters_of_the_customer_list_are_and_ed(in_process_gateway):
+    """`tier` and `tiers` together keep the tiers in both; a manager asking for another team gets none."""
+    def total(arguments: str, headers: dict) -> int:
+        body = in_process_gateway.query(f"{{ customers({arguments}) {{ totalCount }} }}", headers=headers)
+        assert "errors" not in body, body
+        return body["data"]["customers"]["totalCount"]
+
+    key = total("tier: KEY", EXECUTIVE)
+    assert key > 0
+    assert total("tier: KEY, tiers: [KEY, SMALL]", EXECUTIVE) == key
+    assert total("tier: KEY, tiers: [SMALL]", EXECUTIVE) == 0
+    manager = bearer("sales_manager", user="M1", team="EMEA North")
+    own_team = total('team: "EMEA North"', manager)
+    assert own_team == total("first: 1", manager) > 0
+    assert total('team: "LATAM"', manager) == 0
+    assert total('team: "LATAM"', EXECUTIVE) > 0
