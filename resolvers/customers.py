@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from resolvers import access
@@ -27,6 +28,7 @@ MAX_OFFSET = 10_000_000
 MAX_SEARCH_LENGTH = 200
 MAX_KEY_LENGTH = 64
 MAX_VALUES = 50  # values of one list filter (statuses, regions, ids)
+MAX_JOIN_KEYS = 5000  # keys a join sends in one call (the demo systems take 5,000 in a query string)
 _CURSOR_PREFIX = "customers:"
 _CURSOR = re.compile(r"customers:(0|[1-9][0-9]{0,7})")
 
@@ -151,6 +153,7 @@ async def customer_page(
     if parties is not None:
         if not parties:
             return CustomerPage([], PageInfo(has_next_page=False, end_cursor=None), 0, _no_summary(narrowing))
+        check_join(parties, "hasOverdue` or `creditExceeded")
         filters.append(("erp", ",".join(parties)))
     crm = ctx.loaders.backends.crm
     # A search that matched tax ids would let a caller who may not read them find one by trying.
@@ -255,3 +258,11 @@ async def receivable_party_filter(
     if credit_exceeded is not None:
         pairs.append(("credit_exceeded", "true" if credit_exceeded else "false"))
     return await erp.party_keys(pairs)
+
+
+def check_join(keys: Sequence[str], narrow: str) -> None:
+    """The keys a join sends travel in one query string: past MAX_JOIN_KEYS the caller narrows instead."""
+    if len(keys) > MAX_JOIN_KEYS:
+        raise BadUserInput(
+            f"The customers matched are {len(keys):,}, more than the {MAX_JOIN_KEYS:,} a list joins at once: narrow `{narrow}`."
+        )

@@ -34,7 +34,7 @@ from typing import Any
 from resolvers import access
 from resolvers.batches import each
 from resolvers.context import Context
-from resolvers.customers import MAX_VALUES, PageInfo, check_key, check_page_size, team_filter
+from resolvers.customers import MAX_VALUES, PageInfo, check_join, check_key, check_page_size, team_filter
 from resolvers.errors import BadUserInput, GatewayError, NotSupported
 from sources.errors import SourceError
 from sources.kinds import ErpLists
@@ -391,6 +391,7 @@ async def worklist(
         refs = await backends.crm.customer_keys(spec.system, customers)
         if not refs:
             return empty()
+        check_join(refs, "filter.customer")
         pairs = [*own, (spec.key, joined(refs))]
     else:
         pairs = own

@@ -137,3 +137,16 @@ def test_narrowing_filters_of_the_customer_list_are_and_ed(in_process_gateway):
     assert own_team == total("first: 1", manager) > 0
     assert total('team: "LATAM"', manager) == 0
     assert total('team: "LATAM"', EXECUTIVE) > 0
+
+
+def test_a_join_past_the_keys_one_call_carries_asks_to_narrow(in_process_gateway, monkeypatch):
+    """The customers' keys travel in one query string: past the limit the list is refused, the ERP never asked."""
+    import resolvers.customers
+
+    monkeypatch.setattr(resolvers.customers, "MAX_JOIN_KEYS", 10)
+    in_process_gateway.reset_stats()
+    body = in_process_gateway.query('{ invoices(filter: {customer: {region: ["EMEA"]}}) { totalCount } }', headers=EXECUTIVE)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "filter.customer" in body["errors"][0]["message"]
+    assert in_process_gateway.by_route()["erp"] == {}
+    body = in_process_gateway.query("{ customers(hasOverdue: true) { totalCount } }", headers=EXECUTIVE)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "hasOverdue" in body["errors"][0]["message"]
