@@ -34,6 +34,7 @@ SUBSELECTION = {
     "SalesOrder.invoices": "{ number }",
     "QuoteEvaluation.credit": "{ ok }",
     "OpportunitySummary.byStage": "{ key }",
+    "Customer.invoicesConnection": "{ totalCount }",
 }
 TYPES = public.type_map
 CASES = [
