@@ -310,7 +310,7 @@ def filters_of(spec: Spec, filter_: Any, ctx: Context) -> list[tuple[str, str]]:
         lo, hi = _set(filter_, low), _set(filter_, high)
         if lo is not None and hi is not None and lo > hi:
             raise BadUserInput(
-                f"`filter.{spec.args[low].graphql}` ({lo}) is after `filter.{spec.args[high].graphql}` ({hi})."
+                f"`filter.{spec.args[low].graphql}` ({lo}) must not exceed `filter.{spec.args[high].graphql}` ({hi})."
             )
     return pairs
 
