@@ -14,6 +14,8 @@ execution and the executor's phases within it, serialisation).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncio
 import statistics
 import time
@@ -388,9 +390,44 @@ def page_cursors(total: int, first: int) -> list[str | None]:
     return [None if start == 0 else encode_cursor(start - 1) for start in starts]
 
 
+def worklist_queries(today: dt.date) -> dict[str, str]:
+    """The worklists of issue 20, 50 rows each, as a user of each asks: the page, the customer, the summary."""
+    soon, window = today + dt.timedelta(days=60), (today.replace(day=1), today + dt.timedelta(days=90))
+    return {
+        "overdue invoices, EMEA": """{ invoices(first: 50, orderBy: {field: OPEN_AMOUNT, direction: DESC},
+            filter: {minDaysOverdue: 31, minOpenAmount: "10000", customer: {region: ["EMEA"]}}) {
+            totalCount edges { node { number openAmount daysOverdue customer { name } } }
+            summary { aging { key amount } dso } } }""",
+        "tickets breaching SLA": """{ tickets(first: 50, orderBy: {field: PRIORITY},
+            filter: {status: [OPEN, IN_PROGRESS], slaBreached: true}) {
+            totalCount edges { node { id priority subject customer { name } } } summary { byPriority { key count } } } }""",
+        "customers over credit limit": """{ customers(first: 50, creditExceeded: true, orderBy: {field: NAME}) {
+            totalCount edges { node { id name owner { name } receivables { creditAvailable } } } } }""",
+        "contracts expiring": f"""{{ contracts(first: 50, orderBy: {{field: END_DATE}},
+            filter: {{status: [ACTIVE], expiringBefore: "{soon}"}}) {{
+            totalCount edges {{ node {{ number endDate customer {{ name }} }} }} summary {{ byKind {{ key count }} }} }} }}""",
+        "opportunities closing": f"""{{ opportunities(first: 50,
+            filter: {{closeFrom: "{window[0]}", closeTo: "{window[1]}"}}) {{
+            totalCount edges {{ node {{ id stage amount customer {{ name }} }} }} summary {{ count weightedAmount }} }} }}""",
+        "late orders": """{ orders(first: 50, orderBy: {field: PROMISED_DATE}, filter: {late: true}) {
+            totalCount edges { node { number customer { name } lines { sku product { name } } } }
+            summary { onTimeDeliveryRate } } }""",
+    }
+
+
+def worklists(bench: Bench) -> dict[str, Any]:
+    """Scenario 8: each worklist of issue 20, 50 rows, against its critical path; the slowest is the target's."""
+    bench.set_latency(bench.options.latency_ms)
+    with bench.gateway() as gateway:
+        runs = [{"worklist": name, **sequential(bench, gateway, query, {})}
+                for name, query in worklist_queries(dt.datetime.now(dt.UTC).date()).items()]
+    slowest = max(runs, key=lambda run: run["latency_ms"]["p50"])
+    return {"backend_latency_ms": bench.options.latency_ms, "runs": runs, "slowest": slowest["worklist"]}
+
+
 def phases_between(before: PhaseTotals | None, after: PhaseTotals | None) -> dict[str, Any] | None:
     return phases_per_request(before, after) if before is not None and after is not None else None
 
 
 RUNNERS = {"page": page, "nobatch": nobatch, "quote": quote, "throughput": throughput,
-           "cpu": cpu, "auth": authorisation, "replicas": replicas}
+           "cpu": cpu, "auth": authorisation, "replicas": replicas, "worklists": worklists}

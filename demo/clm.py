@@ -3,9 +3,10 @@ name their supplier (its SRM code) and their purchase orders."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from demo.common import IN_KEYS, key_param, keys, money, one_selector, system_app
+from demo.worklist import Filter, List, Summary
 
 DOCUMENTS = {
     "contracts": f"""SELECT c.rowid, json_object(
@@ -21,6 +22,34 @@ DOCUMENTS = {
         FROM contracts c""",
     "counterparties": "SELECT rowid, json_object('id', id, 'name', name, 'tax_id', tax_id) FROM counterparties",
 }
+IN = "IN (SELECT value FROM json_each({v}))"
+CONTRACTS = List(
+    kind="contracts",
+    table="contracts",
+    filters={
+        "counterparty": Filter(f"t.counterparty_id {IN}"),
+        "status": Filter(f"t.status {IN}", "enum", ("DRAFT", "IN_APPROVAL", "ACTIVE", "COMPLETED", "TERMINATED")),
+        "kind": Filter(f"t.kind {IN}", "enum", ("SALES", "PURCHASE", "SERVICE")),
+        # Not yet ended, ending on or before the date.
+        "expiring_before": Filter("t.end_date >= :today AND t.end_date <= {v}", "date"),
+        "end_from": Filter("t.end_date >= {v}", "date"),
+        "end_to": Filter("t.end_date <= {v}", "date"),
+        "start_from": Filter("t.start_date >= {v}", "date"),
+        "start_to": Filter("t.start_date <= {v}", "date"),
+        "min_amount": Filter("t.amount >= {v}", "money"),
+        "max_amount": Filter("t.amount <= {v}", "money"),
+    },
+    sorts={
+        "end_date": "coalesce(t.end_date, '')",
+        "start_date": "coalesce(t.start_date, '')",
+        "amount": "coalesce(t.amount, 0)",
+        "number": "t.number",
+    },
+    default_sort="number",
+    per={"counterparty": "t.counterparty_id"},
+    summary=Summary(sums={"amount": "coalesce(t.amount, 0)"}, groups={"status": "t.status", "kind": "t.kind"},
+                    amount="coalesce(t.amount, 0)"),
+)
 CONTRACT_KEY = {"counterparty": "counterparty_id", "ids": "id", "numbers": "number"}
 
 
@@ -33,6 +62,15 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         name, wanted = one_selector(counterparty=counterparty, ids=ids, numbers=numbers)
         return db.items("contracts", f"SELECT rowid FROM contracts WHERE {CONTRACT_KEY[name]} {IN_KEYS} ORDER BY id",
                         key_param(wanted))
+
+    @app.get("/contracts/search")
+    async def search_contracts(request: Request):
+        """Contracts by filters, sorted, counted and paged by keyset (see demo/worklist.py): `counterparty`,
+        `status`, `kind`, `expiring_before`, `end_from`, `end_to`, `start_from`, `start_to`, `min_amount`,
+        `max_amount`; `sort` one of end_date, start_date, amount, number; `after`, `limit`, `today`, `summary`."""
+        if "per" in request.query_params:
+            return CONTRACTS.grouped(db, request.query_params)
+        return CONTRACTS.answer(db, request.query_params)
 
     @app.get("/counterparties")
     async def counterparties(ids: str):

@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from demo.common import IN_KEYS, Idempotency, invalid, key_param, keys, money, next_id, now_instant, system_app
+from demo.worklist import Filter, List, Summary
 
 DOCUMENTS = {
     "customers": """SELECT rowid, json_object(
@@ -28,6 +29,61 @@ DOCUMENTS = {
     "activities": """SELECT rowid, json_object('id', id, 'customer_id', customer_id, 'kind', kind,
         'subject', subject, 'at', at, 'by_rep_id', by_rep_id) FROM activities""",
 }
+IN = "IN (SELECT value FROM json_each({v}))"
+TIERS = ("STRATEGIC", "KEY", "STANDARD", "SMALL")
+STAGES = ("PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION", "CLOSED_WON", "CLOSED_LOST")
+
+
+def customer_filters(c: str) -> dict[str, Filter]:
+    """Filters on the customer (aliased `c`): those of the customer list, and of lists of what customers own."""
+    return {
+        "ids": Filter(f"{c}.id {IN}"),
+        "owner": Filter(f"{c}.owner_id {IN}"),
+        "team": Filter(f"{c}.team {IN}"),
+        "tier": Filter(f"{c}.tier {IN}", "enum", TIERS),
+        "region": Filter(f"{c}.region {IN}"),
+        "industry": Filter(f"{c}.industry {IN}"),
+        "erp": Filter(f"{c}.erp_ref {IN}"),
+        "clm": Filter(f"{c}.clm_ref {IN}"),
+        "desk": Filter(f"{c}.desk_ref {IN}"),
+        "q": Filter(f"instr({c}.search_text, {{v}})", "text"),
+        "q_names": Filter(f"instr(casefold({c}.id || ' ' || {c}.name || ' ' || coalesce({c}.name_local, '')), {{v}})",
+                          "text"),
+    }
+
+
+CUSTOMERS = List(
+    kind="customers",
+    table="customers",
+    filters=customer_filters("t"),
+    sorts={"last_activity_at": "coalesce(t.last_activity_at, '')", "name": "t.name", "tier": "t.tier",
+           "created_at": "coalesce(t.created_at, '')"},
+    default_sort="-last_activity_at",
+    summary=Summary(groups={"tier": "t.tier", "region": "t.region"}),
+)
+OPPORTUNITIES = List(
+    kind="opportunities",
+    table="opportunities",
+    joins="JOIN customers c ON c.id = t.customer_id",
+    filters={
+        **{name: spec for name, spec in customer_filters("c").items() if not name.startswith("q")},
+        "customer": Filter(f"t.customer_id {IN}"),
+        "stage": Filter(f"t.stage {IN}", "enum", STAGES),
+        "close_from": Filter("t.close_date >= {v}", "date"),
+        "close_to": Filter("t.close_date <= {v}", "date"),
+        "min_amount": Filter("t.amount >= {v}", "money"),
+        "max_amount": Filter("t.amount <= {v}", "money"),
+    },
+    sorts={"close_date": "coalesce(t.close_date, '')", "amount": "coalesce(t.amount, 0)",
+           "probability": "coalesce(t.probability, 0)", "name": "t.name"},
+    default_sort="close_date",
+    summary=Summary(
+        sums={"amount": "coalesce(t.amount, 0)",
+              "weighted": "CAST(round(coalesce(t.amount, 0) * coalesce(t.probability, 0)) AS INTEGER)"},
+        groups={"stage": "t.stage"},
+        amount="coalesce(t.amount, 0)",
+    ),
+)
 REF_COLUMN = {"erp": "erp_ref", "clm": "clm_ref", "desk": "desk_ref"}
 ACTIVITY_KINDS = ("CALL", "EMAIL", "MEETING", "VISIT", "NOTE")
 
@@ -52,28 +108,39 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
                         key_param(keys(ids)))
 
     @app.get("/customers/search")
-    async def search(q: str = "", owner: str | None = None, team: str | None = None, tier: str | None = None,
-                     match: Literal["all", "names"] = "all",
-                     limit: int = Query(20, ge=0, le=1000), offset: int = Query(0, ge=0)):
-        """Newest activity first; `q` is a case-insensitive substring of id, name, name_local or tax_id
-        (`match=names`: of id, name or name_local only, for callers who may not see tax ids).
-        `owner`, `team` and `tier` take comma-separated lists. `owner` and `team` are row-level
-        filters and fail closed: given but empty, they match no customer. Empty `q` or `tier`: no filter."""
-        where, params = ["1"], []
+    async def search(request: Request, q: str = "", match: Literal["all", "names"] = "all",
+                     tier: str | None = None, limit: int = Query(20, ge=0, le=1000), offset: int = Query(0, ge=0)):
+        """Newest activity first (or `sort`: last_activity_at, name, tier, created_at; '-' first: descending);
+        `q` is a case-insensitive substring of id, name, name_local or tax_id (`match=names`: of id, name or
+        name_local only, for callers who may not see tax ids). `owner`, `team`, `tier`, `region`, `industry`,
+        `ids` and the refs `erp`, `clm`, `desk` take comma-separated lists. `owner` and `team` are row-level
+        filters and fail closed: given but empty, they match no customer, as do the key lists. Empty `q` or
+        `tier`: no filter. Paged by `offset` or by keyset (`after`, see demo/worklist.py)."""
+        params = dict(request.query_params)
+        params.pop("q", None)
         if q:
-            if match == "names":
-                where.append("instr(casefold(id || ' ' || name || ' ' || coalesce(name_local, '')), ?)")
-            else:
-                where.append("instr(search_text, ?)")
-            params.append(q.casefold())
-        for column, raw in (("owner_id", owner), ("team", team), ("tier", tier or None)):
-            if raw is not None:
-                where.append(f"{column} {IN_KEYS}")
-                params.append(key_param(keys(raw)))
-        condition = " AND ".join(where)
-        total = db.scalar(f"SELECT count(*) FROM customers WHERE {condition}", *params)
-        return db.items("customers", f"SELECT rowid FROM customers WHERE {condition} "
-                        "ORDER BY last_activity_at DESC, id LIMIT ? OFFSET ?", *params, limit, offset, total=total)
+            params["q_names" if match == "names" else "q"] = q.casefold()
+        if not tier:
+            params.pop("tier", None)
+        return CUSTOMERS.answer(db, params)
+
+    @app.get("/customers/keys")
+    async def customer_keys(request: Request, system: Literal["crm", "erp", "clm", "desk"] = "crm"):
+        """`{"keys": [...]}`: the ids (`system=crm`) or another system's refs of the customers matching the
+        filters of `/customers/search`, sorted; a customer without a ref in that system is left out."""
+        column = "t.id" if system == "crm" else f"t.{REF_COLUMN[system]}"
+        params = {name: value for name, value in request.query_params.items() if name != "system"}
+        if "q" in params:
+            raise HTTPException(400, "`q` is not a filter of /customers/keys")
+        return CUSTOMERS.distinct(db, column, params)
+
+    @app.get("/opportunities/search")
+    async def search_opportunities(request: Request):
+        """Opportunities by filters, sorted, counted and paged by keyset (see demo/worklist.py): `customer`,
+        `stage`, `close_from`, `close_to`, `min_amount`, `max_amount`, and the customer's `owner`, `team`,
+        `tier`, `region`, `industry`; `sort` one of close_date, amount, probability, name; `after`, `limit`,
+        `summary`."""
+        return OPPORTUNITIES.answer(db, request.query_params)
 
     @app.get("/customers/by-ref")
     async def by_ref(system: Literal["erp", "clm", "desk"], refs: str):

@@ -28,6 +28,7 @@ from demo.common import (
     system_app,
 )
 from demo.generate import SLA_HOURS
+from demo.worklist import Filter, List, Summary
 
 DOCUMENTS = {
     "tickets": """SELECT rowid, json_object(
@@ -36,6 +37,35 @@ DOCUMENTS = {
         'contract_number', contract_number, 'order_id', order_id) FROM tickets""",
     "orgs": "SELECT rowid, json_object('id', id, 'name', name) FROM orgs",
 }
+IN = "IN (SELECT value FROM json_each({v}))"
+# Resolved after its SLA due time, or still unresolved past it (`now`), as the gateway's `slaBreached`.
+BREACHED = "(t.sla_due_at IS NOT NULL AND coalesce(t.resolved_at, :now) > t.sla_due_at)"
+TICKETS = List(
+    kind="tickets",
+    table="tickets",
+    filters={
+        "org": Filter(f"t.org_id {IN}"),
+        "order": Filter(f"t.order_id {IN}"),
+        "contract": Filter(f"t.contract_number {IN}"),
+        "status": Filter(f"t.status {IN}", "enum", ("OPEN", "IN_PROGRESS", "RESOLVED", "CLOSED")),
+        "priority": Filter(f"t.priority {IN}", "enum", ("P1", "P2", "P3", "P4")),
+        "kind": Filter(f"t.kind {IN}", "enum", ("INQUIRY", "COMPLAINT", "RETURN", "REPAIR")),
+        "sla_breached": Filter(BREACHED, "bool"),
+        "opened_from": Filter("substr(t.opened_at, 1, 10) >= {v}", "date"),
+        "opened_to": Filter("substr(t.opened_at, 1, 10) <= {v}", "date"),
+    },
+    sorts={
+        "opened_at": "coalesce(t.opened_at, '')",
+        "sla_due_at": "coalesce(t.sla_due_at, '')",
+        "priority": "t.priority",
+    },
+    default_sort="-opened_at",
+    per={"org": "t.org_id", "order": "t.order_id", "contract": "t.contract_number"},
+    summary=Summary(
+        groups={"status": "t.status", "priority": "t.priority"},
+        metrics={"breached": f"coalesce(sum(CASE WHEN {BREACHED} THEN 1 ELSE 0 END), 0)"},
+    ),
+)
 TICKET_KEY = {"org": "org_id", "ids": "id", "contract": "contract_number", "order": "order_id"}
 # Where a ticket may go from each status.
 MOVES = {"OPEN": {"IN_PROGRESS", "RESOLVED", "CLOSED"}, "IN_PROGRESS": {"RESOLVED", "CLOSED"},
@@ -82,6 +112,15 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
             sql += f" AND status {IN_KEYS}"
             params.append(key_param(keys(status)))
         return db.items("tickets", sql + " ORDER BY opened_at DESC, id DESC", *params)
+
+    @app.get("/tickets/search")
+    async def search_tickets(request: Request):
+        """Tickets by filters, sorted, counted and paged by keyset (see demo/worklist.py): `org`, `order`,
+        `contract`, `status`, `priority`, `kind`, `sla_breached`, `opened_from`, `opened_to`; `sort` one of
+        opened_at, sla_due_at, priority; `after`, `limit`, `now`, `summary`."""
+        if "per" in request.query_params:
+            return TICKETS.grouped(db, request.query_params)
+        return TICKETS.answer(db, request.query_params)
 
     @app.get("/orgs")
     async def orgs(ids: str):

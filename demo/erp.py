@@ -32,6 +32,127 @@ from demo.common import (
     system_app,
 )
 from demo.generate import line_tax
+from demo.worklist import Filter, List, Summary
+
+# --- worklists: filtered, sorted, counted lists with keyset paging (demo/worklist.py) ---------
+
+IN = "IN (SELECT value FROM json_each({v}))"
+OPEN_INVOICE = "t.status IN ('OPEN', 'PARTIALLY_PAID')"
+OPEN_AMOUNT = f"(CASE WHEN {OPEN_INVOICE} THEN t.amount - t.paid_amount ELSE 0 END)"
+OVERDUE = f"({OPEN_INVOICE} AND t.amount - t.paid_amount > 0 AND t.due_date < :today)"
+DAYS_OVERDUE = f"(CASE WHEN {OVERDUE} THEN CAST(julianday(:today) - julianday(t.due_date) AS INTEGER) ELSE 0 END)"
+AGING = (f"(CASE WHEN {OPEN_AMOUNT} = 0 THEN 'closed' WHEN {DAYS_OVERDUE} = 0 THEN 'current' "
+         f"WHEN {DAYS_OVERDUE} <= 30 THEN 'd1to30' WHEN {DAYS_OVERDUE} <= 60 THEN 'd31to60' "
+         f"WHEN {DAYS_OVERDUE} <= 90 THEN 'd61to90' ELSE 'over90' END)")
+RECENT = "(t.issued_at >= date(:today, '-90 days') AND t.issued_at < :today)"
+INVOICE_STATUSES = ("OPEN", "PARTIALLY_PAID", "PAID", "CANCELLED")
+ORDER_STATUSES = ("DRAFT", "CONFIRMED", "PROCESSING", "SHIPPED", "DONE", "CANCELLED")
+
+INVOICES = List(
+    kind="invoices",
+    table="invoices",
+    filters={
+        "party": Filter(f"t.party_code {IN}"),
+        "order": Filter(f"t.order_id {IN}"),
+        "status": Filter(f"t.status {IN}", "enum", INVOICE_STATUSES),
+        "overdue": Filter(OVERDUE, "bool"),
+        "min_days_overdue": Filter(f"{DAYS_OVERDUE} >= {{v}}", "int"),
+        "max_days_overdue": Filter(f"{DAYS_OVERDUE} <= {{v}}", "int"),
+        "due_from": Filter("t.due_date >= {v}", "date"),
+        "due_to": Filter("t.due_date <= {v}", "date"),
+        "issued_from": Filter("t.issued_at >= {v}", "date"),
+        "issued_to": Filter("t.issued_at <= {v}", "date"),
+        "min_amount": Filter("t.amount >= {v}", "money"),
+        "max_amount": Filter("t.amount <= {v}", "money"),
+        "min_open": Filter(f"{OPEN_AMOUNT} >= {{v}}", "money"),
+        "max_open": Filter(f"{OPEN_AMOUNT} <= {{v}}", "money"),
+    },
+    sorts={
+        "due_date": "coalesce(t.due_date, '')",
+        "issued_at": "coalesce(t.issued_at, '')",
+        "amount": "t.amount",
+        "open_amount": OPEN_AMOUNT,
+        "days_overdue": DAYS_OVERDUE,
+        "number": "t.number",
+    },
+    default_sort="-issued_at",
+    per={"party": "t.party_code", "order": "t.order_id"},
+    summary=Summary(
+        sums={"amount": "t.amount", "open": OPEN_AMOUNT, "overdue": f"(CASE WHEN {OVERDUE} THEN {OPEN_AMOUNT} ELSE 0 END)"},
+        groups={"aging": AGING, "status": "t.status"},
+        amount=OPEN_AMOUNT,
+        # DSO: what is open now / what was billed in the last 90 days x 90 (null without billing).
+        metrics={"dso": f"CASE WHEN sum(CASE WHEN {RECENT} THEN t.amount ELSE 0 END) > 0 THEN round(sum({OPEN_AMOUNT}) "
+                        f"* 90.0 / sum(CASE WHEN {RECENT} THEN t.amount ELSE 0 END), 1) END"},
+    ),
+)
+
+LAST_SHIPPED = "(SELECT max(substr(s.shipped_at, 1, 10)) FROM shipments s WHERE s.order_id = t.id)"
+DELIVERED = "(t.status IN ('SHIPPED', 'DONE') AND t.promised_date IS NOT NULL)"
+ORDERS = List(
+    kind="orders",
+    table="orders",
+    filters={
+        "party": Filter(f"t.party_code {IN}"),
+        "contract": Filter(f"t.contract_number {IN}"),
+        "status": Filter(f"t.status {IN}", "enum", ORDER_STATUSES),
+        "ordered_from": Filter("substr(t.ordered_at, 1, 10) >= {v}", "date"),
+        "ordered_to": Filter("substr(t.ordered_at, 1, 10) <= {v}", "date"),
+        "promised_from": Filter("t.promised_date >= {v}", "date"),
+        "promised_to": Filter("t.promised_date <= {v}", "date"),
+        "min_total": Filter("t.total >= {v}", "money"),
+        "max_total": Filter("t.total <= {v}", "money"),
+        "late": Filter("(t.status IN ('CONFIRMED', 'PROCESSING') AND t.promised_date < :today)", "bool"),
+    },
+    sorts={
+        "ordered_at": "coalesce(t.ordered_at, '')",
+        "promised_date": "coalesce(t.promised_date, '')",
+        "total": "t.total",
+        "number": "t.number",
+    },
+    default_sort="-ordered_at",
+    per={"party": "t.party_code", "contract": "t.contract_number"},
+    summary=Summary(
+        sums={"total": "t.total", "uninvoiced": "max(0, t.total - t.invoiced_amount)"},
+        groups={"status": "t.status"},
+        amount="t.total",
+        # On-time delivery: delivered (SHIPPED or DONE with a promised date) whose last shipment left
+        # by the promised date, over all delivered.
+        metrics={
+            "delivered": f"sum(CASE WHEN {DELIVERED} THEN 1 ELSE 0 END)",
+            "on_time": f"sum(CASE WHEN {DELIVERED} AND {LAST_SHIPPED} <= t.promised_date THEN 1 ELSE 0 END)",
+        },
+    ),
+)
+
+# A party's credit used, gross: open invoices + open items + the uninvoiced part (tax included) of
+# confirmed, processing and shipped orders; what the gateway's receivables compute. One grouped
+# pass over each table, not three look-ups per party.
+PARTY_CREDIT = """(SELECT p.rowid AS rowid, p.code AS id, p.code AS code, p.credit_limit AS credit_limit,
+    coalesce(i.open, 0) + coalesce(o.open, 0) + coalesce(r.uninvoiced, 0) AS credit_used
+  FROM parties p
+  LEFT JOIN (SELECT party_code, sum(amount - paid_amount) AS open FROM invoices
+             WHERE status IN ('OPEN', 'PARTIALLY_PAID') GROUP BY party_code) i ON i.party_code = p.code
+  LEFT JOIN (SELECT party_code, sum(amount) AS open FROM open_items GROUP BY party_code) o ON o.party_code = p.code
+  LEFT JOIN (SELECT party_code, sum(max(0, (total + tax_amount) - (invoiced_amount + invoiced_tax_amount))) AS uninvoiced
+             FROM orders WHERE status IN ('CONFIRMED', 'PROCESSING', 'SHIPPED') GROUP BY party_code) r
+    ON r.party_code = p.code)"""
+PARTIES = List(
+    kind="parties",
+    table=PARTY_CREDIT,
+    filters={
+        "party": Filter(f"t.code {IN}"),
+        "credit_exceeded": Filter("(t.credit_limit IS NOT NULL AND t.credit_used > t.credit_limit)", "bool"),
+        "overdue": Filter(
+            "(EXISTS (SELECT 1 FROM invoices i WHERE i.party_code = t.code AND i.status IN ('OPEN', 'PARTIALLY_PAID') "
+            "AND i.amount - i.paid_amount > 0 AND i.due_date < :today) OR EXISTS (SELECT 1 FROM open_items o "
+            "WHERE o.party_code = t.code AND o.amount > 0 AND o.due_date < :today))",
+            "bool",
+        ),
+    },
+    sorts={"code": "t.code"},
+    default_sort="code",
+)
 
 DOCUMENTS = {
     "parties": f"""SELECT rowid, json_object('code', code, 'name', name, 'credit_limit', {money('credit_limit')},
@@ -181,6 +302,31 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
         name, wanted = one_selector(party=party, ids=ids, contract=contract)
         return db.items("orders", f"SELECT rowid FROM orders WHERE {ORDER_KEY[name]} {IN_KEYS} "
                         "ORDER BY ordered_at DESC, id DESC", key_param(wanted))
+
+    @app.get("/invoices/search")
+    async def search_invoices(request: Request):
+        """Invoices by filters, sorted, counted and paged by keyset (see demo/worklist.py): `party`, `order`,
+        `status`, `overdue`, `min_days_overdue`, `max_days_overdue`, `due_from`, `due_to`, `issued_from`,
+        `issued_to`, `min_amount`, `max_amount`, `min_open`, `max_open`; `sort` one of due_date, issued_at,
+        amount, open_amount, days_overdue, number ('-' first: descending); `after`, `limit`, `today`, `summary`."""
+        if "per" in request.query_params:
+            return INVOICES.grouped(db, request.query_params)
+        return INVOICES.answer(db, request.query_params)
+
+    @app.get("/orders/search")
+    async def search_orders(request: Request):
+        """Orders by filters, sorted, counted and paged by keyset: `party`, `contract`, `status`, `ordered_from`,
+        `ordered_to`, `promised_from`, `promised_to`, `min_total`, `max_total`, `late`; `sort` one of
+        ordered_at, promised_date, total, number; `after`, `limit`, `today`, `summary`."""
+        if "per" in request.query_params:
+            return ORDERS.grouped(db, request.query_params)
+        return ORDERS.answer(db, request.query_params)
+
+    @app.get("/parties/keys")
+    async def party_keys(request: Request):
+        """`{"keys": [...]}`: the codes of the parties (of `party`, if given) with `overdue` receivables
+        (an open invoice or open item past due on `today`) or `credit_exceeded` (credit used, gross, above the limit)."""
+        return PARTIES.distinct(db, "t.code", request.query_params)
 
     @app.get("/shipments")
     async def shipments(order: str):

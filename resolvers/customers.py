@@ -8,14 +8,18 @@ its failures count against the circuit breaker every caller shares.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from resolvers import access
 from resolvers.context import Context
-from resolvers.errors import BadUserInput, NotFound
+from resolvers.errors import BadUserInput, NotFound, NotSupported
+from sources.kinds import ErpLists
+from sources.lists import ListQuery, Summary
 from sources.records import Customer
 
 MAX_PAGE_SIZE = 100
@@ -23,6 +27,8 @@ MAX_PAGE_SIZE = 100
 MAX_OFFSET = 10_000_000
 MAX_SEARCH_LENGTH = 200
 MAX_KEY_LENGTH = 64
+MAX_VALUES = 50  # values of one list filter (statuses, regions, ids)
+MAX_JOIN_KEYS = 5000  # keys a join sends in one call (the demo systems take 5,000 in a query string)
 _CURSOR_PREFIX = "customers:"
 _CURSOR = re.compile(r"customers:(0|[1-9][0-9]{0,7})")
 
@@ -103,6 +109,21 @@ class CustomerPage:
     edges: list[Edge]
     page_info: PageInfo
     total_count: int
+    summary: Summary | None = None
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """The customer list's filters beyond search, owner and tier (see `resolvers.worklists`)."""
+
+    team: str | None = None
+    region: list[str] | None = None
+    industry: list[str] | None = None
+    tiers: list[str] | None = None
+    has_overdue: bool | None = None
+    credit_exceeded: bool | None = None
+    sort: str = ""  # a key of the CRM's `/customers/search`, '-' first for descending
+    summary: bool = False
 
 
 async def customer_page(
@@ -113,6 +134,7 @@ async def customer_page(
     tier: str | None,
     first: int,
     after: str | None,
+    narrowing: Narrowing = Narrowing(),
 ) -> CustomerPage:
     check_page_size(first)
     if search:
@@ -121,16 +143,47 @@ async def customer_page(
         check_key(owner_id, "ownerId")
     offset = decode_cursor(after) + 1 if after else 0
     owners, team = access.search_filters(ctx, owner_id)
-    page = await ctx.loaders.backends.crm.search_customers(
+    if tier is not None and narrowing.tiers is not None:  # both: the tiers in both (the CRM takes one list)
+        narrowing = replace(narrowing, tiers=[t for t in narrowing.tiers if t == tier])
+        tier = None
+        if not narrowing.tiers:
+            return CustomerPage([], PageInfo(has_next_page=False, end_cursor=None), 0, _no_summary(narrowing))
+    filters = narrowed(narrowing, team)
+    parties = await receivable_party_filter(ctx, narrowing.has_overdue, narrowing.credit_exceeded)
+    if parties is not None:
+        if not parties:
+            return CustomerPage([], PageInfo(has_next_page=False, end_cursor=None), 0, _no_summary(narrowing))
+        check_join(parties, "hasOverdue` or `creditExceeded")
+        filters.append(("erp", ",".join(parties)))
+    crm = ctx.loaders.backends.crm
+    # A search that matched tax ids would let a caller who may not read them find one by trying.
+    search_tax_ids = ctx.can_read("Customer.taxId")
+    asked = crm.search_customers(
         search=search,
         owners=owners,
-        team=team,
+        team=None if narrowing.team is not None else team,
         tier=tier,
         limit=first,
         offset=offset,
-        # A search that matched tax ids would let a caller who may not read them find one by trying.
-        search_tax_ids=ctx.can_read("Customer.taxId"),
+        search_tax_ids=search_tax_ids,
+        filters=filters,
+        sort=narrowing.sort,
     )
+    summary = None
+    if narrowing.summary:
+        pairs = [*filters, ("tier", tier)] if tier else list(filters)
+        if owners is not None:
+            pairs.append(("owner", ",".join(owners)))
+        if team and narrowing.team is None:
+            pairs.append(("team", team))
+        if search:
+            pairs += [("q", search)] + ([] if search_tax_ids else [("match", "names")])
+        page, counted = await asyncio.gather(
+            asked, crm.customer_list(ListQuery(filters=tuple(pairs), limit=0, summary=True))
+        )
+        summary = counted.summary
+    else:
+        page = await asked
     ctx.loaders.remember_customers(page.items)
     edges = [Edge(encode_cursor(offset + i), customer) for i, customer in enumerate(page.items)]
     return CustomerPage(
@@ -140,7 +193,28 @@ async def customer_page(
             end_cursor=edges[-1].cursor if edges else None,
         ),
         total_count=page.total,
+        summary=summary,
     )
+
+
+def narrowed(narrowing: Narrowing, scope_team: str | None) -> list[tuple[str, str]]:
+    """The CRM parameters of the narrowing filters, checked; the asked team AND the caller's."""
+    pairs: list[tuple[str, str]] = []
+    if narrowing.team is not None:
+        check_key(narrowing.team.replace(" ", "_"), "team")
+        pairs += team_filter(scope_team, narrowing.team)
+    for name, values in (("region", narrowing.region), ("industry", narrowing.industry), ("tier", narrowing.tiers)):
+        if values is not None:
+            if len(values) > MAX_VALUES:
+                raise BadUserInput(f"`{name}` takes at most {MAX_VALUES} values, got {len(values)}.")
+            for value in values:
+                check_key(value.replace(" ", "_"), name)
+            pairs.append((name, ",".join(values)))
+    return pairs
+
+
+def _no_summary(narrowing: Narrowing) -> Summary | None:
+    return Summary(count=0) if narrowing.summary else None
 
 
 async def customer_by_id(ctx: Context, customer_id: str) -> Customer:
@@ -152,3 +226,43 @@ async def customer_by_id(ctx: Context, customer_id: str) -> Customer:
         raise NotFound(f"No customer with id {customer_id!r}.")
     ctx.loaders.remember_customers([customer])
     return customer
+
+
+def team_filter(scope_team: str | None, asked_team: str | None) -> list[tuple[str, str]]:
+    """The `team` parameter for the caller's team scope AND the asked team: both given and different,
+    an empty team, which matches no customer (row-level filters fail closed)."""
+    if scope_team is not None and asked_team is not None and asked_team != scope_team:
+        return [("team", "")]
+    team = scope_team if scope_team is not None else asked_team
+    return [] if team is None else [("team", team)]
+
+
+async def receivable_party_filter(
+    ctx: Context, has_overdue: bool | None, credit_exceeded: bool | None
+) -> list[str] | None:
+    """The ERP parties matching the customer list's receivable filters, asked of the ERP first (None: no filter)."""
+    if has_overdue is None and credit_exceeded is None:
+        return None
+    if not ctx.can_read("Customer.receivables"):
+        raise access.Forbidden(
+            "Not authorised to filter by `hasOverdue` or `creditExceeded`: they reveal Customer.receivables."
+        )
+    erp = ctx.loaders.backends.erp
+    if not isinstance(erp, ErpLists):
+        raise NotSupported(
+            f"`hasOverdue` and `creditExceeded` need an ERP that answers worklists; {erp.name} does not."
+        )
+    pairs = [("today", ctx.today.isoformat())]
+    if has_overdue is not None:
+        pairs.append(("overdue", "true" if has_overdue else "false"))
+    if credit_exceeded is not None:
+        pairs.append(("credit_exceeded", "true" if credit_exceeded else "false"))
+    return await erp.party_keys(pairs)
+
+
+def check_join(keys: Sequence[str], narrow: str) -> None:
+    """The keys a join sends travel in one query string: past MAX_JOIN_KEYS the caller narrows instead."""
+    if len(keys) > MAX_JOIN_KEYS:
+        raise BadUserInput(
+            f"The customers matched are {len(keys):,}, more than the {MAX_JOIN_KEYS:,} a list joins at once: narrow `{narrow}`."
+        )

@@ -31,6 +31,11 @@ class NotFound(GatewayError):
     when = "`customer(id)`, `product(sku)`, `contract(id)`, `order(id)`, `atp(sku)` for a key nobody knows"
 
 
+class NotSupported(GatewayError):
+    code = "NOT_SUPPORTED"
+    when = "a worklist the configured backend cannot answer (the ERP worklists with Tryton as the ERP)"
+
+
 Failure = SourceError | GatewayError  # what a field reports to the client and its siblings survive
 
 

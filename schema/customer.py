@@ -10,12 +10,13 @@ import strawberry
 from strawberry import Info
 
 from resolvers import customers as find
-from resolvers import relations
+from resolvers import relations, worklists
 from resolvers.alerts import alerts_of_customer
 from resolvers.batches import each, one
 from resolvers.receivables import receivables_of_customers
 from resolvers.risk import risk_of_customers
 from resolvers.timeline import timeline_of_customer
+from schema import worklists as lists
 from schema.batched import batched
 from schema.derived import derived_from
 from schema.enums import AlertKind, ContractStatus, CustomerTier, OrderStatus, RiskLevel, SourceName, TicketStatus
@@ -89,6 +90,10 @@ async def receivables_of(customers: list[Any], info: Info) -> list[Any]:
     return await receivables_of_customers(info.context, customers)
 
 
+def customers_of_opportunities(opportunities: list[Any], info: Info) -> Any:
+    return worklists.customers_of_opportunities(info.context, opportunities)
+
+
 async def risk_of(customers: list[Any], info: Info) -> list[Any]:
     return await risk_of_customers(info.context, customers)
 
@@ -133,6 +138,10 @@ class Opportunity:
     amount: Decimal | None
     close_date: dt.date | None
     probability: float | None
+
+    @strawberry.field(metadata=batched(customers_of_opportunities))
+    async def customer(self, info: Info) -> Customer | None:
+        return await one(customers_of_opportunities, self, info)
 
 
 @strawberry.type
@@ -228,6 +237,66 @@ class Customer:
         return await one(tickets_of, self, info, status=status)
 
     @strawberry.field(
+        description="The customer's invoices as a connection: filtered, sorted and counted by the ERP for every "
+        "customer of the page in one call (`summary` is null here).",
+        metadata={**derived_from("Customer.receivables"), **batched(lists.invoices_of)},
+    )
+    async def invoices_connection(
+        self,
+        info: Info,
+        filter: lists.InvoiceFilter | None = None,
+        order_by: lists.InvoiceOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.InvoiceConnection | None:
+        return await one(lists.invoices_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
+
+    @strawberry.field(
+        description="The customer's orders as a connection (no cap at 100): filtered, sorted and counted by the "
+        "ERP for every customer of the page in one call (`summary` is null here).",
+        metadata=batched(lists.orders_of),
+    )
+    async def orders_connection(
+        self,
+        info: Info,
+        filter: lists.OrderFilter | None = None,
+        order_by: lists.OrderOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.OrderConnection | None:
+        return await one(lists.orders_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
+
+    @strawberry.field(
+        description="The customer's contracts as a connection, paged and counted by the CLM for every customer "
+        "of the page in one call (`summary` is null here).",
+        metadata=batched(lists.contracts_of),
+    )
+    async def contracts_connection(
+        self,
+        info: Info,
+        filter: lists.ContractFilter | None = None,
+        order_by: lists.ContractOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.ContractConnection | None:
+        return await one(lists.contracts_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
+
+    @strawberry.field(
+        description="The customer's tickets as a connection, paged and counted by the desk for every customer "
+        "of the page in one call (`summary` is null here).",
+        metadata=batched(lists.tickets_of),
+    )
+    async def tickets_connection(
+        self,
+        info: Info,
+        filter: lists.TicketFilter | None = None,
+        order_by: lists.TicketOrder | None = None,
+        first: int | None = lists.FIRST,
+        after: str | None = None,
+    ) -> lists.TicketConnection | None:
+        return await one(lists.tickets_of, self, info, filter=filter, order_by=order_by, first=first, after=after)
+
+    @strawberry.field(
         metadata=derived_from(
             "Customer.receivables",
             coarse="overdue-receivable and credit-limit alerts are left out for callers who may not read receivables",
@@ -282,3 +351,8 @@ class CustomerConnection:
     edges: list[CustomerEdge]
     page_info: PageInfo
     total_count: int | None
+
+    @strawberry.field(description="Aggregates over every match (asked of the CRM only when selected).")
+    def summary(self) -> lists.CustomerSummary | None:
+        found = self.summary
+        return None if found is None else lists.CustomerSummary.of(found)

@@ -19,6 +19,13 @@ or else by a declared default size (10); `edges` of a connection are already
 counted by the connection's `first`. Arguments given as variables take the value
 graphql-core will execute with: the request's value, else the operation's default
 for it, else the field's default.
+
+Worklists: a `filter` written in the document costs 1 per value it holds (each field of
+the input object, each element of a list in it; one passed as a variable is bounded by
+the resolvers' checks, 50 values per list, instead), since each is a predicate a backend
+evaluates and a join may ask another system first; a
+connection's `summary` costs SUMMARY_COST, an aggregate the backend computes over every
+matching row rather than a page.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -47,6 +55,7 @@ from graphql import (
 )
 
 DEFAULT_LIST_SIZE = 10
+SUMMARY_COST = 100
 # Counts stop growing here, far above any limit: a bomb's expanded size is a number too long to print.
 CEILING = 10**12
 # Federation's `_service { sdl }` shows the whole schema too: it follows the introspection rule.
@@ -296,6 +305,7 @@ class CostPlan:
                     continue
                 below = self._compile(selection.selection_set, get_named_type(field.type))
                 multiplier = self._multiplier(field, selection, parent)
+                constant += _filter_cost(selection) + _summary_cost(selection, field)
                 if isinstance(multiplier, int) and below.known:
                     constant += multiplier * (1 + below.constant)
                 else:
@@ -339,6 +349,32 @@ class CostPlan:
                 self.variables.add(value.name.value)
                 return _Variable(value.name.value, length=True, fallback=otherwise)
         return otherwise
+
+
+def _filter_cost(node: FieldNode) -> int:
+    """1 per value written in the field's `filter` argument (see the module notes)."""
+    return sum(
+        _values_in(argument.value)
+        for argument in node.arguments or ()
+        if argument.name.value == "filter" and isinstance(argument.value, ObjectValueNode)
+    )
+
+
+def _summary_cost(node: FieldNode, field: Any) -> int:
+    """SUMMARY_COST for a connection that selects its `summary`: once, whatever its `first` (which
+    multiplies what the connection selects, the summary's own fields included)."""
+    if node.selection_set is None or not get_named_type(field.type).name.endswith("Connection"):
+        return 0
+    asked = any(isinstance(s, FieldNode) and s.name.value == "summary" for s in node.selection_set.selections)
+    return SUMMARY_COST if asked else 0
+
+
+def _values_in(value: Any) -> int:
+    if isinstance(value, ObjectValueNode):
+        return sum(_values_in(field.value) for field in value.fields)
+    if isinstance(value, ListValueNode):
+        return sum(_values_in(item) for item in value.values)
+    return 1
 
 
 def _is_list(type_: Any) -> bool:

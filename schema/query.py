@@ -15,16 +15,19 @@ from resolvers import customers as find
 from resolvers.alerts import Alert as AlertRecord
 from resolvers.alerts import AlertKind, SourceName
 from resolvers.stock_ageing import slow_moving_stock
+from resolvers.worklists import Order
 from schema.contract import Contract
 from schema.customer import Alert, Customer, CustomerConnection
 from schema.derived import derived_from
 from schema.enums import CustomerTier
+from schema.lookahead import selects
 from schema.mutation import Mutation
 from schema.order import SalesOrder, prefetched
 from schema.product import Availability, Product
 from schema.quote import KittingAnalysis, QuoteEvaluation, QuoteInput, evaluate_quote, kitting_analysis
 from schema.requirements import MaterialDemandInput, MaterialRequirements, material_requirements
 from schema.supply import Budget, ProductionOrder, PurchaseOrder, SlowMovingStock, Supplier
+from schema.worklists import CustomerOrder, WorklistQuery, order_of
 
 MUTATIONS = tuple(to_camel_case(field.python_name) for field in get_object_definition(Mutation, strict=True).fields)
 
@@ -45,7 +48,7 @@ class Principal:
 
 
 @strawberry.type
-class Query:
+class Query(WorklistQuery):
     @strawberry.field(description="The authenticated principal, as the gateway sees it.")
     def me(self, info: Info) -> Principal:
         ctx = info.context
@@ -65,8 +68,10 @@ class Query:
         return await lookups.customer_by_id(info.context, id)
 
     @strawberry.field(
-        description="Customers visible to the caller (row-level rules apply), newest activity first. `search` matches "
-        "ids and names, and tax ids for callers who may read them.",
+        description="Customers visible to the caller (row-level rules apply), newest activity first (or `orderBy`). "
+        "`search` matches ids and names, and tax ids for callers who may read them. `team`, `region`, `industry`, "
+        "`tiers` narrow in the CRM; `hasOverdue` and `creditExceeded` (gross credit used above the limit) are asked "
+        "of the ERP first and need Customer.receivables.",
         metadata=derived_from("Customer.taxId", coarse="`search` matches tax ids only for callers who may read them"),
     )
     async def customers(
@@ -77,7 +82,24 @@ class Query:
         tier: CustomerTier | None = None,
         first: int | None = 20,
         after: str | None = None,
+        team: str | None = None,
+        region: list[str] | None = None,
+        industry: list[str] | None = None,
+        tiers: list[CustomerTier] | None = None,
+        has_overdue: bool | None = None,
+        credit_exceeded: bool | None = None,
+        order_by: CustomerOrder | None = None,
     ) -> CustomerConnection:
+        narrowing = find.Narrowing(
+            team=team,
+            region=region,
+            industry=industry,
+            tiers=None if tiers is None else [t.value for t in tiers],
+            has_overdue=has_overdue,
+            credit_exceeded=credit_exceeded,
+            sort="" if order_by is None else order_of(order_by, Order("last_activity_at", True)).spelled,
+            summary=selects(info, "summary"),
+        )
         return await find.customer_page(
             info.context,
             search=search,
@@ -85,6 +107,7 @@ class Query:
             tier=tier.value if tier else None,
             first=20 if first is None else first,
             after=after,
+            narrowing=narrowing,
         )
 
     @strawberry.field

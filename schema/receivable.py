@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Info
 
 from resolvers import receivables as calc
+from resolvers import worklists
+from resolvers.batches import one
+from schema.batched import batched
 from schema.enums import InvoiceStatus
+
+if TYPE_CHECKING:  # the lazy reference below, for the type checker; strawberry resolves it at build time
+    from schema.customer import Customer
+
+CustomerRef = Annotated["Customer", strawberry.lazy("schema.customer")]
+
+
+def customers_of(invoices: list[Any], info: Info) -> Any:
+    return worklists.customers_of_invoices(info.context, invoices)
 
 
 @strawberry.type
@@ -45,6 +58,10 @@ class Invoice:
     @strawberry.field
     def days_overdue(self, info: Info) -> int | None:
         return calc.days_overdue(self, info.context.today)
+
+    @strawberry.field(description="The customer billed, if the caller may see it.", metadata=batched(customers_of))
+    async def customer(self, info: Info) -> CustomerRef | None:
+        return await one(customers_of, self, info)
 
 
 @strawberry.type(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from resolvers.access import Forbidden
 from resolvers.costing import BomCycle
-from resolvers.errors import BadUserInput, GatewayError, NotFound
+from resolvers.errors import BadUserInput, GatewayError, NotFound, NotSupported
 from sources.errors import (
     IsthmusError,
     SourceBadResponse,
@@ -168,6 +168,7 @@ TABLE: tuple[Row, ...] = (
     SourceTimeout,
     SourceBadResponse,
     BomCycle,
+    NotSupported,
     (QueryTooDeep, TooManyAliases, TooManyRootFields, TooManyFields),
     QueryTooComplex,
     RateLimited,

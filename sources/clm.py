@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sources import lists
 from sources.base import Lookup, Related, Source, cached
+from sources.lists import ListPage, ListQuery
 from sources.records import Contract
 
 
@@ -18,6 +20,13 @@ class ClmSource(Source):
     @cached("master")
     async def contracts_by_number(self, numbers: Sequence[str]) -> Lookup[Contract]:
         return await self.one_per_key("contracts_by_number", "/contracts", "numbers", numbers, Contract, "number")
+
+    async def contract_list(self, query: ListQuery) -> ListPage[Contract]:
+        return await lists.page(self, "contract_list", "/contracts/search", query, Contract)
+
+    async def contract_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Contract]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "contract_pages", "/contracts/search", query, per, Contract)
 
     @cached("master")
     async def contracts_by_counterparty(self, ids: Sequence[str]) -> Related[Contract]:

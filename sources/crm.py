@@ -7,7 +7,9 @@ from typing import Literal
 
 import msgspec
 
+from sources import lists
 from sources.base import Lookup, Related, Source, cached
+from sources.lists import ListPage, ListQuery
 from sources.records import Activity, ActivityDraft, Contact, Customer, CustomerPage, Opportunity, SalesRep
 
 RefSystem = Literal["erp", "clm", "desk"]
@@ -42,10 +44,15 @@ class CrmSource(Source):
         limit: int,
         offset: int,
         search_tax_ids: bool = True,
+        filters: Sequence[tuple[str, str]] = (),
+        sort: str = "",
     ) -> CustomerPage:
-        """One page of customers, newest activity first; row-level filters are pushed down.
-        `search_tax_ids=False`: the search text matches names and ids only, not tax ids."""
-        params = {"limit": str(limit), "offset": str(offset)}
+        """One page of customers, newest activity first (or by `sort`); row-level filters are pushed down.
+        `search_tax_ids=False`: the search text matches names and ids only, not tax ids. `filters`: more
+        of `/customers/search`'s (region, industry, refs, ...)."""
+        params = {"limit": str(limit), "offset": str(offset), **dict(filters)}
+        if sort:
+            params["sort"] = sort
         if search:
             params["q"] = search
             if not search_tax_ids:
@@ -66,6 +73,19 @@ class CrmSource(Source):
         if isinstance(page, Exception):
             raise page
         return page
+
+    async def customer_list(self, query: ListQuery) -> ListPage[Customer]:
+        """A worklist page of customers (`/customers/search` with filters, sort and keyset)."""
+        return await lists.page(self, "customer_list", "/customers/search", query, Customer)
+
+    async def customer_keys(self, system: str, filters: Sequence[tuple[str, str]]) -> list[str]:
+        """The ids (`system="crm"`) or refs in `system` of every customer matching `filters`."""
+        return await lists.keys(
+            self, f"customer_keys({system})", "/customers/keys", {**dict(filters), "system": system}
+        )
+
+    async def opportunity_list(self, query: ListQuery) -> ListPage[Opportunity]:
+        return await lists.page(self, "opportunity_list", "/opportunities/search", query, Opportunity)
 
     @cached("master")
     async def reps(self, ids: Sequence[str]) -> Lookup[SalesRep]:

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import msgspec
 
+from sources import lists
 from sources.base import Lookup, Related, Source, cached
+from sources.lists import ListPage, ListQuery
 from sources.records import Ticket, TicketChange, TicketDraft
 
 
@@ -30,6 +32,13 @@ class DeskSource(Source):
     @cached("orders")
     async def tickets_by_order(self, ids: Sequence[str]) -> Related[Ticket]:
         return await self.many_per_key("tickets_by_order", "/tickets", "order", ids, Ticket, "order_id")
+
+    async def ticket_list(self, query: ListQuery) -> ListPage[Ticket]:
+        return await lists.page(self, "ticket_list", "/tickets/search", query, Ticket)
+
+    async def ticket_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Ticket]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "ticket_pages", "/tickets/search", query, per, Ticket)
 
     async def open_ticket(self, key: str, draft: TicketDraft) -> Ticket:
         """POST /tickets with the idempotency key."""

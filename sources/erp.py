@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import msgspec
 
+from sources import lists
 from sources.base import Items, Lookup, Related, Source, cached
+from sources.lists import ListPage, ListQuery
 from sources.records import (
     ApprovalRequest,
     BomLine,
@@ -82,6 +84,26 @@ class ErpSource(Source):
         if isinstance(found, Exception):
             raise found
         return list(found)
+
+    # --- worklists ---------------------------------------------------------------------------
+
+    async def invoice_list(self, query: ListQuery) -> ListPage[Invoice]:
+        return await lists.page(self, "invoice_list", "/invoices/search", query, Invoice)
+
+    async def invoice_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Invoice]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "invoice_pages", "/invoices/search", query, per, Invoice)
+
+    async def order_list(self, query: ListQuery) -> ListPage[Order]:
+        return await lists.page(self, "order_list", "/orders/search", query, Order)
+
+    async def order_pages(self, query: ListQuery, per: str) -> dict[str, ListPage[Order]]:
+        """A page per key of the `per` filter, for the nested lists of many customers at once."""
+        return await lists.pages(self, "order_pages", "/orders/search", query, per, Order)
+
+    async def party_keys(self, filters: Sequence[tuple[str, str]]) -> list[str]:
+        """The codes of the parties with `overdue` receivables or `credit_exceeded` (on `today`)."""
+        return await lists.keys(self, "party_keys", "/parties/keys", dict(filters))
 
     # --- writes -----------------------------------------------------------------------------
 

@@ -762,13 +762,18 @@ def assert_denied_values_appear_nowhere(world: World, principal: Principal, doc:
         )
 
 
+# Root lists whose rows are the caller's own (row-level rules in the filter): the admin's row at a
+# position is another customer's, so only "every customer shown is in scope" holds there.
+LISTS_BY_SCOPE = frozenset({"customers", "invoices", "orders", "contracts", "tickets", "opportunities"})
+
+
 def assert_only_customers_in_scope(principal: Principal, doc: Document, admin: dict, body: dict) -> None:
     """No customer outside the principal's scope shows; those inside it reached by a path show.
 
     - every `Customer.id` (and `ExternalRefs.crm`) in the data is in scope;
-    - a customer reached by id, order, contract or ticket (not a `customers` page, whose
-      rows differ by scope) that the admin sees is null with FORBIDDEN when outside the
-      scope, and present when inside;
+    - a customer reached by id, order, contract or ticket (not a `customers` page or a
+      worklist, whose rows differ by scope) that the admin sees is null with FORBIDDEN when
+      outside the scope, and present when inside;
     - no out-of-scope customer's name, tax id, or sample order, contract or invoice
       number occurs in the answer, unless the query itself contains it.
     """
@@ -779,7 +784,7 @@ def assert_only_customers_in_scope(principal: Principal, doc: Document, admin: d
                 assert value is None or value in principal.in_scope, (
                     f"{principal.name} sees customer {value} (at {list(concrete)}), outside its scope"
                 )
-        if position.field.type != "Customer" or position.root == "customers":
+        if position.field.type != "Customer" or position.root in LISTS_BY_SCOPE:
             continue
         id_key = next((f.key for f in position.fields if f.name == "id"), None)
         if id_key is None:

@@ -24,6 +24,9 @@ REACH = {
     "Fulfilment": 'query($contract: ID!) { contract(id: $contract) { fulfilment { FIELD } } }',
     "Contact": 'query($customer: ID!) { customer(id: $customer) { contacts { FIELD } } }',
     "Opportunity": 'query($customer: ID!) { customer(id: $customer) { opportunities { FIELD } } }',
+    "ContractSummary": "{ contracts(first: 1) { summary { FIELD } } }",
+    "OpportunitySummary": "{ opportunities(first: 1) { summary { FIELD SUB } } }",
+    "Query.invoices": "{ FIELD(first: 1) { totalCount } }",  # a field of its own: not reached like Query.quote
     "ProductSupplier": 'query($purchased: ID!) { product(sku: $purchased) { suppliers { FIELD } } }',
     "Supplier": 'query($supplier: ID!) { supplier(code: $supplier) { FIELD SUB } }',
     "PurchaseOrder": 'query($po: ID!) { purchaseOrder(number: $po) { FIELD } }',
@@ -47,6 +50,8 @@ SUBSELECTION = {
     "QuoteEvaluation.credit": "{ ok }",
     "SalesOrder.qualityRecords": "{ id }",
     "Supplier.rating": "{ onTimeRate }",
+    "OpportunitySummary.byStage": "{ key }",
+    "Customer.invoicesConnection": "{ totalCount }",
 }
 TYPES = public.type_map
 CASES = [
@@ -127,7 +132,7 @@ def headers_for(role, sample):
 
 def read(gateway, field, role, sample):
     type_name, name = field.split(".")
-    query = REACH_FIELD.get(field) or REACH[type_name].replace("FIELD", name).replace("SUB", SUBSELECTION.get(field, ""))
+    query = (REACH_FIELD.get(field) or REACH.get(field) or REACH[type_name]).replace("FIELD", name).replace("SUB", SUBSELECTION.get(field, ""))
     variables = {key: value for key, value in sample.items() if f"${key}" in query}
     body = gateway.query(query, variables, headers=headers_for(role, sample))
     node = body.get("data")
