@@ -23,6 +23,7 @@ from server import access
 from server.access import audit, caller, caller_unless, take_request_id
 from server.bi import Exports, add_bi_routes
 from server.demo import TOKENS_PATH, DemoSite, add_demo_routes
+from server.events import add_event_routes
 from server.gateway import (
     TIMEOUT_HEADER,
     TRACE_HEADER,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, demo: DemoSite | None = None) -
         add_demo_routes(app, demo)
     add_manifest_route(app)
     add_bi_routes(app, metrics, take_request_id)
+    add_event_routes(app, metrics, settings.events)
 
     add_ops_routes(app, metrics)
     app.add_middleware(VaryOnCredentials)

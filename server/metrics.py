@@ -85,6 +85,19 @@ class Metrics:
         self.redis_failures = Counter(
             "isthmus_redis_failures_total", "Redis operations that failed (served without Redis)", registry=r
         )
+        self.change_events = Counter(
+            "isthmus_events_total",
+            "Change events from the systems of record by outcome: accepted, forged, expired, duplicate, malformed",
+            ["system", "outcome"],
+            registry=r,
+        )
+        self.subscriptions = Gauge("isthmus_subscriptions", "Subscriptions open in this process", registry=r)
+        self.subscribers_dropped = Gauge(
+            "isthmus_subscribers_dropped", "Subscribers ended for falling behind, since the start", registry=r
+        )
+        self.evaluations = Gauge(
+            "isthmus_change_evaluations", "Batches of changes evaluated for subscribers, since the start", registry=r
+        )
         self._operations: set[str] = set()
         events.listen(self)
 
@@ -136,6 +149,9 @@ class Metrics:
             if child is None:
                 child = self._phases[phase] = self.phase_seconds.labels(phase)
             child.observe(seconds)
+
+    def event(self, system: str, outcome: str) -> None:
+        self.change_events.labels(system, outcome).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
