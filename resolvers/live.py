@@ -124,7 +124,7 @@ class Feed:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:  # make room for the one thing it will still be told
-            self.live.metrics_dropped += 1
+            self.live.dropped += 1
             while not self.queue.empty():
                 self.queue.get_nowait()
             self.queue.put_nowait(_TOO_SLOW)
@@ -180,7 +180,7 @@ class Live:
         self.feeds: dict[str, set[Feed]] = {"alerts": set(), "customer": set(), "order": set()}
         self.by_principal: dict[str, int] = {}
         self.evaluations = 0  # for the metrics and the tests: batches evaluated
-        self.metrics_dropped = 0  # subscribers ended for falling behind
+        self.dropped = 0  # subscribers ended for falling behind
         self._known: OrderedDict[str, dict[tuple[AlertKind, str | None], Alert]] = OrderedDict()
         self._pending = _Pending()
         self._wake = asyncio.Event()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from resolvers.live import Live
 from sources import events
 
 MAX_OPERATION_LABELS = 200
@@ -149,6 +150,12 @@ class Metrics:
             if child is None:
                 child = self._phases[phase] = self.phase_seconds.labels(phase)
             child.observe(seconds)
+
+    def watch(self, live: Live) -> None:
+        """The subscriptions' gauges read the hub when scraped."""
+        self.subscriptions.set_function(live.subscribers)
+        self.subscribers_dropped.set_function(lambda: live.dropped)
+        self.evaluations.set_function(lambda: live.evaluations)
 
     def event(self, system: str, outcome: str) -> None:
         self.change_events.labels(system, outcome).inc()
