@@ -61,9 +61,9 @@ class SubscriberTooSlow(GatewayError):
     code = "SUBSCRIBER_TOO_SLOW"
     when = (
         "a subscriber `subscriptions.queue_size` events behind: its subscription is ended (WebSocket closed with "
-        "4429, SSE stream ended) rather than buffered; subscribe again"
+        "4503, SSE stream ended) rather than buffered; subscribe again"
     )
-    http = "4429 (WebSocket close) / the last SSE event"
+    http = "4503 (WebSocket close) / the last SSE event"
 
 
 class AlertAction(Enum):
