@@ -75,7 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import httpx
 
     from demo.launcher import DEFAULT_PORTS, start_systems
-    from server.settings import AuthSettings
+    from server.settings import AuthSettings, EventSettings
 
     tryton = getattr(args, "erp", "demo") == "tryton"
     names = ("crm", "clm", "desk", "srm", "mes") if tryton else ("crm", "erp", "clm", "desk", "srm", "mes")
@@ -83,8 +83,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"Starting the demo systems ({', '.join(n.upper() for n in names)}); the first start generates their data...",
         flush=True,
     )
+    # The demo systems announce their changes to the gateway, signed with a secret made for this run.
+    webhook_secret = secrets.token_urlsafe(32)
+    events = (f"http://127.0.0.1:{args.port}", webhook_secret)
     with (
-        start_systems({name: DEFAULT_PORTS[name] for name in names}) as systems,
+        start_systems({name: DEFAULT_PORTS[name] for name in names}, events=events) as systems,
         start_demo_tryton() if tryton else nullcontext() as erp,
     ):
         secret = os.environ.get("ISTHMUS_AUTH__JWT_SECRET") or secrets.token_urlsafe(32)
@@ -93,6 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             None,
             port=args.port,
             auth=AuthSettings(jwt_secret=secret),
+            events=EventSettings(secret=webhook_secret),
             **{name.lower(): BackendSettings(url=url) for name, url in systems.urls.items()},
             **extra,
         )

@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 
 import asyncio
+import base64
+import multiprocessing
 import statistics
 import time
 from contextlib import ExitStack, contextmanager
@@ -429,5 +431,111 @@ def phases_between(before: PhaseTotals | None, after: PhaseTotals | None) -> dic
     return phases_per_request(before, after) if before is not None and after is not None else None
 
 
+# Scenario 8: a burst of change events (issue 21)
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"isthmus-benchmark-webhooks").decode()
+BURST_RATE, BURST_SECONDS, BURST_PARTIES = 1000, 10.0, 50
+
+
+def burst(bench: Bench) -> dict[str, Any]:
+    """Scenario 8: `customer(id)` under closed-loop load (cache used) without and then during a burst of
+    signed change events, 1,000 a second for 10 s over 50 parties, with two WebSocket subscribers to
+    `alerts` reading; query latency, the gateway's memory, and how many evaluations the burst cost."""
+    options = bench.options
+    bench.set_latency(options.throughput_latency_ms)
+    ids = customer_ids(bench)
+    parties = [c["refs"]["erp"] for c in backend_items(bench, "crm", "/customers/search", limit=200)
+               if c["refs"]["erp"]][:BURST_PARTIES]
+    bodies = [orjson.dumps({"query": ONE_CUSTOMER, "variables": {"id": i}}) for i in ids]
+    with bench.gateway(events={"secret": WEBHOOK_SECRET}) as gateway:
+        pids = process_tree(gateway.process.pid)
+        asyncio.run(run_load(f"{gateway.url}/graphql", bodies, options.concurrency, 60, CALLER,
+                             max_requests=len(bodies)))
+        quiet = asyncio.run(run_load(f"{gateway.url}/graphql", bodies, options.concurrency, BURST_SECONDS, CALLER))
+        rss_before = memory_mb(pids)
+        during, sent, pushed = asyncio.run(under_burst(gateway, bodies, parties, options.concurrency))
+        rss_after = memory_mb(pids)
+        metrics = bench.http.get(f"{gateway.url}/metrics", headers=CALLER).text
+    p50_quiet, p50_burst = statistics.median(quiet.latencies_ms), statistics.median(during.latencies_ms)
+    return {
+        "rate_per_s": BURST_RATE, "seconds": BURST_SECONDS, "parties": len(parties), "events": sent,
+        "events_accepted": metric_total(metrics, 'isthmus_events_total{outcome="accepted"'),
+        "evaluations": metric_total(metrics, "isthmus_change_evaluations"),
+        "pushed_to_subscribers": pushed,
+        "without": {"requests": quiet.requests, "latency_ms": summary(quiet.latencies_ms)},
+        "during": {"requests": during.requests, "latency_ms": summary(during.latencies_ms), "errors": during.errors},
+        "p50_ratio": round(p50_burst / p50_quiet, 2),
+        "memory_before": rss_before, "memory_after": rss_after,
+    }
+
+
+async def under_burst(gateway: GatewayProcess, bodies: list[bytes], parties: list[str],
+                      concurrency: int) -> tuple[Any, int, int]:
+    """The load and the burst at once; (the load's result, events sent, messages pushed to the subscribers)."""
+    import aiohttp
+    from websockets.asyncio.client import connect
+
+    from demo.webhooks import signed_headers
+
+    pushed = 0
+
+    async def subscriber() -> None:
+        nonlocal pushed
+        url = gateway.url.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(orjson.dumps({"type": "connection_init", "payload": CALLER}).decode())
+            await ws.recv()
+            query = "subscription { alerts { action alert { kind } customer { id } } }"
+            await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode())
+            async for _ in ws:
+                pushed += 1
+
+    listening = [asyncio.create_task(subscriber()) for _ in range(2)]
+    await asyncio.sleep(0.5)
+    # The burst comes from a process of its own: in this one it would slow the load generator, not the gateway.
+    sending = multiprocessing.get_context("spawn").Process(target=send_burst, args=(gateway.url, parties))
+    sending.start()
+    load = await run_load(f"{gateway.url}/graphql", bodies, concurrency, BURST_SECONDS, CALLER)
+    await asyncio.to_thread(sending.join)
+    sent = int(BURST_RATE * BURST_SECONDS)
+    await asyncio.sleep(0.5)
+    for task in listening:
+        task.cancel()
+    await asyncio.gather(*listening, return_exceptions=True)
+    return load, sent, pushed
+
+
+def send_burst(url: str, parties: list[str]) -> None:
+    """`BURST_RATE` signed `invoice.overdue` events a second for `BURST_SECONDS`, round the parties (a child process)."""
+    import aiohttp
+
+    from demo.webhooks import signed_headers
+
+    async def run() -> None:
+        gate = asyncio.Semaphore(64)
+        started = time.perf_counter()
+        async with aiohttp.ClientSession() as session:
+
+            async def send(n: int) -> None:
+                async with gate:
+                    body = orjson.dumps({"type": "invoice.overdue", "data": {"party_code": parties[n % len(parties)]}})
+                    headers = signed_headers(WEBHOOK_SECRET, f"evt_burst_{n}_{time.time_ns()}", body)
+                    async with session.post(f"{url}/events/erp", data=body, headers=headers) as answer:
+                        await answer.read()
+
+            tasks = []
+            for n in range(int(BURST_RATE * BURST_SECONDS)):
+                delay = started + n / BURST_RATE - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(send(n)))
+            await asyncio.gather(*tasks)
+
+    asyncio.run(run())
+
+
+def metric_total(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
 RUNNERS = {"page": page, "nobatch": nobatch, "quote": quote, "throughput": throughput,
-           "cpu": cpu, "auth": authorisation, "replicas": replicas, "worklists": worklists}
+           "cpu": cpu, "auth": authorisation, "replicas": replicas, "worklists": worklists, "burst": burst}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import time
 
 from demo.generate import SYSTEMS, ensure_data, resolve_data_dir
-from demo.launcher import DEFAULT_PORTS, start_systems
+from demo.launcher import DEFAULT_PORTS, EVENTS_SECRET, EVENTS_URL, start_systems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         import uvicorn
 
-        app = importlib.import_module(f"demo.{args.system}").create_app(args.data_dir, args.faults)
+        # Where change events go (the gateway) and their signing secret: from the launcher's environment.
+        url, secret = os.environ.get(EVENTS_URL), os.environ.get(EVENTS_SECRET)
+        events = (url, secret) if url and secret else None
+        app = importlib.import_module(f"demo.{args.system}").create_app(args.data_dir, args.faults, events)
         port = args.port or DEFAULT_PORTS[args.system]
         uvicorn.run(app, host=args.host, port=port, log_level="warning", access_log=False)
     else:

@@ -1,11 +1,20 @@
 """CLM: contracts (sales, purchase, service) per counterparty, with milestones; purchase contracts
-name their supplier (its SRM code) and their purchase orders."""
+name their supplier (its SRM code) and their purchase orders.
+
+Change events (demo/webhooks.py), made on demand through `POST /_events`: `contract_status` (a
+contract moved to `status`: `contract.status_changed`) and `milestone` (a milestone done, or its
+due date moved `days` into the past and not done: `contract.milestone_changed`).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from datetime import date
+from typing import Literal
 
-from demo.common import IN_KEYS, key_param, keys, money, one_selector, system_app
+from fastapi import FastAPI, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from demo.common import IN_KEYS, announce, json_response, key_param, keys, money, now_instant, one_selector, system_app
 from demo.worklist import Filter, List, Summary
 
 DOCUMENTS = {
@@ -53,8 +62,23 @@ CONTRACTS = List(
 CONTRACT_KEY = {"counterparty": "counterparty_id", "ids": "id", "numbers": "number"}
 
 
-def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("clm", __doc__, DOCUMENTS, data_dir, faults)
+class Change(BaseModel):
+    """A change `/_events` makes and announces; `wait`: answer once the gateway has the event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["contract_status", "milestone"]
+    contract_id: str
+    status: Literal["DRAFT", "IN_APPROVAL", "ACTIVE", "COMPLETED", "TERMINATED"] | None = None
+    milestone_id: str | None = None
+    done: bool = False
+    days: int = Field(1, ge=1)
+    wait: bool = True
+
+
+def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str] | None = None) -> FastAPI:
+    app, db = system_app("clm", __doc__, DOCUMENTS, data_dir, faults, writable=True, events=events)
+    outbox = app.state.outbox
 
     @app.get("/contracts")
     async def contracts(counterparty: str | None = None, ids: str | None = None, numbers: str | None = None):
@@ -76,5 +100,36 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
     async def counterparties(ids: str):
         return db.items("counterparties", f"SELECT rowid FROM counterparties WHERE id {IN_KEYS} ORDER BY id",
                         key_param(keys(ids)))
+
+    @app.post("/_events", tags=["control"])
+    async def change(change: Change):
+        """Make a change and announce it to the gateway (see the module's docstring)."""
+        found = db.con.execute("SELECT rowid, number, counterparty_id FROM contracts WHERE id = ?",
+                               (change.contract_id,)).fetchone()
+        if found is None:
+            raise HTTPException(404, f"no contract {change.contract_id!r}")
+        rowid, number, counterparty = found
+        data = {"contract_id": change.contract_id, "contract_number": number, "counterparty_id": counterparty}
+        with db.con:
+            if change.action == "contract_status":
+                if change.status is None:
+                    raise HTTPException(422, "contract_status needs a status")
+                db.con.execute("UPDATE contracts SET status = ? WHERE id = ?", (change.status, change.contract_id))
+                kind, data = "contract.status_changed", {**data, "status": change.status}
+            else:
+                milestone = change.milestone_id or db.scalar(
+                    "SELECT id FROM milestones WHERE contract_id = ? ORDER BY due_date, id LIMIT 1", change.contract_id)
+                if milestone is None:
+                    raise HTTPException(404, f"contract {change.contract_id!r} has no milestone")
+                if change.done:
+                    db.con.execute("UPDATE milestones SET done_at = ?, status = 'DONE' WHERE id = ?",
+                                   (now_instant()[:10], milestone))
+                else:
+                    due = date.fromordinal(date.today().toordinal() - change.days).isoformat()
+                    db.con.execute("UPDATE milestones SET due_date = ?, done_at = NULL, status = 'PENDING' WHERE id = ?",
+                                   (due, milestone))
+                kind, data = "contract.milestone_changed", {**data, "milestone_id": milestone}
+        db.render("contracts", [rowid])
+        return json_response(await announce(outbox, kind, data, wait=change.wait))
 
     return app

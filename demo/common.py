@@ -1,5 +1,6 @@
 """What the four demo apps share: database access, key lists, JSON answers,
-call counting, fault injection, and idempotent writes.
+call counting, fault injection, idempotent writes, and change events (signed
+webhooks to the gateway, demo/webhooks.py; `/_events` shows and retargets them).
 
 Records are rendered to JSON by SQLite itself (`json_object`,
 `json_group_array`) once per process, so a 500-key batch costs one indexed
@@ -30,6 +31,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from demo.generate import ensure_data, read_meta
+from demo.webhooks import Outbox
 
 # Membership test for a list of keys bound as one JSON array parameter: no
 # limit on the number of keys, so no chunking, and one ORDER BY over all of them.
@@ -227,6 +229,20 @@ async def answer(send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class EventTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    secret: str | None = None
+
+
+async def announce(outbox: Outbox, kind: str, data: dict, *, wait: bool = False) -> dict:
+    """Queue a change event; with `wait`, answer once the gateway has it (or it was given up, or 5 s passed)."""
+    event_id = outbox.emit(kind, data)
+    delivered = await outbox.delivered(event_id) if wait else None
+    return {"event": event_id, "type": kind, "data": data, "delivered": delivered}
+
+
 # --- writes: validation errors and the Idempotency-Key --------------------------------------
 
 def invalid(field: str, message: str) -> HTTPException:
@@ -292,14 +308,30 @@ def next_id(db: Database, table: str, prefix: str, width: int) -> str:
 
 
 def system_app(system: str, description: str, documents: dict[str, str], data_dir=None,
-               faults: dict | None = None, *, writable: bool = False) -> tuple[FastAPI, Database]:
-    """A FastAPI app for one system with its database and the control endpoints wired in."""
+               faults: dict | None = None, *, writable: bool = False,
+               events: tuple[str, str] | None = None) -> tuple[FastAPI, Database]:
+    """A FastAPI app for one system with its database and the control endpoints wired in.
+
+    `events`: the gateway's URL and the webhook secret its changes are sent with (demo/webhooks.py);
+    `PUT /_events/target` changes them while it runs."""
     directory = ensure_data(data_dir)
     db = Database(directory / f"{system}.sqlite", documents, writable=writable)
     app = FastAPI(title=f"Isthmus demo {system.upper()}", description=description, version=db.meta["version"])
     control = Control(faults)
     app.state.control = control
+    app.state.outbox = outbox = Outbox(system, *(events or (None, None)))
     app.add_middleware(ControlMiddleware, control=control, fastapi_app=app)
+
+    @app.get("/_events", tags=["control"])
+    async def events_status():
+        """Where change events go, and how many were sent, retried, refused, dropped or are queued."""
+        return json_response(outbox.status())
+
+    @app.put("/_events/target", tags=["control"])
+    async def events_target(target: EventTarget):
+        """Send change events to this gateway with this secret; `{"url": null}` stops sending."""
+        outbox.retarget(target.url, target.secret)
+        return json_response(outbox.status())
 
     @app.get("/_stats", tags=["control"])
     async def stats():

@@ -1,6 +1,7 @@
 """CRM: customers, sales reps and teams, contacts, opportunities, activities.
 
-Writes: `POST /activities` logs an activity on a customer (with an `Idempotency-Key`).
+Writes: `POST /activities` logs an activity on a customer (with an `Idempotency-Key`), and
+announces it to the gateway as `activity.logged` (demo/webhooks.py).
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ class NewActivity(BaseModel):
     at: datetime | None = None
 
 
-def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("crm", __doc__, DOCUMENTS, data_dir, faults, writable=True)
+def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str] | None = None) -> FastAPI:
+    app, db = system_app("crm", __doc__, DOCUMENTS, data_dir, faults, writable=True, events=events)
     idempotency = Idempotency()
 
     @app.get("/customers")
@@ -191,6 +192,7 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
                  activity.by_rep_id),
             ).lastrowid
         db.render("activities", [rowid])
+        app.state.outbox.emit("activity.logged", {"customer_id": activity.customer_id})
         return idempotency.remember(request, payload, 201, db.document("activities", rowid))
 
     return app

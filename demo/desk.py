@@ -3,7 +3,9 @@
 Writes (with an `Idempotency-Key`): `POST /tickets` opens a ticket for an organisation,
 optionally tied to an order or a contract, its SLA due by its priority;
 `PATCH /tickets/{id}` moves it along OPEN -> IN_PROGRESS -> RESOLVED -> CLOSED (or back
-to IN_PROGRESS from RESOLVED) with a note, kept in the ticket's notes.
+to IN_PROGRESS from RESOLVED) with a note, kept in the ticket's notes. Each is announced to
+the gateway (`ticket.created`, `ticket.updated`, demo/webhooks.py); `POST /_events` with
+`sla_breach` moves a ticket's SLA due time `hours` into the past and announces it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from demo.common import (
     IN_KEYS,
     Idempotency,
+    announce,
     invalid,
     json_response,
     key_param,
@@ -96,8 +99,25 @@ def instant(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("desk", __doc__, DOCUMENTS, data_dir, faults, writable=True)
+class Change(Body):
+    """A change `/_events` makes and announces; `wait`: answer once the gateway has the event."""
+
+    action: Literal["sla_breach"]
+    ticket_id: str
+    hours: int = Field(1, ge=1)
+    wait: bool = True
+
+
+def ticket_event(db, ticket_id: str) -> dict:
+    """What a ticket event tells: the ticket, its organisation, order and contract, its status."""
+    org, order, contract, status = db.con.execute(
+        "SELECT org_id, order_id, contract_number, status FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    return {"ticket_id": ticket_id, "org_id": org, "order_id": order, "contract_number": contract, "status": status}
+
+
+def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str] | None = None) -> FastAPI:
+    app, db = system_app("desk", __doc__, DOCUMENTS, data_dir, faults, writable=True, events=events)
+    outbox = app.state.outbox
     db.con.execute(NOTES)
     idempotency = Idempotency()
 
@@ -140,15 +160,16 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
             return replayed
         if db.scalar("SELECT count(*) FROM orgs WHERE id = ?", ticket.org_id) == 0:
             raise invalid("org_id", f"unknown organisation {ticket.org_id!r}")
-        opened = time.time()
+        opened, ticket_id = time.time(), next_id(db, "tickets", "TK", 6)
         with db.con:
             rowid = db.con.execute(
                 "INSERT INTO tickets VALUES (?, ?, ?, ?, 'OPEN', ?, ?, NULL, ?, ?, ?)",
-                (next_id(db, "tickets", "TK", 6), ticket.org_id, ticket.subject, ticket.kind, ticket.priority,
+                (ticket_id, ticket.org_id, ticket.subject, ticket.kind, ticket.priority,
                  instant(opened), instant(opened + SLA_HOURS[ticket.priority] * 3600), ticket.contract_number,
                  ticket.order_id),
             ).lastrowid
         db.render("tickets", [rowid])
+        outbox.emit("ticket.created", ticket_event(db, ticket_id))
         return idempotency.remember(request, payload, 201, db.document("tickets", rowid))
 
     @app.patch("/tickets/{ticket_id}")
@@ -172,6 +193,20 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
             db.con.execute("INSERT INTO ticket_notes VALUES (?, ?, ?, ?, ?)",
                            (ticket_id, now, update.status, update.note, update.by))
         db.render("tickets", [rowid])
+        outbox.emit("ticket.updated", ticket_event(db, ticket_id))
         return idempotency.remember(request, payload, 200, db.document("tickets", rowid))
+
+    @app.post("/_events", tags=["control"])
+    async def change(change: Change):
+        """Make a change and announce it to the gateway (see the module's docstring)."""
+        found = db.con.execute("SELECT rowid FROM tickets WHERE id = ?", (change.ticket_id,)).fetchone()
+        if found is None:
+            raise HTTPException(404, f"no ticket {change.ticket_id!r}")
+        with db.con:
+            db.con.execute("UPDATE tickets SET sla_due_at = ? WHERE id = ?",
+                           (instant(time.time() - change.hours * 3600), change.ticket_id))
+        db.render("tickets", [found[0]])
+        return json_response(await announce(outbox, "ticket.updated", ticket_event(db, change.ticket_id),
+                                            wait=change.wait))
 
     return app

@@ -5,6 +5,11 @@ Writes: `POST /orders` creates a sales order (CONFIRMED, or DRAFT with an approv
 when a rule needs one) and `POST /orders/{id}/confirm` confirms an approved draft; both take
 an `Idempotency-Key`. The ERP prices the lines itself from the quantities and unit prices
 sent: amounts, its own tax rates, totals.
+
+Change events (demo/webhooks.py): `order.created` and `order.status_changed` after those writes;
+`POST /_events` makes changes on demand and announces them: `invoice_overdue` (an invoice's due
+date moved `days` into the past), `payment` (a payment of `amount`, by default what is open,
+settling the invoice and its order's paid figures), `order_status` (an order moved to `status`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from demo.common import (
     IN_KEYS,
     Idempotency,
+    announce,
     cents,
     invalid,
     json_response,
@@ -255,8 +261,30 @@ class Confirmation(Body):
     approved_by: str = Field(min_length=1)
 
 
-def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("erp", __doc__, DOCUMENTS, data_dir, faults, writable=True)
+class Change(Body):
+    """A change `/_events` makes and announces; `wait`: answer once the gateway has the event."""
+
+    action: Literal["invoice_overdue", "payment", "order_status"]
+    invoice_id: str | None = None
+    order_id: str | None = None
+    days: int = Field(1, ge=1)
+    amount: str | None = None
+    status: Literal["DRAFT", "CONFIRMED", "PROCESSING", "SHIPPED", "DONE", "CANCELLED"] | None = None
+    wait: bool = True
+
+
+def order_event(db, order_id: str) -> dict:
+    """What an order event tells: the order, its party and contract, its status and SKUs."""
+    party, contract, status = db.con.execute(
+        "SELECT party_code, contract_number, status FROM orders WHERE id = ?", (order_id,)).fetchone()
+    skus = [sku for (sku,) in db.con.execute("SELECT DISTINCT sku FROM order_lines WHERE order_id = ? ORDER BY sku",
+                                             (order_id,))]
+    return {"order_id": order_id, "party_code": party, "contract_number": contract, "status": status, "skus": skus}
+
+
+def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str] | None = None) -> FastAPI:
+    app, db = system_app("erp", __doc__, DOCUMENTS, data_dir, faults, writable=True, events=events)
+    outbox = app.state.outbox
     db.con.execute(APPROVALS)
     idempotency = Idempotency()
     stock_by_sku: dict[str, list[dict]] = {}
@@ -420,6 +448,7 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
                                (order_id, order.approval.level, orjson.dumps(order.approval.reasons).decode(),
                                 order.approval.requested_by, now_instant()))
         db.render("orders", [rowid])
+        outbox.emit("order.created", order_event(db, order_id))
         return idempotency.remember(request, payload, 201, db.document("orders", rowid))
 
     @app.post("/orders/{order_id}/confirm")
@@ -444,6 +473,73 @@ def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
             db.con.execute("UPDATE order_approvals SET status = 'APPROVED', decided_by = ?, decided_at = ? "
                            "WHERE order_id = ?", (confirmation.approved_by, now_instant(), order_id))
         db.render("orders", [rowid])
+        outbox.emit("order.status_changed", order_event(db, order_id))
         return idempotency.remember(request, payload, 200, db.document("orders", rowid))
 
+    @app.post("/_events", tags=["control"])
+    async def change(change: Change):
+        """Make a change and announce it to the gateway (see the module's docstring)."""
+        if change.action == "order_status":
+            if change.order_id is None or change.status is None:
+                raise invalid("order_id", "order_status needs order_id and status")
+            row = db.con.execute("SELECT rowid FROM orders WHERE id = ?", (change.order_id,)).fetchone()
+            if row is None:
+                raise HTTPException(404, f"no order {change.order_id!r}")
+            with db.con:
+                db.con.execute("UPDATE orders SET status = ? WHERE id = ?", (change.status, change.order_id))
+            db.render("orders", [row[0]])
+            return json_response(await announce(outbox, "order.status_changed", order_event(db, change.order_id),
+                                                wait=change.wait))
+        if change.invoice_id is None:
+            raise invalid("invoice_id", f"{change.action} needs invoice_id")
+        found = db.con.execute("SELECT rowid, party_code, order_id, amount, paid_amount, status FROM invoices "
+                               "WHERE id = ?", (change.invoice_id,)).fetchone()
+        if found is None:
+            raise HTTPException(404, f"no invoice {change.invoice_id!r}")
+        rowid, party, order_id, amount, paid, status = found
+        data = {"invoice_id": change.invoice_id, "party_code": party, "order_id": order_id}
+        if change.action == "invoice_overdue":
+            due = date.fromordinal(date.today().toordinal() - change.days).isoformat()
+            with db.con:
+                db.con.execute("UPDATE invoices SET due_date = ? WHERE id = ?", (due, change.invoice_id))
+            db.render("invoices", [rowid])
+            return json_response(await announce(outbox, "invoice.overdue", {**data, "due_date": due},
+                                                wait=change.wait))
+        if status in ("PAID", "CANCELLED"):
+            raise HTTPException(409, f"invoice {change.invoice_id!r} is {status}")
+        paying = cents(change.amount, "amount") if change.amount is not None else amount - paid
+        if paying > amount - paid:
+            raise invalid("amount", f"more than the {amount - paid} cents open")
+        payment_id = next_id(db, "payments", "PM", 6)
+        with db.con:
+            payment_row = db.con.execute("INSERT INTO payments VALUES (?, ?, ?, ?)",
+                                         (payment_id, change.invoice_id, now_instant(), paying)).lastrowid
+            settled = paid + paying == amount
+            db.con.execute("UPDATE invoices SET paid_amount = ?, status = ? WHERE id = ?",
+                           (paid + paying, "PAID" if settled else "PARTIALLY_PAID", change.invoice_id))
+            order_row = settle_order(db, order_id)
+        db.render("invoices", [rowid])
+        db.render("payments", [payment_row])
+        if order_row is not None:
+            db.render("orders", [order_row])
+        return json_response(await announce(outbox, "payment.received", {**data, "payment_id": payment_id,
+                                                                          "amount": f"{paying / 100:.2f}"},
+                                            wait=change.wait))
+
     return app
+
+
+def settle_order(db, order_id: str | None) -> int | None:
+    """An order's paid figures again from its invoices: net paid is each invoice's paid share of its net,
+    half up, as the generator computes it; the rest of what was paid is tax. The order's rowid."""
+    if order_id is None:
+        return None
+    paid_net = paid_tax = 0
+    for amount, paid, net in db.con.execute("SELECT amount, paid_amount, net_amount FROM invoices "
+                                            "WHERE order_id = ? AND status != 'CANCELLED'", (order_id,)):
+        share = (2 * net * paid + amount) // (2 * amount) if amount else 0
+        paid_net += share
+        paid_tax += paid - share
+    db.con.execute("UPDATE orders SET paid_amount = ?, paid_tax_amount = ? WHERE id = ?", (paid_net, paid_tax, order_id))
+    row = db.con.execute("SELECT rowid FROM orders WHERE id = ?", (order_id,)).fetchone()
+    return row[0] if row else None

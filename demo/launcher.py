@@ -6,12 +6,15 @@ gateway's tests and benchmarks:
 
 Port 0 picks a free port. `faults` is either one fault setting for every
 system ({"latency_ms": 20}) or one per system ({"erp": {"down": true}}).
+`events=(gateway_url, secret)` has every system send its change events there, signed with the
+secret (handed over in the environment, not on the command line where `ps` shows it).
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -21,6 +24,7 @@ import urllib.request
 from demo.generate import REPO_ROOT, SYSTEMS, ensure_data
 
 DEFAULT_PORTS = {"crm": 8101, "erp": 8102, "clm": 8103, "desk": 8104, "srm": 8105, "mes": 8106}
+EVENTS_URL, EVENTS_SECRET = "DEMO_EVENTS_URL", "DEMO_EVENTS_SECRET"
 
 
 class DemoSystems:
@@ -75,12 +79,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_systems(ports: dict[str, int] | None = None, data_dir=None, faults: dict | None = None,
-                  host: str = "127.0.0.1", timeout: float = 60.0) -> DemoSystems:
+                  host: str = "127.0.0.1", timeout: float = 60.0,
+                  events: tuple[str, str] | None = None) -> DemoSystems:
     """Generate the data if needed, spawn one process per system and wait until all answer."""
     directory = ensure_data(data_dir)  # once here, so the children only read
     wanted = ports if ports is not None else DEFAULT_PORTS
     per_system = bool(faults) and set(faults) <= set(SYSTEMS)
     processes, urls = {}, {}
+    environment = {**os.environ, EVENTS_URL: events[0], EVENTS_SECRET: events[1]} if events else None
     for system in SYSTEMS:
         if system not in wanted:
             continue
@@ -90,7 +96,7 @@ def start_systems(ports: dict[str, int] | None = None, data_dir=None, faults: di
         system_faults = faults.get(system) if per_system else faults
         if system_faults:
             command += ["--faults", json.dumps(system_faults)]
-        processes[system] = subprocess.Popen(command, cwd=REPO_ROOT)
+        processes[system] = subprocess.Popen(command, cwd=REPO_ROOT, env=environment)
         urls[system] = f"http://{host}:{port}"
     systems = DemoSystems(processes, urls, directory)
     atexit.register(systems.stop)  # no server outlives an interpreter that forgot to stop them

@@ -10,7 +10,7 @@ a restricted caller: FORBIDDEN, no hint either way.
 
 from __future__ import annotations
 
-from resolvers.context import Context
+from resolvers.context import Context, Principal
 from resolvers.errors import GatewayError
 from sources.records import Customer
 
@@ -46,15 +46,19 @@ def search_filters(ctx: Context, owner_id: str | None) -> tuple[list[str] | None
 
 
 async def is_visible(ctx: Context, customer: Customer) -> bool:
-    scope = ctx.scope
+    return sees(ctx.scope, ctx.principal, customer)
+
+
+def sees(scope: str | None, principal: Principal, customer: Customer) -> bool:
+    """Whether a caller of this scope sees the customer (a subscriber is told of it: resolvers/live.py)."""
     if scope == "all":
         return True
     if scope == "own":
-        return customer.owner_id == ctx.principal.id
+        return customer.owner_id == principal.id
     if scope == "team":
         # The team the CRM files the customer under: the same field its search filters on,
         # so a list and a look-up by id agree, and the check costs no call of its own.
-        return customer.team is not None and customer.team == ctx.principal.team
+        return customer.team is not None and customer.team == principal.team
     return False
 
 

@@ -65,6 +65,8 @@ class Alert:
     ref_id: str | None = None
 
 
+# The alerts that quote balances: only for callers who may read the receivables.
+RECEIVABLE_KINDS = frozenset({AlertKind.OVERDUE_RECEIVABLE, AlertKind.CREDIT_LIMIT})
 LIVE_CONTRACT_STATUSES = frozenset({ContractStatus.ACTIVE, ContractStatus.IN_APPROVAL})
 ALLOCATING_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.PROCESSING})
 SHIPPED_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.DONE})

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resolvers.approvals import RulesFile
 from resolvers.loaders import Loaders
 from sources import SourceError
 from sources.idempotency import IdempotencyStore
+
+if TYPE_CHECKING:
+    from resolvers.live import Live
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Context:
     # Which policy decisions `can_read` stands for (policy version, roles): what an operation plan
     # compiled for this caller may be reused under. None: decisions of their own, never shared.
     decisions: tuple[Any, ...] | None = None
+    # The process's subscriptions and the changes they hear of (resolvers/live.py): what a subscription opens.
+    live: Live | None = None
     # Where this request's time went, in seconds per phase ("plan", "waiting", "completing", ...):
     # added up by the pipeline and the executor, reported by the metrics and the benchmark.
     phases: dict[str, float] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from schema.order import SalesOrder
 from schema.product import Product
 from schema.query import Query
 from schema.scalars import DECIMAL
+from schema.subscription import Subscription
 from schema.ticket import ServiceTicket
 
 ENTITY_TYPES = [Customer, Product, SalesOrder, Contract, ServiceTicket]
@@ -29,6 +30,7 @@ ENTITY_TYPES = [Customer, Product, SalesOrder, Contract, ServiceTicket]
 _built = SubgraphSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     # strawberry's federation Schema types `directives` as classes; it takes directive objects like ours
     directives=[fresh],  # type: ignore[list-item]
     types=ENTITY_TYPES,
@@ -58,7 +60,11 @@ def _without_federation(schema: GraphQLSchema) -> GraphQLSchema:
     # graphql's own directives and ours; federation's (@key, @link) are for routers only
     directives = [*specified_directives, fresh_directive]
     built = GraphQLSchema(
-        query=public_query, mutation=schema.mutation_type, directives=directives, extensions=schema.extensions
+        query=public_query,
+        mutation=schema.mutation_type,
+        subscription=schema.subscription_type,
+        directives=directives,
+        extensions=schema.extensions,
     )
     # what strawberry's `Info.schema` reads: strawberry sets it on the schemas it builds, undeclared
     built._strawberry_schema = schema._strawberry_schema  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    create_source_event_stream,
     parse,
     validate,
 )
@@ -35,7 +36,7 @@ from schema import demand, scalars
 from schema.plan import OperationPlan, PlanCache, compile_plan, condition_variables
 from schema.plan_run import PlanRun
 from schema.reference import GuardedExecutor, is_awaitable
-from sources import SourceError
+from sources import SourceError, deadline
 from sources.errors import IsthmusError
 
 log = logging.getLogger("isthmus.executor")
@@ -61,6 +62,10 @@ class Prepared:
     def is_query(self, name: str | None) -> bool:
         operation = self.operation(name)
         return operation is None or operation.operation is OperationType.QUERY
+
+    def is_subscription(self, name: str | None) -> bool:
+        operation = self.operation(name)
+        return operation is not None and operation.operation is OperationType.SUBSCRIPTION
 
 
 class Executor:
@@ -164,6 +169,94 @@ class Executor:
         if data is not None or not errors or any(error.path for error in errors):
             response["data"] = data
         return response
+
+    async def subscribe(
+        self,
+        prepared: Prepared,
+        *,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        context_for_event: Callable[[], Context],
+        timeout: float,
+    ) -> dict[str, Any] | AsyncGenerator[dict[str, Any], None]:
+        """A subscription: its errors when it cannot start, else one response per event of its stream.
+
+        The root field's resolver opens the stream in `context` (the subscribing request's). Each
+        event then runs the operation on graphql-core with the field guard, as the reference path
+        runs a query, with the event as the root value and a context of its own (`context_for_event`:
+        fresh loaders, the caller's decisions), so a denied field is null and FORBIDDEN in every payload;
+        each within `timeout` seconds, as a request.
+        """
+        if prepared.document is None:
+            raise ValueError("a document that did not validate cannot run")
+        base = self._build(prepared.document, variables, operation_name, context, None)
+        if isinstance(base, list):
+            return {"errors": format_errors(base, context, None)}
+        try:
+            opened = create_source_event_stream(base)
+            stream = await opened if is_awaitable(opened) else opened
+        finally:
+            base.async_helpers = None  # type: ignore[assignment]
+            base.context_value = None
+        if isinstance(stream, ExecutionResult):
+            return {"errors": format_errors(list(stream.errors or ()), context, None)}
+        return self._responses(
+            prepared.document, variables, operation_name, cast(AsyncIterator[Any], stream), context_for_event, timeout
+        )
+
+    async def _responses(
+        self,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        stream: AsyncIterator[Any],
+        context_for_event: Callable[[], Context],
+        timeout: float,
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        try:
+            async for event in stream:
+                context = context_for_event()
+                executor = self._build(document, variables, operation_name, context, event)
+                if isinstance(executor, list):  # the same variables coerced when it started
+                    raise RuntimeError("a subscription's variables stopped coercing")
+                try:
+                    with deadline.bound(timeout):
+                        outcome = executor.execute_operation()
+                        result = (
+                            outcome if isinstance(outcome, ExecutionResult) else await cast(Awaitable[Any], outcome)
+                        )
+                finally:
+                    executor.async_helpers = None  # type: ignore[assignment]
+                    executor.context_value = None
+                response: dict[str, Any] = {}
+                formatted = format_errors(list(result.errors or ()), context, result.data)
+                if formatted:
+                    response["errors"] = formatted
+                response["data"] = result.data
+                yield response
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+
+    def _build(
+        self,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        root: Any,
+    ) -> GraphQLExecutor | list[GraphQLError]:
+        return GuardedExecutor.build(
+            self.schema,
+            document,
+            root_value=root,
+            context_value=context,
+            raw_variable_values=variables,
+            operation_name=operation_name,
+            is_awaitable=is_awaitable,
+        )
 
     def _plan(
         self, document: DocumentNode, base: GraphQLExecutor, operation_name: str | None, context: Context

@@ -56,20 +56,26 @@ class Authenticator:
         self._lock = threading.Lock()  # the authentication dependency runs in a thread pool
 
     def authenticate(self, headers: Any) -> Principal:
+        return self.session(headers)[0]
+
+    def session(self, headers: Any) -> tuple[Principal, float | None]:
+        """The principal, and when its credentials expire (a token's `exp`, wall time; None for an
+        API key): a subscription, which outlives the request that opened it, ends then."""
         authorization = headers.get("authorization")
         api_key = headers.get("x-api-key")
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("The Authorization header must be `Bearer <token>`.")
-            return self._from_token(token.strip())
+            verified = self._from_token(token.strip())
+            return verified.principal, verified.expires
         if api_key:
-            return self._from_api_key(api_key)
+            return self._from_api_key(api_key), None
         if self.settings.allow_anonymous:
-            return Principal(id="anonymous", name="Anonymous", roles=())
+            return Principal(id="anonymous", name="Anonymous", roles=()), None
         raise Unauthenticated("No credentials: send `Authorization: Bearer <token>` or `X-API-Key: <key>`.")
 
-    def _from_token(self, token: str) -> Principal:
+    def _from_token(self, token: str) -> Verified:
         if not self._keys:
             raise Unauthenticated("This gateway accepts no tokens (no verification key is configured).")
         if len(token) > MAX_TOKEN_LENGTH:
@@ -77,16 +83,16 @@ class Authenticator:
         if not token.isascii():
             raise Unauthenticated("The token is not a JWT: it holds characters outside ASCII.")
         if self._verified is None:
-            return self._verify(token).principal
+            return self._verify(token)
         digest = hashlib.sha256(token.encode()).digest()
         with self._lock:
             known = self._verified.get(digest)
         if known is not None and known.not_before <= self._clock():
-            return known.principal
+            return known
         verified = self._verify(token)
         with self._lock:
             self._verified[digest] = verified  # not kept if it expires before now (TLRUCache)
-        return verified.principal
+        return verified
 
     def _verify(self, token: str) -> Verified:
         """Signature and claims, or Unauthenticated saying what is wrong."""

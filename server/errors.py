@@ -13,6 +13,7 @@ from __future__ import annotations
 from resolvers.access import Forbidden
 from resolvers.costing import BomCycle
 from resolvers.errors import BadUserInput, GatewayError, NotFound, NotSupported
+from resolvers.live import SubscriberTooSlow, TooManySubscriptions
 from sources.errors import (
     IsthmusError,
     SourceBadResponse,
@@ -153,6 +154,36 @@ class DeadlineExceeded(IsthmusError):
     when = "the request as a whole outlived its deadline (a net under the per-call timeouts)"
 
 
+class EventRefused(IsthmusError):
+    """A change event not taken (server/events.py): `outcome` labels `isthmus_events_total`, `status` is answered."""
+
+    outcome = "refused"
+    status = 400
+
+
+class EventSignatureInvalid(EventRefused):
+    code = "EVENT_SIGNATURE_INVALID"
+    when = "a change event (`POST /events/{system}`) without webhook headers, or whose signature does not verify"
+    http = "401"
+    outcome = "forged"
+    status = 401
+
+
+class EventExpired(EventRefused):
+    code = "EVENT_EXPIRED"
+    when = "a change event whose `webhook-timestamp` is more than `events.tolerance` seconds from now (a replay)"
+    http = "400"
+    outcome = "expired"
+
+
+class EventDuplicate(EventRefused):
+    code = "EVENT_DUPLICATE"
+    when = "a change event whose id was taken before (a replay; a sender's retry takes it as delivered)"
+    http = "409"
+    outcome = "duplicate"
+    status = 409
+
+
 Row = type[IsthmusError] | tuple[type[IsthmusError], ...]
 
 # The README's order; a tuple is one row for codes that share what they mean.
@@ -186,6 +217,11 @@ TABLE: tuple[Row, ...] = (
     KeyInUse,
     SourceOutcomeUnknown,
     SourceRejected,
+    EventSignatureInvalid,
+    EventExpired,
+    EventDuplicate,
+    TooManySubscriptions,
+    SubscriberTooSlow,
 )
 
 

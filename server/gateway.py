@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator
 from contextlib import nullcontext
 from typing import Any
 
@@ -58,6 +59,7 @@ class Gateway:
         self.authorizer = services.authorizer
         self.approval_rules = services.approval_rules
         self.idempotency = services.idempotency
+        self.live = services.live
         self.documents = DocumentCache(services.executor, services.settings.document_cache_size)
 
     def context_for(self, principal: Principal, request_id: str) -> Context:
@@ -72,6 +74,7 @@ class Gateway:
                 credit_basis=self.settings.credit_basis,
                 approval_rules=self.approval_rules,
                 idempotency=self.idempotency,
+                live=self.live,
             )
         authorizer = self.authorizer
         authorizer.reload_if_changed()
@@ -89,6 +92,7 @@ class Gateway:
             can_write=lambda mutation: authorizer.can_write(roles, mutation),
             holds_role=lambda role: authorizer.holds_role(roles, role),
             idempotency=self.idempotency,
+            live=self.live,
         )
 
     def may_trace(self, principal: Principal) -> bool:
@@ -203,6 +207,29 @@ class Gateway:
             extensions["trace"] = recorded.as_json()
         return result, context.denied
 
+    async def subscribe(
+        self, payload: Any, *, request_id: str, principal: Principal
+    ) -> dict[str, Any] | AsyncGenerator[dict[str, Any], None]:
+        """A subscription over a streaming transport (server/subscriptions.py): the answer when it
+        cannot start (errors), else its stream of responses, one per event."""
+        query, variables, operation_name = parse_payload(payload)
+        prepared: Prepared = self.documents.prepare(query)
+        refusal = await self.screen(prepared, operation_name, variables, principal, "POST", streaming=True)
+        if refusal is not None:
+            return refusal
+        if not prepared.is_subscription(operation_name):
+            raise BadRequest("Only subscriptions are served here; send queries and mutations to POST /graphql.")
+        context = self.context_for(principal, request_id)
+        with deadline.bound(self.settings.request_timeout):
+            return await self.executor.subscribe(
+                prepared,
+                variables=variables,
+                operation_name=operation_name,
+                context=context,
+                context_for_event=lambda: self.context_for(principal, request_id),
+                timeout=self.settings.request_timeout,
+            )
+
     async def screen(
         self,
         prepared: Prepared,
@@ -210,10 +237,13 @@ class Gateway:
         variables: dict[str, Any] | None,
         principal: Principal,
         method: str,
+        *,
+        streaming: bool = False,
     ) -> dict[str, Any] | None:
         """The answer to a request that must not run (invalid, or refused by demand control), or None.
 
-        A request the client got wrong in HTTP terms (no such operation, a mutation over GET) raises `BadRequest`.
+        A request the client got wrong in HTTP terms (no such operation, a mutation over GET, a
+        subscription without a streaming transport) raises `BadRequest`.
         """
         if prepared.errors:
             return {"errors": list(prepared.errors)}
@@ -222,6 +252,11 @@ class Gateway:
                 f"Operation {operation_name!r} is not in the document."
                 if operation_name
                 else "The document has several operations; name one in `operationName`."
+            )
+        if prepared.is_subscription(operation_name) and not streaming:
+            raise BadRequest(
+                "Subscriptions are served over a WebSocket (graphql-transport-ws, at /graphql) or as server-sent "
+                "events (graphql-sse: POST /graphql with `Accept: text/event-stream`)."
             )
         if method == "GET" and not prepared.is_query(operation_name):
             raise MethodNotAllowed("Only queries may be sent with GET; use POST for mutations.")

@@ -23,6 +23,7 @@ from server import access
 from server.access import audit, caller, caller_unless, take_request_id
 from server.bi import Exports, add_bi_routes
 from server.demo import TOKENS_PATH, DemoSite, add_demo_routes
+from server.events import add_event_routes
 from server.gateway import (
     TIMEOUT_HEADER,
     TRACE_HEADER,
@@ -38,6 +39,7 @@ from server.metrics import Metrics
 from server.ops import add_ops_routes
 from server.persisted import PersistedDocuments, add_manifest_route, conditional_get
 from server.settings import Settings
+from server.subscriptions import add_subscription_routes, sse_response, wants_events
 from server.wiring import Services
 
 
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None, demo: DemoSite | None = None) -
         # The wiring (server/wiring.py) and the request pipeline on it (server/gateway.py).
         app.state.services = services = Services(settings)
         app.state.gateway = Gateway(services)
+        metrics.watch(services.live)
         await services.start()
         # Trusted documents, the APQ store and the BI exports (server/persisted.py, server/bi.py).
         app.state.documents = PersistedDocuments(services, app.state.gateway)
@@ -132,6 +135,12 @@ def create_app(settings: Settings | None = None, demo: DemoSite | None = None) -
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return respond(error_body(f"The body is not valid JSON: {exc}.", "BAD_REQUEST"), request_id, 400)
+        if wants_events(request.headers.get("accept")):  # graphql-sse: a subscription as server-sent events
+            _, expires = request.app.state.services.authenticator.session(request.headers)
+            audit(request, principal=principal, status=200, outcome="subscribed", operation="subscription")
+            return sse_response(
+                request.app.state.gateway, payload, principal, expires, settings.subscriptions.queue_size
+            )
         return await run(request, request_id, payload, principal)
 
     @app.get("/graphql", summary="GraphiQL, or a query sent with GET")
@@ -156,6 +165,8 @@ def create_app(settings: Settings | None = None, demo: DemoSite | None = None) -
         add_demo_routes(app, demo)
     add_manifest_route(app)
     add_bi_routes(app, metrics, take_request_id)
+    add_event_routes(app, metrics, settings.events)
+    add_subscription_routes(app)
 
     add_ops_routes(app, metrics)
     app.add_middleware(VaryOnCredentials)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from resolvers.live import Live
 from sources import events
 
 MAX_OPERATION_LABELS = 200
@@ -85,6 +86,19 @@ class Metrics:
         self.redis_failures = Counter(
             "isthmus_redis_failures_total", "Redis operations that failed (served without Redis)", registry=r
         )
+        self.change_events = Counter(
+            "isthmus_events_total",
+            "Change events from the systems of record by outcome: accepted, forged, expired, duplicate, malformed",
+            ["system", "outcome"],
+            registry=r,
+        )
+        self.subscriptions = Gauge("isthmus_subscriptions", "Subscriptions open in this process", registry=r)
+        self.subscribers_dropped = Gauge(
+            "isthmus_subscribers_dropped", "Subscribers ended for falling behind, since the start", registry=r
+        )
+        self.evaluations = Gauge(
+            "isthmus_change_evaluations", "Batches of changes evaluated for subscribers, since the start", registry=r
+        )
         self._operations: set[str] = set()
         events.listen(self)
 
@@ -136,6 +150,15 @@ class Metrics:
             if child is None:
                 child = self._phases[phase] = self.phase_seconds.labels(phase)
             child.observe(seconds)
+
+    def watch(self, live: Live) -> None:
+        """The subscriptions' gauges read the hub when scraped."""
+        self.subscriptions.set_function(live.subscribers)
+        self.subscribers_dropped.set_function(lambda: live.dropped)
+        self.evaluations.set_function(lambda: live.evaluations)
+
+    def event(self, system: str, outcome: str) -> None:
+        self.change_events.labels(system, outcome).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -169,6 +169,32 @@ class IdempotencySettings(BaseModel):
     max_keys: int = Field(10_000, ge=1, description="Keys kept in-process (least recently used out).")
 
 
+class EventSettings(BaseModel):
+    """Change events from the systems of record (`POST /events/{system}`, signed webhooks: server/events.py)."""
+
+    secret: SecretStr | None = Field(
+        None,
+        description="The shared webhook secret (`whsec_<base64>` or any text); unset: no event endpoint. Never logged.",
+    )
+    tolerance: float = Field(300.0, gt=0, description="Seconds an event's timestamp may be from now, either way.")
+    keep: float = Field(86_400.0, gt=0, description="Seconds an event id is remembered to refuse it again.")
+    max_ids: int = Field(
+        100_000, ge=1, description="Event ids remembered in-process (with Redis: across replicas too)."
+    )
+
+
+class SubscriptionSettings(BaseModel):
+    """GraphQL subscriptions over WebSocket (graphql-transport-ws) and SSE (graphql-sse): resolvers/live.py."""
+
+    max_per_principal: int = Field(20, ge=1, description="Subscriptions one principal may hold at once, per process.")
+    queue_size: int = Field(100, ge=1, description="Events a subscriber may fall behind before it is ended.")
+    coalesce: float = Field(
+        0.02, ge=0, description="Seconds changes are gathered before one evaluation of them all (bursts coalesce)."
+    )
+    memory: int = Field(50_000, ge=1, description="Customers whose last alerts are remembered to tell what changed.")
+    init_timeout: float = Field(10.0, gt=0, description="Seconds a WebSocket may take to send `connection_init`.")
+
+
 class OpsSettings(BaseModel):
     """Who may read `/metrics` and `/readyz?details`: admins, and scrapers with the metrics token."""
 
@@ -233,6 +259,8 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     ops: OpsSettings = OpsSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
+    events: EventSettings = EventSettings()
+    subscriptions: SubscriptionSettings = SubscriptionSettings()
     policy_dir: str | None = Field(
         None, description="Folder with model.conf and policy.csv (default: the shipped ones)."
     )

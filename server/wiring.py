@@ -2,9 +2,9 @@
 
 `Services` builds, from the settings, everything that outlives a request: Redis,
 the sources, the schema and its executor, authentication, the cost budget, the
-policy and the approval rules, the idempotency keys of writes, the policy's sync and
-the cache invalidations between replicas; `start` and `aclose` run and end what works
-in the background. The request pipeline
+policy and the approval rules, the idempotency keys of writes, the policy's sync,
+the cache invalidations between replicas, and the change events with the subscriptions
+they feed; `start` and `aclose` run and end what works in the background. The request pipeline
 (`server/gateway.py`) and the HTTP routes (`server/http.py`) use them.
 """
 
@@ -19,10 +19,12 @@ import schema
 from policies import Authorizer
 from policies.derivations import Derivation
 from resolvers.approvals import RulesFile
+from resolvers.live import Live
 from schema import demand
 from schema.executor import Executor
 from server.auth import Authenticator
 from server.budget import CostBudget
+from server.changes import ChangeEvents, SeenEvents
 from server.policy_sync import PolicySync
 from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, MesSource, SrmSource
@@ -154,6 +156,17 @@ class Services:
             lease=settings.idempotency.lease,
             max_local=settings.idempotency.max_keys,
         )
+        subscriptions = settings.subscriptions
+        self.live = Live(
+            self.backends,
+            queue_size=subscriptions.queue_size,
+            max_per_principal=subscriptions.max_per_principal,
+            coalesce=subscriptions.coalesce,
+            memory=subscriptions.memory,
+            timeout=settings.request_timeout,
+        )
+        self.seen_events = SeenEvents(self.redis, settings.events.keep, settings.events.max_ids)
+        self.changes = ChangeEvents(self.backends.invalidation, self.live, self.redis, settings.redis.timeout)
         self._listening: list[asyncio.Task[None]] = []
         if not settings.auth.enabled:
             log.warning("authorisation is OFF (auth.enabled = false): every caller sees every field and customer")
@@ -163,6 +176,8 @@ class Services:
         if self.policy_sync is not None:
             self._listening.append(asyncio.create_task(self.policy_sync.listen()))
         self._listening.append(asyncio.create_task(self.backends.invalidation.listen()))
+        self._listening.append(asyncio.create_task(self.changes.listen()))
+        self._listening.append(asyncio.create_task(self.live.run()))
 
     async def aclose(self) -> None:
         for task in self._listening:
@@ -171,6 +186,7 @@ class Services:
         if self.policy_sync is not None:
             await self.policy_sync.aclose()
         await self.backends.invalidation.aclose()
+        await self.changes.aclose()
         await self.backends.aclose()
         if self.redis is not None:
             await self.redis.aclose()
