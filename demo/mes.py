@@ -31,8 +31,9 @@ LOT_KEY = {"ids": "id", "shipment": "shipment_id", "sales_order": "sales_order_i
 QUALITY_KEY = {"ids": "id", "lot": "lot_id", "sales_order": "sales_order_id"}
 
 
-def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("mes", __doc__, DOCUMENTS, data_dir, faults)
+def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str] | None = None) -> FastAPI:
+    """`events`: where change events would go; this system sends none yet (the launcher passes it to every system)."""
+    app, db = system_app("mes", __doc__, DOCUMENTS, data_dir, faults, events=events)
 
     @app.get("/production_orders")
     async def production_orders(ids: str | None = None, sales_order: str | None = None, skus: str | None = None,

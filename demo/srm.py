@@ -50,8 +50,9 @@ RECEIPT_KEY = {"po": "po_number", "supplier": "supplier_code"}
 INVOICE_KEY = {"po": "po_number", "supplier": "supplier_code", "ids": "id"}
 
 
-def create_app(data_dir=None, faults: dict | None = None) -> FastAPI:
-    app, db = system_app("srm", __doc__, DOCUMENTS, data_dir, faults)
+def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str] | None = None) -> FastAPI:
+    """`events`: where change events would go; this system sends none yet (the launcher passes it to every system)."""
+    app, db = system_app("srm", __doc__, DOCUMENTS, data_dir, faults, events=events)
 
     @app.get("/suppliers")
     async def suppliers(codes: str | None = None):
