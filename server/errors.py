@@ -14,6 +14,7 @@ from resolvers.access import Forbidden
 from resolvers.costing import BomCycle
 from resolvers.errors import BadUserInput, GatewayError, NotFound
 from sources.errors import (
+    BackendBusy,
     IsthmusError,
     SourceBadResponse,
     SourceOutcomeUnknown,
@@ -50,6 +51,16 @@ class Unauthenticated(IsthmusError):
 class RateLimited(BadRequest):
     code = "RATE_LIMITED"
     when = "the caller's cost budget for the window is spent; `Retry-After` says when to retry"
+    http = "429"
+    status = 429
+
+
+class FreshReadsSpent(BadRequest):
+    code = "FRESH_READS_SPENT"
+    when = (
+        "`Cache-Control: no-cache, only-if-fresh` past the caller's allowance of fresh reads (`budgets.fresh_reads`); "
+        "nothing was executed. Without `only-if-fresh` the answer comes from the cache instead, its ages stated"
+    )
     http = "429"
     status = 429
 
@@ -167,10 +178,12 @@ TABLE: tuple[Row, ...] = (
     SourceUnavailable,
     SourceTimeout,
     SourceBadResponse,
+    BackendBusy,
     BomCycle,
     (QueryTooDeep, TooManyAliases, TooManyRootFields, TooManyFields),
     QueryTooComplex,
     RateLimited,
+    FreshReadsSpent,
     IntrospectionDisabled,
     DeadlineExceeded,
     GatewayError,

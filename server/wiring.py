@@ -26,6 +26,7 @@ from server.budget import CostBudget
 from server.policy_sync import PolicySync
 from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource
+from sources.admission import DEFAULT_MAX_WAIT, DEFAULT_SHARES, AdaptiveLimit, Budget
 from sources.breaker import CircuitBreaker
 from sources.cache import CachePolicy
 from sources.idempotency import IdempotencyStore
@@ -77,6 +78,7 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
                 cooldown=resilience.breaker_cooldown,
                 enabled=resilience.breaker,
             ),
+            budget=build_budget(settings, name, conf, redis),
         )
 
     backends = Backends(
@@ -89,6 +91,22 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
     for source in backends.all():
         source.invalidation = backends.invalidation
     return backends
+
+
+def build_budget(settings: Settings, name: str, conf: BackendSettings, redis: RedisLink | None) -> Budget | None:
+    """The backend's budget (sources/admission.py), one across replicas when Redis is configured."""
+    budgets, own = settings.budgets, conf.budget
+    if not budgets.enabled:
+        return None
+    adaptive = AdaptiveLimit(own.max_concurrent, minimum=own.min_concurrent) if own.adaptive else None
+    return Budget(
+        name,
+        own.max_concurrent,
+        own.max_rate,
+        max_wait={**DEFAULT_MAX_WAIT, **{str(klass): wait for klass, wait in budgets.max_wait.items()}},
+        shares={**DEFAULT_SHARES, **{str(klass): share for klass, share in budgets.shares.items()}},
+        adaptive=adaptive,
+    )
 
 
 def build_erp(
