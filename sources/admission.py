@@ -5,9 +5,9 @@ A system of record has a fixed capacity, and people in front of a customer go fi
 - at most `limit` calls in flight and `rate` calls per second (a token bucket holding one
   second's worth); a call that finds the budget spent queues instead of piling onto the backend;
 - the queue is ordered by priority class, `interactive` before `worklist` before `batch`,
-  first come first served within a class; a class starts a call only while fewer than its
-  share of the limit are in flight (`batch` 50 %: the rest stays free for people), so batch
-  work slows down first;
+  first come first served within a class; a class holds at most its share of the limit
+  (`batch` 50 %: the rest stays free for people), so batch work slows down first; a waiting
+  class passed over `PATIENCE` times in a row goes next, so it slows down but never starves;
 - a call that waited as long as its class may (`max_wait`, never past the request's
   deadline) is shed: `BackendBusy` (BACKEND_BUSY, with the seconds worth waiting), never sent;
 - the class rides in a context variable the gateway sets per request (`classed`), like the
@@ -43,6 +43,8 @@ INTERACTIVE, WORKLIST, BATCH = "interactive", "worklist", "batch"
 CLASSES = (INTERACTIVE, WORKLIST, BATCH)  # in the order they are served
 DEFAULT_SHARES = {INTERACTIVE: 1.0, WORKLIST: 0.75, BATCH: 0.5}
 DEFAULT_MAX_WAIT = {INTERACTIVE: 1.0, WORKLIST: 2.0, BATCH: 4.0}
+# Grants to more urgent classes a waiting class lets pass before it goes (it still keeps to its share).
+PATIENCE = {INTERACTIVE: 0, WORKLIST: 4, BATCH: 8}
 # A backend whose calls queued or were shed this recently is reported saturated.
 SATURATED_FOR = 5.0
 
@@ -177,6 +179,7 @@ class Budget:
 
     def __post_init__(self) -> None:
         self.in_flight = 0
+        self.by_class = dict.fromkeys(CLASSES, 0)  # calls in flight per class
         self.peak = 0  # the most calls in flight at once since the start
         self.sheds = 0
         self._queues: dict[str, deque[_Waiter]] = {klass: deque() for klass in CLASSES}
@@ -184,6 +187,7 @@ class Budget:
         self._tokens_at = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._last_pressure = -math.inf
+        self._passed = dict.fromkeys(CLASSES, 0)  # grants to more urgent classes while this one waited
 
     # --- what operators see ---------------------------------------------------------
 
@@ -219,8 +223,8 @@ class Budget:
         klass = current()
         started = time.monotonic()
         wait = max(0.0, min(self.max_wait.get(klass, DEFAULT_MAX_WAIT[klass]), deadline.remaining(math.inf)))
-        if self._fits(klass) and not self._ahead_of(klass):
-            self._take()
+        if self._fits(klass) and not self._queues[klass]:
+            self._take(klass)
         else:
             await self._queue(klass, method, wait)
         lease = Lease(self, klass)
@@ -246,7 +250,7 @@ class Budget:
             await asyncio.wait({waiter.future}, timeout=wait)  # cancels nothing on timeout
         except BaseException:  # cancelled while queued: give back a slot granted meanwhile
             if waiter.future.done() and not waiter.future.cancelled():
-                self._give_back()
+                self._give_back(klass)
             else:
                 waiter.future.cancel()
                 self._forget(waiter)
@@ -270,25 +274,18 @@ class Budget:
             self._queues[waiter.klass].remove(waiter)
 
     def _cap(self, klass: str, limit: int) -> int:
-        """Calls in flight below which a call of `klass` may start."""
+        """Calls of `klass` that may be in flight at once."""
         return max(1, math.ceil(limit * self.shares.get(klass, 1.0)))
 
     def _fits(self, klass: str) -> bool:
-        if self.in_flight >= self._cap(klass, self.limit):
+        limit = self.limit
+        if self.in_flight >= limit or self.by_class[klass] >= self._cap(klass, limit):
             return False
         return self._local_rate <= 0 or self._refill() >= 1.0
 
-    def _ahead_of(self, klass: str) -> bool:
-        """Whether calls of this class or a more urgent one are already waiting."""
-        for other in CLASSES:
-            if self._queues[other]:
-                return True
-            if other == klass:
-                return False
-        return False
-
-    def _take(self) -> None:
+    def _take(self, klass: str) -> None:
         self.in_flight += 1
+        self.by_class[klass] += 1
         self.peak = max(self.peak, self.in_flight)
         if self._local_rate > 0:
             self._tokens -= 1.0
@@ -300,28 +297,40 @@ class Budget:
             task.add_done_callback(_releases.discard)
         if self.adaptive is not None and self.adaptive.observe(lease.latency, lease.dropped):
             events.budget_limit(self.source, self.limit)
-        self._give_back()
+        self._give_back(lease.klass)
 
-    def _give_back(self) -> None:
+    def _give_back(self, klass: str) -> None:
         self.in_flight -= 1
+        self.by_class[klass] -= 1
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Grant what fits, most urgent class first, oldest first within a class."""
+        """Grant what fits: the most urgent class first, oldest first within a class, unless a less
+        urgent one has been passed over its PATIENCE."""
+        while (klass := self._next()) is not None:
+            waiter = self._queues[klass].popleft()
+            self._take(klass)
+            waiter.future.set_result(None)
+            self._passed[klass] = 0
+            for other in CLASSES[CLASSES.index(klass) + 1 :]:
+                if self._queues[other]:
+                    self._passed[other] += 1
+        if self._local_rate > 0 and self._timer is None and any(self._queues.values()) and self._refill() < 1.0:
+            # Waiting for a token, not (only) a slot: look again when the next one is due.
+            due = max(0.001, (1.0 - self._tokens) / self._local_rate)
+            self._timer = asyncio.get_running_loop().call_later(due, self._tick)
+
+    def _next(self) -> str | None:
+        """The class whose oldest waiter goes next, if any fits now."""
+        ready = []
         for klass in CLASSES:
             queue = self._queues[klass]
             while queue and queue[0].future.done():  # cancelled, or shed and not yet forgotten
                 queue.popleft()
-            while queue and self._fits(klass):
-                waiter = queue.popleft()
-                if waiter.future.done():
-                    continue
-                self._take()
-                waiter.future.set_result(None)
-        if self._local_rate > 0 and any(self._queues.values()) and self._timer is None:
-            # Waiting for a token, not a slot: look again when the next one is due.
-            due = max(0.001, (1.0 - self._refill()) / self._local_rate)
-            self._timer = asyncio.get_running_loop().call_later(due, self._tick)
+            if queue and self._fits(klass):
+                ready.append(klass)
+        overdue = [klass for klass in ready if klass != ready[0] and self._passed[klass] >= PATIENCE[klass]]
+        return overdue[0] if overdue else ready[0] if ready else None
 
     def _tick(self) -> None:
         self._timer = None

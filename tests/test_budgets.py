@@ -19,7 +19,7 @@ from graphql import parse
 from server.priorities import class_of
 from server.settings import BudgetsSettings
 from sources import admission, deadline
-from sources.admission import BATCH, INTERACTIVE, WORKLIST, AdaptiveLimit, Budget
+from sources.admission import BATCH, INTERACTIVE, PATIENCE, WORKLIST, AdaptiveLimit, Budget
 from sources.errors import BackendBusy
 from sources.http import BackendClient
 
@@ -94,6 +94,30 @@ def test_the_queue_serves_interactive_before_worklist_before_batch_then_in_arriv
         return order
 
     assert run(scenario()) == ["i1", "i2", "w1", "b1", "b2"]
+
+
+def test_batch_work_queued_behind_a_stream_of_interactive_calls_slows_down_but_is_not_starved():
+    async def scenario() -> list[str]:
+        budget = Budget("ERP", 1, max_wait=LONG)
+        held = await budget.acquire("m")
+        order: list[str] = []
+
+        async def wait(klass: str, name: str) -> None:
+            with admission.classed(klass):
+                lease = await budget.acquire("m")
+            order.append(name)
+            lease.release()
+
+        tasks = [asyncio.create_task(wait(BATCH, "batch"))]
+        await asyncio.sleep(0)
+        tasks += [asyncio.create_task(wait(INTERACTIVE, f"i{n}")) for n in range(30)]
+        await asyncio.sleep(0)
+        held.release()
+        await asyncio.gather(*tasks)
+        return order
+
+    order = run(scenario())
+    assert order.index("batch") == PATIENCE[BATCH]  # after eight interactive calls, not after all thirty
 
 
 def test_a_call_that_waits_longer_than_its_class_may_is_shed_with_a_retry_after():
