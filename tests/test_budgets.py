@@ -288,3 +288,59 @@ def test_the_class_of_a_request_comes_from_its_document_operation_entities_roles
     assert of("query { a }", roles=("bi_reader", "analyst")) == "worklist"  # the most urgent of the roles
     assert of("query { a }", roles=("sales_rep", "bi_reader")) == "interactive"
     assert of("query { a }", roles=("nobody",)) == "interactive"
+
+
+def test_a_shed_call_answers_backend_busy_with_retry_after_and_shows_in_metrics_and_readiness():
+    from conftest import bearer, in_process_with
+
+    settings = {
+        "erp": {"url": "http://erp.demo", "budget": {"max_concurrent": 1}},
+        "budgets": {"max_wait": {"interactive": 0.05}},
+        "cache": {"enabled": False},
+    }
+    with in_process_with(**settings) as gateway:
+        running = gateway.running
+        sku = running.run(running.gateway.demo["erp"].get("/products")).json()["items"][0]["sku"]
+        payload = {"query": "query($s: ID!) { product(sku: $s) { sku name } }", "variables": {"s": sku}}
+        headers = bearer("admin", user="two-tabs")
+
+        async def two_at_once() -> list[httpx.Response]:
+            client = running.gateway.client
+            await running.gateway.faults("erp", latency_ms=300)
+            try:
+                return list(await asyncio.gather(*(client.post("/graphql", json=payload, headers=headers) for _ in "ab")))
+            finally:
+                await running.gateway.faults("erp", latency_ms=0)
+
+        answers = running.run(two_at_once())
+        busy = [r for r in answers if "errors" in r.json()]
+        assert len(busy) == 1 and busy[0].status_code == 200
+        error = busy[0].json()["errors"][0]
+        assert error["extensions"]["code"] == "BACKEND_BUSY" and error["extensions"]["source"] == "ERP"
+        assert busy[0].headers["Retry-After"] == str(error["extensions"]["retryAfter"])
+        served = next(r for r in answers if r is not busy[0]).json()
+        assert served["data"]["product"]["sku"] == sku and "Retry-After" not in next(r for r in answers if r is not busy[0]).headers
+
+        metrics = gateway.http.get("/metrics").text
+        assert 'isthmus_backend_shed_total{class="interactive",source="ERP"} 1.0' in metrics
+        assert 'isthmus_backend_concurrency_limit{source="ERP"} 1.0' in metrics
+        assert 'isthmus_backend_queue_wait_seconds_count{class="interactive",source="ERP"}' in metrics
+        ready = gateway.http.get("/readyz?details").json()
+        assert ready["status"] == "degraded" and ready["sources"]["ERP"]["budget"]["saturated"] is True
+        assert ready["sources"]["CRM"]["budget"] == {
+            "limit": 32,
+            "inFlight": 0,
+            "queued": {"interactive": 0, "worklist": 0, "batch": 0},
+            "saturated": False,
+        }
+
+
+def test_a_bi_readers_calls_queue_as_batch_and_an_admins_as_interactive():
+    from conftest import BI_AUTH, BI_KEY, in_process_with
+
+    with in_process_with(auth=BI_AUTH, cache={"enabled": False}) as gateway:
+        gateway.http.get("/bi/CustomersOverCreditLimit.json", headers={"X-API-Key": BI_KEY}).raise_for_status()
+        metrics = gateway.http.get("/metrics").text
+    batch = [line for line in metrics.splitlines() if line.startswith("isthmus_backend_queue_wait_seconds_count")]
+    assert any('class="batch",source="CRM"' in line and not line.endswith(" 0.0") for line in batch)
+    assert not any('class="interactive"' in line for line in batch)  # the export made every call
