@@ -33,6 +33,7 @@ from sources.idempotency import IdempotencyStore
 from sources.invalidation import Invalidation
 from sources.kinds import ErpBackend
 from sources.redis_link import RedisLink
+from sources.shared_budget import SharedBudget, lease_seconds
 from sources.shared_cache import SharedCache
 
 log = logging.getLogger("isthmus.gateway")
@@ -94,7 +95,8 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
 
 
 def build_budget(settings: Settings, name: str, conf: BackendSettings, redis: RedisLink | None) -> Budget | None:
-    """The backend's budget (sources/admission.py), one across replicas when Redis is configured."""
+    """The backend's budget (sources/admission.py), one across replicas when Redis is configured
+    (sources/shared_budget.py); each replica keeps to its share (1/`budgets.replicas`) while Redis is away."""
     budgets, own = settings.budgets, conf.budget
     if not budgets.enabled:
         return None
@@ -106,6 +108,11 @@ def build_budget(settings: Settings, name: str, conf: BackendSettings, redis: Re
         max_wait={**DEFAULT_MAX_WAIT, **{str(klass): wait for klass, wait in budgets.max_wait.items()}},
         shares={**DEFAULT_SHARES, **{str(klass): share for klass, share in budgets.shares.items()}},
         adaptive=adaptive,
+        shared=SharedBudget(
+            redis, name, rate=own.max_rate, lease=lease_seconds(conf.timeout), replicas=budgets.replicas
+        )
+        if redis is not None
+        else None,
     )
 
 

@@ -76,7 +76,7 @@ class Shared(Protocol):
     @property
     def up(self) -> bool: ...
 
-    async def acquire(self, klass: str, cap: int, wait: float) -> str | None:
+    async def acquire(self, klass: str, limit: int, cap: int, wait: float) -> str | None:
         """A lease id; None when Redis cannot be asked (go on with this replica's share). Raises
         `TimeoutError` when no slot or token came within `wait` seconds."""
         ...
@@ -143,7 +143,10 @@ class AdaptiveLimit:
         self._since = time.monotonic()
 
     def observe(self, latency: float | None, dropped: bool) -> bool:
-        """One finished call; True when the limit changed."""
+        """One finished call; True when the limit changed. A call that says nothing of the backend's
+        latency (not answered, not timed out) counts for nothing."""
+        if latency is None and not dropped:
+            return False
         if latency is not None:
             self._samples.append(latency)
         self._dropped = self._dropped or dropped
@@ -223,21 +226,28 @@ class Budget:
         klass = current()
         started = time.monotonic()
         wait = max(0.0, min(self.max_wait.get(klass, DEFAULT_MAX_WAIT[klass]), deadline.remaining(math.inf)))
-        if self._fits(klass) and not self._queues[klass]:
-            self._take(klass)
-        else:
-            await self._queue(klass, method, wait)
-        lease = Lease(self, klass)
-        if self.shared is not None and self.shared.up:
+        while True:
+            if self._fits(klass) and not self._queues[klass]:
+                self._take(klass)
+            else:
+                await self._queue(klass, method, max(0.0, wait - (time.monotonic() - started)))
+            lease = Lease(self, klass)
+            if self.shared is None or not self.shared.up:
+                break
             try:
-                cap = self._cap(klass, self.adaptive.limit if self.adaptive else self.concurrency)
-                lease.shared = await self.shared.acquire(klass, cap, max(0.0, wait - (time.monotonic() - started)))
+                limit = self.adaptive.limit if self.adaptive else self.concurrency
+                left = max(0.0, wait - (time.monotonic() - started))
+                lease.shared = await self.shared.acquire(klass, limit, self._cap(klass, limit), left)
             except TimeoutError:
                 lease.release()
                 raise self._shed(klass, method) from None
             except BaseException:
                 lease.release()
                 raise
+            if lease.shared is not None or self.in_flight <= self.limit:
+                break
+            # Redis went away while this call was let in under the whole budget: in again, within the share.
+            lease.release()
         events.budget_wait(self.source, klass, time.monotonic() - started)
         return lease
 

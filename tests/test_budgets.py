@@ -344,3 +344,29 @@ def test_a_bi_readers_calls_queue_as_batch_and_an_admins_as_interactive():
     batch = [line for line in metrics.splitlines() if line.startswith("isthmus_backend_queue_wait_seconds_count")]
     assert any('class="batch",source="CRM"' in line and not line.endswith(" 0.0") for line in batch)
     assert not any('class="interactive"' in line for line in batch)  # the export made every call
+
+
+class FlakyShared:
+    """A shared budget whose Redis goes away at the first ask (as `SharedBudget` reports it: None)."""
+
+    replicas = 2
+
+    def __init__(self) -> None:
+        self.up = True
+        self.asked = 0
+
+    async def acquire(self, klass: str, limit: int, cap: int, wait: float) -> str | None:
+        self.asked += 1
+        await asyncio.sleep(0.001)  # a round trip: other calls are let in meanwhile, under the whole budget
+        self.up = False
+        return None
+
+    async def release(self, lease: str) -> None:
+        raise AssertionError("no lease was granted")
+
+
+def test_calls_let_in_under_the_shared_budget_when_redis_goes_away_keep_to_this_replicas_share():
+    shared = FlakyShared()
+    budget = Budget("ERP", 4, max_wait=LONG, shared=shared)
+    assert run(busy_calls(budget, 20)) == 2  # 4 / 2 replicas
+    assert budget.limit == 2 and shared.asked >= 1
