@@ -232,21 +232,20 @@ class Budget:
             else:
                 await self._queue(klass, method, max(0.0, wait - (time.monotonic() - started)))
             lease = Lease(self, klass)
-            if self.shared is None or not self.shared.up:
-                break
-            try:
-                limit = self.adaptive.limit if self.adaptive else self.concurrency
-                left = max(0.0, wait - (time.monotonic() - started))
-                lease.shared = await self.shared.acquire(klass, limit, self._cap(klass, limit), left)
-            except TimeoutError:
-                lease.release()
-                raise self._shed(klass, method) from None
-            except BaseException:
-                lease.release()
-                raise
+            if self.shared is not None and self.shared.up:
+                try:
+                    limit = self.adaptive.limit if self.adaptive else self.concurrency
+                    left = max(0.0, wait - (time.monotonic() - started))
+                    lease.shared = await self.shared.acquire(klass, limit, self._cap(klass, limit), left)
+                except TimeoutError:
+                    lease.release()
+                    raise self._shed(klass, method) from None
+                except BaseException:
+                    lease.release()
+                    raise
             if lease.shared is not None or self.in_flight <= self.limit:
                 break
-            # Redis went away while this call was let in under the whole budget: in again, within the share.
+            # Let in under the whole shared budget, and Redis went away since: in again, within the share.
             lease.release()
         events.budget_wait(self.source, klass, time.monotonic() - started)
         return lease

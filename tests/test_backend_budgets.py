@@ -68,3 +68,45 @@ def test_with_an_erp_budget_of_4_the_erp_never_serves_more_than_4_calls_while_an
     assert all("errors" not in answer and answer["data"]["quote"]["lines"] for answer in quotes)
     assert len(quotes) >= QUOTE_USERS
     assert erp["max_concurrent"] == 4  # the load filled the budget, and never went past it
+
+
+PRODUCT = "query($s: ID!) { product(sku: $s) { sku name } }"
+
+
+def erp_limit(gateway: GatewayProcess) -> float:
+    metrics = httpx.get(f"{gateway.url}/metrics", headers=bearer("admin")).text
+    line = next(line for line in metrics.splitlines() if line.startswith('isthmus_backend_concurrency_limit{source="ERP"}'))
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_the_adaptive_limit_shrinks_when_the_erps_latency_triples_and_recovers_when_it_returns(systems):
+    skus = [p["sku"] for p in systems.get("erp", "/products")[:50]]
+    erp = {"budget": {"max_concurrent": 8, "adaptive": True}}
+    with GatewayProcess(systems.urls, auth=BI_AUTH, erp=erp, budgets=PATIENT, **LIVE) as gateway:
+
+        def load(rounds: int = 1) -> None:
+            def user(n: int) -> None:
+                with httpx.Client(base_url=gateway.url, timeout=60, headers=bearer("admin")) as client:
+                    for r in range(12 * rounds):
+                        body = client.post("/graphql", json={"query": PRODUCT, "variables": {"s": skus[(n + r) % 50]}})
+                        assert "errors" not in body.json()
+
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(user, range(8)))
+
+        def until(done, latency_ms: int, most: int) -> list[float]:
+            seen = []
+            with systems.faults("erp", latency_ms=latency_ms):
+                for _ in range(most):
+                    load()
+                    seen.append(erp_limit(gateway))
+                    if done(seen[-1]):
+                        break
+            return seen
+
+        baseline = until(lambda limit: False, 20, 2)
+        tripled = until(lambda limit: limit <= 2, 60, 20)
+        recovered = until(lambda limit: limit == 8, 20, 30)
+    assert baseline == [8.0, 8.0]
+    assert tripled[-1] <= 2 < 8  # shrank while the ERP answered three times slower
+    assert recovered[-1] == 8  # and grew back to the budget when it answered as before
