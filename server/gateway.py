@@ -204,7 +204,7 @@ class Gateway:
         with (
             deadline.bound(seconds),
             admission.classed(priority),
-            freshness.requiring(None if rationed is not None else max_age),
+            freshness.requiring(None if rationed is not None and max_age == 0 else max_age),
             freshness.rationed() if rationed is not None else nullcontext(),
             freshness.reporting() as report,
             recording as recorded,

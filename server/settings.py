@@ -27,7 +27,7 @@ class BudgetSettings(BaseModel):
         1000.0, ge=0, description="Calls per second, all replicas together (a burst of one second's worth); 0: none."
     )
     adaptive: bool = Field(
-        False, description="Shrink the concurrency limit while the backend's latency is over twice its baseline."
+        False, description="Shrink the concurrency limit while the backend's latency is over 1.5 times its baseline."
     )
     min_concurrent: int = Field(1, ge=1, description="The adaptive limit's floor.")
 

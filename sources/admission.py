@@ -112,7 +112,8 @@ class AdaptiveLimit:
 
     Per window (at least `window` seconds and `min_samples` answers) the median latency is
     compared with the baseline, the lowest window median seen (which creeps up by `drift` a
-    window, so a lasting change becomes the new normal). Above `tolerance` times the baseline
+    window, doubling in about three minutes of windows, so a lasting change becomes the new
+    normal while a spike of seconds does not). Above `tolerance` times the baseline
     (and `slack` seconds over it), or when a call ran into its timeout, the limit shrinks by a
     fifth (at least 1); otherwise it grows back by a quarter (at least 1), up to the configured
     budget. Queueing in the backend shows as latency before it shows as errors.
@@ -123,11 +124,11 @@ class AdaptiveLimit:
         maximum: int,
         *,
         minimum: int = 1,
-        tolerance: float = 2.0,
+        tolerance: float = 1.5,
         slack: float = 0.005,
         window: float = 0.5,
         min_samples: int = 5,
-        drift: float = 0.02,
+        drift: float = 0.002,
     ) -> None:
         self.maximum = maximum
         self.minimum = max(1, min(minimum, maximum))
