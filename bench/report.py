@@ -244,6 +244,29 @@ def auth_section(result: dict[str, Any], _: dict[str, Any]) -> str:
     return table(["authorisation", "gateway cache", "CPU ms per request", "CPU µs per field"], rows)
 
 
+def budgets_section(result: dict[str, Any], _: dict[str, Any]) -> str:
+    rows = [[run["budget"], ms(run["quote_alone_ms"]["p50"]), ms(run["quote_during_export_ms"]["p50"]),
+             f"**{run['p50_ratio']}**", ms(run["quote_during_export_ms"]["p95"]),
+             f"{run['quote_errors']} / {run['quotes']}",
+             f"{run['export_status']}, {run['export_rows']:,} rows in {run['export_s']:g} s"
+             + ("" if run["export_overlapped_whole_run"] else " (ended before the quotes)"),
+             run["erp_max_concurrent"]]
+            for run in result["runs"]]
+    adaptive = result["adaptive"]
+    trail = ", ".join(f"{s['t_s']:g} s {s['limit']:g}" for s in adaptive["samples"])
+    return "\n".join([
+        f"{result['users']} quote users ({result['lines']} lines, cache used) for {result['duration_s']:g} s alone, "
+        f"then {result['duration_s']:g} s while `/bi/OpenOrdersByProduct.json` (every open order) runs as `batch`.",
+        "",
+        table(["ERP", "quote p50 ms alone", "p50 ms during export", "during ÷ alone", "p95 ms during export",
+               "quote errors / quotes", "export", "ERP's most calls at once"], rows),
+        "",
+        f"Adaptive ERP limit (budget {adaptive['max_concurrent']}, quotes bypassing the cache), ERP latency "
+        f"{' → '.join(f'{latency:g}' for latency in adaptive['erp_latency_ms'])} ms: lowest limit per phase "
+        f"{adaptive['lowest_limit']}, last {adaptive['last_limit']}. Samples: {trail}.",
+    ])
+
+
 def phase_rows(scenarios: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(label, the gateway's account of its time) of every measurement that has one, in scenario order."""
     rows: list[tuple[str, dict[str, Any]]] = []
@@ -334,6 +357,7 @@ def markdown(results: dict[str, Any]) -> str:
         ("auth", "6. Authorisation cost", auth_section),
         ("replicas", "7. Replicas sharing Redis: the 360 page (first: 20)", replicas_section),
         ("worklists", "8. Worklists", worklists_section),
+        ("budgets", "10. People before batch work: the ERP's budget", budgets_section),
     ]
     for key, title, render in sections:
         if key not in scenarios:

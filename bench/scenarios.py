@@ -19,7 +19,9 @@ import datetime as dt
 import asyncio
 import base64
 import multiprocessing
+import hashlib
 import statistics
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -431,13 +433,13 @@ def phases_between(before: PhaseTotals | None, after: PhaseTotals | None) -> dic
     return phases_per_request(before, after) if before is not None and after is not None else None
 
 
-# Scenario 8: a burst of change events (issue 21)
+# Scenario 9: a burst of change events (issue 21)
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"isthmus-benchmark-webhooks").decode()
 BURST_RATE, BURST_SECONDS, BURST_PARTIES = 1000, 10.0, 50
 
 
 def burst(bench: Bench) -> dict[str, Any]:
-    """Scenario 8: `customer(id)` under closed-loop load (cache used) without and then during a burst of
+    """Scenario 9: `customer(id)` under closed-loop load (cache used) without and then during a burst of
     signed change events, 1,000 a second for 10 s over 50 parties, with two WebSocket subscribers to
     `alerts` reading; query latency, the gateway's memory, and how many evaluations the burst cost."""
     options = bench.options
@@ -537,5 +539,100 @@ def metric_total(text: str, prefix: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
 
 
+BI_KEY = "isthmus-benchmark-bi-key-not-for-production"
+BI_ACCOUNT = {"api_keys": [{"sha256": hashlib.sha256(BI_KEY.encode()).hexdigest(), "principal": "svc-bi",
+                            "roles": ["bi_reader"]}]}
+BUDGET_QUOTE_LINES = 10
+ERP_BUDGET = 4
+
+
+def budgets(bench: Bench) -> dict[str, Any]:
+    """Scenario 10: people before batch work. A 10-line quote under `concurrency` closed-loop users (cache used,
+    as clients send it), alone and while a BI export of every open order runs, with the ERP's budget at 4 calls
+    at once and, for comparison, with no budget; the ERP's own count of the most calls it served at once. Then
+    the adaptive limit (budget 16, quotes bypassing the cache) while the ERP's latency goes from 20 ms to three
+    times that and back, sampled from `/metrics` every half second."""
+    options = bench.options
+    bench.set_latency(options.latency_ms)
+    customers = backend_items(bench, "crm", "/customers/search", limit=options.concurrency)
+    catalogue = backend_items(bench, "erp", "/products")
+    step = max(1, len(catalogue) // (BUDGET_QUOTE_LINES * options.concurrency))
+    bodies = []
+    for n, customer in enumerate(customers):  # a different customer and lines per user
+        products = catalogue[n * step:: step * options.concurrency][:BUDGET_QUOTE_LINES]
+        lines = [{"sku": p["sku"], "quantity": "3", "unitPrice": p["list_price"]} for p in products]
+        bodies.append(orjson.dumps({"query": QUOTE, "variables": {"input": {"customerId": customer["id"],
+                                                                           "lines": lines}}}))
+    runs = []
+    for label, settings in ((f"ERP budget {ERP_BUDGET}", {"erp": {"budget": {"max_concurrent": ERP_BUDGET}}}),
+                            ("no budget", {"budgets": {"enabled": False}})):
+        with bench.gateway(auth=BI_ACCOUNT, **settings) as gateway:
+            url = f"{gateway.url}/graphql"
+            asyncio.run(run_load(url, bodies, options.concurrency, 2, CALLER))  # warm-up
+            alone = asyncio.run(run_load(url, bodies, options.concurrency, options.duration, CALLER))
+            bench.each_system("POST", "/_stats/reset")
+            export: dict[str, Any] = {}
+            exporter = threading.Thread(target=run_export, args=(gateway.url, export))
+            exporter.start()
+            time.sleep(0.5)  # the export's first pages are under way
+            during = asyncio.run(run_load(url, bodies, options.concurrency, options.duration, CALLER))
+            overlapped = exporter.is_alive()
+            exporter.join()
+            erp = bench.each_system("GET", "/_stats")["erp"]
+            runs.append({"budget": label, "quote_alone_ms": summary(alone.latencies_ms),
+                         "quote_during_export_ms": summary(during.latencies_ms),
+                         "p50_ratio": round(statistics.median(during.latencies_ms)
+                                            / statistics.median(alone.latencies_ms), 2),
+                         "quote_errors": alone.errors + during.errors, "quotes": alone.requests + during.requests,
+                         "export_overlapped_whole_run": overlapped, **export,
+                         "erp_max_concurrent": erp["max_concurrent"]})
+    return {"backend_latency_ms": options.latency_ms, "users": options.concurrency, "lines": BUDGET_QUOTE_LINES,
+            "duration_s": options.duration, "runs": runs, "adaptive": adaptive_limit(bench, bodies)}
+
+
+def run_export(base_url: str, out: dict[str, Any]) -> None:
+    """The BI export of every open order's lines, read to the end: its status, rows and seconds."""
+    started = time.perf_counter()
+    with httpx.Client(base_url=base_url, timeout=600) as client:
+        response = client.get("/bi/OpenOrdersByProduct.json", headers={"X-API-Key": BI_KEY})
+        rows = len(response.json()) if response.status_code == 200 else 0
+    out.update(export_status=response.status_code, export_rows=rows,
+               export_s=round(time.perf_counter() - started, 2))
+
+
+def adaptive_limit(bench: Bench, bodies: list[bytes]) -> dict[str, Any]:
+    """The ERP's adaptive limit under quotes bypassing the cache: 20 ms, three times that, 20 ms again."""
+    options = bench.options
+    phases = ((options.latency_ms, "baseline"), (options.latency_ms * 3, "tripled"), (options.latency_ms, "recovered"))
+    erp = {"budget": {"max_concurrent": 16, "adaptive": True}}
+    samples: list[dict[str, Any]] = []
+    with bench.gateway(erp=erp, budgets={"fresh_reads": 0}) as gateway:
+        url, fresh = f"{gateway.url}/graphql", {**CALLER, "Cache-Control": "no-cache"}
+        started = time.perf_counter()
+        for latency, phase in phases:
+            bench.http.put(f"{bench.systems.urls['erp']}/_faults", json={"latency_ms": latency})
+            stop = threading.Event()
+
+            def sample(phase: str = phase) -> None:
+                while not stop.wait(0.5):
+                    metrics = bench.http.get(f"{gateway.url}/metrics", headers=CALLER).text
+                    limit = next(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                                 if line.startswith('isthmus_backend_concurrency_limit{source="ERP"}'))
+                    samples.append({"t_s": round(time.perf_counter() - started, 1), "phase": phase, "limit": limit})
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            asyncio.run(run_load(url, bodies, options.concurrency, options.duration, fresh))
+            stop.set()
+            sampler.join()
+    bench.set_latency(options.latency_ms)
+    by_phase = {phase: [s["limit"] for s in samples if s["phase"] == phase] for _, phase in phases}
+    return {"erp_latency_ms": [latency for latency, _ in phases], "max_concurrent": 16,
+            "lowest_limit": {phase: min(limits, default=None) for phase, limits in by_phase.items()},
+            "last_limit": {phase: limits[-1] if limits else None for phase, limits in by_phase.items()},
+            "samples": samples}
+
+
 RUNNERS = {"page": page, "nobatch": nobatch, "quote": quote, "throughput": throughput,
-           "cpu": cpu, "auth": authorisation, "replicas": replicas, "worklists": worklists, "burst": burst}
+           "cpu": cpu, "auth": authorisation, "replicas": replicas, "worklists": worklists, "burst": burst,
+           "budgets": budgets}

@@ -137,7 +137,9 @@ class Control:
 
     `calls` keeps the last few thousand API calls with their server-side timing
     (injected latency included), so a benchmark can tell backend time from
-    gateway time without trusting the gateway's own clock.
+    gateway time without trusting the gateway's own clock. `max_concurrent` is the
+    most API calls served at once since the last reset: a test asserts the gateway's
+    budget for this system from the system's side.
     """
 
     RECENT_CALLS = 5000
@@ -147,9 +149,17 @@ class Control:
         self.by_route: dict[str, int] = {}
         self.calls: deque[dict] = deque(maxlen=self.RECENT_CALLS)
         self.random = random.Random()
+        self.in_flight = 0
+        self.max_concurrent = 0
 
     def stats(self) -> dict:
-        return {"calls": sum(self.by_route.values()), "by_route": dict(self.by_route)}
+        return {"calls": sum(self.by_route.values()), "by_route": dict(self.by_route),
+                "in_flight": self.in_flight, "max_concurrent": self.max_concurrent}
+
+    def reset(self) -> None:
+        self.by_route.clear()
+        self.calls.clear()
+        self.max_concurrent = self.in_flight  # calls still being served count from here
 
 
 class ControlMiddleware:
@@ -181,10 +191,13 @@ class ControlMiddleware:
             return await self.app(scope, receive, send)
         control = self.control
         control.by_route[route] = control.by_route.get(route, 0) + 1
+        control.in_flight += 1
+        control.max_concurrent = max(control.max_concurrent, control.in_flight)
         start_ms, started = time.time() * 1000, time.perf_counter()
         try:
             await self.faulted(scope, receive, send)
         finally:
+            control.in_flight -= 1
             duration_ms = (time.perf_counter() - started) * 1000
             control.calls.append({"route": route, "start_ms": round(start_ms, 3), "duration_ms": round(duration_ms, 3)})
 
@@ -335,7 +348,7 @@ def system_app(system: str, description: str, documents: dict[str, str], data_di
 
     @app.get("/_stats", tags=["control"])
     async def stats():
-        """API calls since the last reset, by route."""
+        """API calls since the last reset, by route; the most served at once (`max_concurrent`) and now."""
         return json_response(control.stats())
 
     @app.get("/_stats/calls", tags=["control"])
@@ -345,8 +358,7 @@ def system_app(system: str, description: str, documents: dict[str, str], data_di
 
     @app.post("/_stats/reset", tags=["control"])
     async def reset_stats():
-        control.by_route.clear()
-        control.calls.clear()
+        control.reset()
         return json_response(control.stats())
 
     @app.get("/_faults", tags=["control"])

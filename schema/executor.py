@@ -37,7 +37,7 @@ from schema.plan import OperationPlan, PlanCache, compile_plan, condition_variab
 from schema.plan_run import PlanRun
 from schema.reference import GuardedExecutor, is_awaitable
 from sources import SourceError, deadline
-from sources.errors import IsthmusError
+from sources.errors import BackendBusy, IsthmusError
 
 log = logging.getLogger("isthmus.executor")
 
@@ -323,6 +323,8 @@ def format_errors(errors: list[GraphQLError], context: Context, data: Any) -> li
             "message": failure.public_message,
             "extensions": {"code": failure.code, "source": failure.source, "method": failure.method},
         }
+        if isinstance(failure, BackendBusy):
+            entry["extensions"]["retryAfter"] = failure.retry_after
         if path is not None:
             entry["path"] = path
         by_failure[id(failure)] = entry

@@ -26,7 +26,10 @@ page after page (`$first` = its default in the document, else `persisted.bi_page
 and streams each page's rows as it comes: memory stays flat however long the export.
 `$first` and `$after` of that connection are the exporter's own, not parameters.
 Each page is charged to the caller's cost budget; when it is spent, the export waits
-as told (`Retry-After`) and goes on, up to MAX_BUDGET_WAIT in all.
+as told (`Retry-After`) and goes on, up to MAX_BUDGET_WAIT in all. Its backend calls queue
+in the `batch` class (`budgets.bi_exports`), behind people's; a page a backend's budget
+shed (BACKEND_BUSY) is asked again after the wait it advises, within the same MAX_BUDGET_WAIT:
+an export slows down rather than fails while the systems of record are busy.
 
 Authorisation is the GraphQL path's: every page runs through `Gateway.handle` as the
 caller. A column below a field the caller may not read is empty, and listed in
@@ -72,6 +75,7 @@ ERROR_STATUS = {
     "SOURCE_TIMEOUT": 504,
     "DEADLINE_EXCEEDED": 504,
     "SOURCE_BAD_RESPONSE": 502,
+    "BACKEND_BUSY": 503,
     "INTERNAL": 500,
 }
 MAX_BUDGET_WAIT = 120.0  # seconds an export may wait in all for the caller's cost budget to refill
@@ -104,6 +108,14 @@ def _fatal(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _status_of(errors: list[dict[str, Any]]) -> int:
     return max((ERROR_STATUS.get(_code(e), 400) for e in errors), default=400)
+
+
+def _busy_for(result: dict[str, Any]) -> int | None:
+    """Seconds to wait when every fatal error of a page is a backend's budget shedding it; else None."""
+    fatal = _fatal(result)
+    if not fatal or any(_code(e) != "BACKEND_BUSY" for e in fatal):
+        return None
+    return max(int((e.get("extensions") or {}).get("retryAfter") or 1) for e in fatal)
 
 
 def _code(error: dict[str, Any]) -> str:
@@ -162,12 +174,24 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
                 variables[plan.paging.first] = plan.paging.page_size
 
         async def page() -> dict[str, Any]:
+            """One page; asked again while a backend's budget sheds it (up to MAX_BUDGET_WAIT in all)."""
             payload = {"query": plan.document.body, "operationName": plan.name, "variables": dict(variables)}
-            result, _ = await gateway.handle(
-                payload, request_id=request_id, principal=principal, method="GET", max_age=max_age
-            )
-            await settle(gateway, plan, principal, payload["variables"], result)
-            return result
+            waited = 0.0
+            while True:
+                result, _ = await gateway.handle(
+                    payload,
+                    request_id=request_id,
+                    principal=principal,
+                    method="GET",
+                    max_age=max_age,
+                    priority=gateway.settings.budgets.bi_exports,
+                )
+                await settle(gateway, plan, principal, payload["variables"], result)  # each attempt was charged
+                wait = _busy_for(result)
+                if wait is None or waited + wait > MAX_BUDGET_WAIT:
+                    return result
+                waited += wait
+                await asyncio.sleep(wait)
 
         operation = metrics.operation_label(plan.name)
 
@@ -199,11 +223,12 @@ def add_bi_routes(app: FastAPI, metrics: Any, take_request_id: Callable[[Request
         if fatal:
             status = _status_of(fatal)
             audit(status, "error", 0)
+            busy = _busy_for(first)
             return Response(
                 bi_error_body(str(fatal[0].get("message")), _code(fatal[0]), first.get("errors")),
                 status,
                 media_type="application/json",
-                headers={"X-Request-Id": request_id},
+                headers={"X-Request-Id": request_id, **({"Retry-After": str(busy)} if busy else {})},
             )
 
         bom = request.query_params.get("bom", "").lower() in ("1", "true", "yes")

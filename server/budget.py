@@ -50,8 +50,14 @@ class Bucket:
 
 class CostBudget:
     def __init__(
-        self, per_window: int, window: float, max_principals: int = 100_000, shared: RedisLink | None = None
+        self,
+        per_window: int,
+        window: float,
+        max_principals: int = 100_000,
+        shared: RedisLink | None = None,
+        name: str = "budget",
     ) -> None:
+        self.name = name  # the buckets' key in Redis: one namespace per kind of budget
         self.per_window = per_window
         self.window = window
         self._buckets: TTLCache[str, Bucket] = TTLCache(maxsize=max_principals, ttl=window)
@@ -64,7 +70,7 @@ class CostBudget:
             return None
         shared, script = self._shared, self._script
         if shared is not None and script is not None:
-            key = shared.key("budget", principal)
+            key = shared.key(self.name, principal)
             wait = await shared.run(
                 "cost budget", lambda _: script(keys=[key], args=[self.per_window, self.window, cost]), None
             )

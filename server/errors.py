@@ -15,6 +15,7 @@ from resolvers.costing import BomCycle
 from resolvers.errors import BadUserInput, GatewayError, NotFound, NotSupported
 from resolvers.live import SubscriberTooSlow, TooManySubscriptions
 from sources.errors import (
+    BackendBusy,
     IsthmusError,
     SourceBadResponse,
     SourceOutcomeUnknown,
@@ -51,6 +52,16 @@ class Unauthenticated(IsthmusError):
 class RateLimited(BadRequest):
     code = "RATE_LIMITED"
     when = "the caller's cost budget for the window is spent; `Retry-After` says when to retry"
+    http = "429"
+    status = 429
+
+
+class FreshReadsSpent(BadRequest):
+    code = "FRESH_READS_SPENT"
+    when = (
+        "`Cache-Control: no-cache, only-if-fresh` past the caller's allowance of fresh reads (`budgets.fresh_reads`); "
+        "nothing was executed. Without `only-if-fresh` the answer comes from the cache instead, its ages stated"
+    )
     http = "429"
     status = 429
 
@@ -198,11 +209,13 @@ TABLE: tuple[Row, ...] = (
     SourceUnavailable,
     SourceTimeout,
     SourceBadResponse,
+    BackendBusy,
     BomCycle,
     NotSupported,
     (QueryTooDeep, TooManyAliases, TooManyRootFields, TooManyFields),
     QueryTooComplex,
     RateLimited,
+    FreshReadsSpent,
     IntrospectionDisabled,
     DeadlineExceeded,
     GatewayError,

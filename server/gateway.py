@@ -3,7 +3,9 @@
 `Gateway` runs one GraphQL request of an authenticated caller: it resolves the
 document (`server/documents.py`), refuses what is over a demand limit, builds the
 request's context and loaders, applies the deadline and freshness budget, and
-executes. What it runs on is built in `server/wiring.py`.
+executes, its backend calls queueing in the request's priority class (server/priorities.py);
+a request for data straight from the systems of record takes one of the caller's fresh reads
+(server/fresh_reads.py). What it runs on is built in `server/wiring.py`.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from schema.executor import Prepared
 from server.documents import DocumentCache
 from server.errors import (
     BadRequest,
+    FreshReadsSpent,
     IntrospectionDisabled,
     MethodNotAllowed,
     QueryTooComplex,
     RateLimited,
     Refused,
 )
+from server.fresh_reads import FreshReads, asks_fresh
+from server.priorities import class_of
 from server.wiring import Services
-from sources import deadline, freshness, trace
+from sources import admission, deadline, freshness, trace
 
 DEADLINE_MARGIN = 0.25
 TRACE_HEADER = "x-isthmus-trace"
@@ -61,6 +66,10 @@ class Gateway:
         self.idempotency = services.idempotency
         self.live = services.live
         self.documents = DocumentCache(services.executor, services.settings.document_cache_size)
+        budgets = services.settings.budgets
+        self.fresh_reads = (
+            FreshReads(budgets.fresh_reads, budgets.fresh_reads_window, services.redis) if budgets.fresh_reads else None
+        )
 
     def context_for(self, principal: Principal, request_id: str) -> Context:
         """The request's context: its loaders, and the policy's decisions for this caller."""
@@ -150,10 +159,18 @@ class Gateway:
         method: str,
         want_trace: bool = False,
         max_age: float | None = None,
+        insist_fresh: bool = False,
         timeout: float | None = None,
         phases: dict[str, float] | None = None,
+        priority: str | None = None,
+        document_id: str | None = None,
     ) -> tuple[dict[str, Any], set[str]]:
         """The response body, and the restricted fields the caller was denied (for the audit log).
+
+        `priority` is the class its backend calls queue in; None: the `[budgets]` rules decide
+        (by `document_id`, operation, roles). A request for fresh data (`max_age` 0, or
+        `@fresh(maxAge: 0)`) past the caller's allowance runs from the caches, or, with
+        `insist_fresh`, is refused (`FreshReadsSpent`).
 
         `phases` collects where the request's time went, in seconds: "parse_validate" and
         "execute" here, the executor's own phases inside "execute" (through `Context.spent`).
@@ -169,6 +186,23 @@ class Gateway:
             phases["parse_validate"] = phases.get("parse_validate", 0.0) + time.perf_counter() - started
         if refusal is not None:
             return refusal, set()
+        operation = prepared.operation(operation_name)
+        rationed: int | None = None
+        if self.fresh_reads is not None and (
+            max_age == 0 or asks_fresh(query, prepared.document, operation, variables)
+        ):
+            rationed = await self.fresh_reads.take(principal.id)
+            if rationed is not None and insist_fresh:
+                raise FreshReadsSpent(
+                    f"Your fresh reads are spent ({self.settings.budgets.fresh_reads} per "
+                    f"{self.settings.budgets.fresh_reads_window:g} s); retry in {rationed} s, or drop `only-if-fresh` "
+                    "to be answered from the cache.",
+                    headers={"Retry-After": str(rationed)},
+                )
+        if priority is None:
+            priority = class_of(
+                self.settings.budgets, operation=operation, document_id=document_id, roles=principal.roles
+            )
         context = self.context_for(principal, request_id)
         context.phases = phases
         # A trace shows cache hits (what others looked at) and calls for refused records: policy-gated.
@@ -180,7 +214,9 @@ class Gateway:
         )
         with (
             deadline.bound(seconds),
-            freshness.requiring(max_age),
+            admission.classed(priority),
+            freshness.requiring(None if rationed is not None and max_age == 0 else max_age),
+            freshness.rationed() if rationed is not None else nullcontext(),
             freshness.reporting() as report,
             recording as recorded,
         ):
@@ -203,6 +239,8 @@ class Gateway:
             context.spent("execute", time.perf_counter() - executing)
         extensions = result.setdefault("extensions", {})
         extensions["freshness"] = report.as_json()
+        if rationed is not None:
+            extensions["freshReads"] = {"spent": True, "retryAfter": rationed}
         if recorded is not None:
             extensions["trace"] = recorded.as_json()
         return result, context.denied

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers.context import Principal
-from server import access
+from server import access, fresh_reads
 from server.access import audit, caller, caller_unless, take_request_id
 from server.bi import Exports, add_bi_routes
 from server.demo import TOKENS_PATH, DemoSite, add_demo_routes
@@ -93,14 +93,17 @@ def create_app(settings: Settings | None = None, demo: DemoSite | None = None) -
                 method=request.method,
                 want_trace=request.headers.get(TRACE_HEADER, "").lower() in ("1", "true"),
                 max_age=requested_max_age(request.headers.get("cache-control")),
+                insist_fresh=fresh_reads.insists(request.headers.get("cache-control")),
                 timeout=requested_timeout(request.headers.get(TIMEOUT_HEADER)),
                 phases=phases,
+                document_id=trusted.document_id if trusted else None,
             )
             serialising = time.perf_counter()
             body = orjson.dumps(result)
             phases["serialise"] = time.perf_counter() - serialising
             if result.get("errors"):
                 outcome = "partial" if result.get("data") else "error"
+                extra_headers = retry_after(result)
         except BadRequest as exc:
             status, outcome, body = exc.status, "refused", error_body(str(exc), exc.code)
             extra_headers = exc.headers
@@ -220,6 +223,16 @@ class VaryOnCredentials:
 def graphiql(request: Request) -> bool:
     """GET /graphql without a query, a documentId or extensions: the GraphiQL page, for anyone."""
     return not {"query", "documentId", "extensions"} & set(request.query_params.keys())
+
+
+def retry_after(result: dict[str, Any]) -> dict[str, str]:
+    """`Retry-After` for an answer with BACKEND_BUSY errors: the longest wait they advise."""
+    waits = [
+        int(extensions.get("retryAfter") or 1)
+        for error in result.get("errors") or ()
+        if (extensions := error.get("extensions") or {}).get("code") == "BACKEND_BUSY"
+    ]
+    return {"Retry-After": str(max(waits))} if waits else {}
 
 
 def respond(body: bytes, request_id: str, status: int = 200) -> Response:

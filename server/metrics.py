@@ -1,4 +1,6 @@
-"""Prometheus metrics: requests and where their time went, backend calls, batches, caches, breakers and Redis.
+"""Prometheus metrics: requests and where their time went, backend calls, batches, caches, breakers, Redis,
+and the backends' budgets (waits and sheds per class as they happen; limits, calls in flight and queues
+read from the budgets when scraped).
 
 The sources report through `sources.events`; this module turns those reports
 into series. One registry per app, so several apps in one process (tests) do
@@ -7,10 +9,13 @@ not collide.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from resolvers.live import Live
 from sources import events
+from sources.admission import Budget
 
 MAX_OPERATION_LABELS = 200
 UNAUTHENTICATED = "unauthenticated"  # the operation label of refused callers: they name no series
@@ -99,6 +104,39 @@ class Metrics:
         self.evaluations = Gauge(
             "isthmus_change_evaluations", "Batches of changes evaluated for subscribers, since the start", registry=r
         )
+        self.queue_wait = Histogram(
+            "isthmus_backend_queue_wait_seconds",
+            "Time a backend call waited for a slot of its backend's budget, by priority class (0 when none)",
+            ["source", "class"],
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self._queue_waits: dict[tuple[str, str], Histogram] = {}
+        self.sheds = Counter(
+            "isthmus_backend_shed_total",
+            "Backend calls shed after waiting as long as their class may (BACKEND_BUSY), never sent",
+            ["source", "class"],
+            registry=r,
+        )
+        self.concurrency_limit = Gauge(
+            "isthmus_backend_concurrency_limit",
+            "Calls this replica may have in flight at once to the backend (adaptive: its current value)",
+            ["source"],
+            registry=r,
+        )
+        self.in_flight = Gauge("isthmus_backend_in_flight", "Calls in flight to the backend", ["source"], registry=r)
+        self.queued = Gauge(
+            "isthmus_backend_queued",
+            "Calls waiting for the backend's budget, by class",
+            ["source", "class"],
+            registry=r,
+        )
+        self.saturated = Gauge(
+            "isthmus_backend_saturated",
+            "1 while calls to the backend queue or are shed (or did within the last 5 s)",
+            ["source"],
+            registry=r,
+        )
         self._operations: set[str] = set()
         events.listen(self)
 
@@ -124,6 +162,27 @@ class Metrics:
         self.redis_up.set(1 if up else 0)
         if not up:
             self.redis_failures.inc()
+
+    def budget_wait(self, source: str, klass: str, seconds: float) -> None:
+        child = self._queue_waits.get((source, klass))
+        if child is None:
+            child = self._queue_waits[source, klass] = self.queue_wait.labels(source, klass)
+        child.observe(seconds)
+
+    def budget_shed(self, source: str, klass: str) -> None:
+        self.sheds.labels(source, klass).inc()
+
+    def budget_limit(self, source: str, limit: int) -> None:
+        self.concurrency_limit.labels(source).set(limit)
+
+    def budgets(self, budgets: Iterable[Budget]) -> None:
+        """Read the budgets' state into their gauges (before a scrape)."""
+        for budget in budgets:
+            self.concurrency_limit.labels(budget.source).set(budget.limit)
+            self.in_flight.labels(budget.source).set(budget.in_flight)
+            self.saturated.labels(budget.source).set(1 if budget.saturated else 0)
+            for klass, count in budget.queued().items():
+                self.queued.labels(budget.source, klass).set(count)
 
     # --- requests ------------------------------------------------------------
 

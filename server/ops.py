@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 
 from resolvers.context import Principal
 from server.access import Forbidden, audit, caller
+from sources.admission import Budget
 
 OPERATOR_ROLE = "admin"
 WHAT = {
@@ -65,6 +66,10 @@ async def operator_for_details(request: Request) -> Principal | None:
     return await operator(request) if details_wanted(request) else None
 
 
+def budgets_of(services: Any) -> list[Budget]:
+    return [source.http.budget for source in services.backends.all() if source.http.budget is not None]
+
+
 def add_ops_routes(app: FastAPI, metrics: Any) -> None:
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -82,9 +87,10 @@ def add_ops_routes(app: FastAPI, metrics: Any) -> None:
     ) -> Response:
         """`ready`, `degraded` or `unavailable` (503); with `?details`, why.
 
-        A circuit that refuses calls (open, or half-open with its probe out) or an unreachable
-        Redis makes the gateway `degraded` (it still answers: that system's fields null, or
-        in-process caches and budgets instead of the shared ones); only when every circuit
+        A circuit that refuses calls (open, or half-open with its probe out), a backend whose
+        budget is saturated (calls queueing or shed), or an unreachable Redis makes the gateway
+        `degraded` (it still answers: that system's fields null or slower, or in-process caches
+        and budgets instead of the shared ones); only when every circuit
         refuses is it not ready (503), since a replica that can answer nothing should leave
         rotation. Redis alone never takes a replica out: all of them would lose it at once.
         """
@@ -94,6 +100,10 @@ def add_ops_routes(app: FastAPI, metrics: Any) -> None:
         sources = {name: {"circuit": breaker.state} for name, breaker in breakers.items()}
         open_count = sum(1 for breaker in breakers.values() if breaker.refusing)
         status = "ready" if open_count == 0 else "unavailable" if open_count == len(sources) else "degraded"
+        for budget in budgets_of(services):
+            sources[budget.source]["budget"] = budget.status()
+            if budget.saturated and status == "ready":
+                status = "degraded"
         redis = None
         if services.redis is not None:
             await services.redis.run("ping", lambda client: client.ping(), None)
@@ -110,6 +120,7 @@ def add_ops_routes(app: FastAPI, metrics: Any) -> None:
 
     @app.get("/metrics", summary="Prometheus metrics (an admin or the metrics token)", dependencies=[Depends(operator)])
     async def prometheus(request: Request) -> Response:
+        metrics.budgets(budgets_of(request.app.state.services))
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post("/admin/policy/reload", summary="Reload the authorisation policy now (admin only)")

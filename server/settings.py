@@ -11,12 +11,33 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sources.redact import redact
 
+Priority = Literal["interactive", "worklist", "batch"]
+BATCH: Priority = "batch"
+
+
+def _per_class(*, interactive: float, worklist: float, batch: float) -> dict[Priority, float]:
+    return {"interactive": interactive, "worklist": worklist, "batch": batch}
+
+
+class BudgetSettings(BaseModel):
+    """What the gateway may ask of one backend (see "Protecting the systems of record")."""
+
+    max_concurrent: int = Field(32, ge=1, description="Calls in flight at once, all replicas together.")
+    max_rate: float = Field(
+        1000.0, ge=0, description="Calls per second, all replicas together (a burst of one second's worth); 0: none."
+    )
+    adaptive: bool = Field(
+        False, description="Shrink the concurrency limit while the backend's latency is over 1.5 times its baseline."
+    )
+    min_concurrent: int = Field(1, ge=1, description="The adaptive limit's floor.")
+
 
 class BackendSettings(BaseModel):
     url: str
     timeout: float = Field(2.0, description="Seconds to wait for one backend answer.")
     connect_timeout: float = 1.0
     max_connections: int = 64
+    budget: BudgetSettings = BudgetSettings()
 
     def __repr_args__(self) -> Any:
         """A `user:password@` in the URL never reaches a repr (or a log line that prints settings)."""
@@ -68,6 +89,43 @@ class ResilienceSettings(BaseModel):
     breaker_window: int = Field(20, description="Recent calls looked at for a failure ratio of 50 %.")
     breaker_cooldown: float = Field(5.0, description="Seconds an open circuit waits before one probe call.")
     max_request_timeout: float = Field(30.0, description="Cap on a deadline asked for with X-Request-Timeout.")
+
+
+class BudgetsSettings(BaseModel):
+    """Backend budgets, the priority classes that queue for them, and the fresh reads a caller may force.
+
+    A request's class: its trusted document's (`documents`), else its operation's (`operations`),
+    else `entities` for `_entities` (from a router), else the most urgent of its roles' (`roles`),
+    else `default_class`. BI exports are `bi_exports`.
+    """
+
+    enabled: bool = True
+    replicas: int = Field(
+        1, ge=1, description="Replicas sharing the budgets; while Redis is away each keeps to its share (1/replicas)."
+    )
+    max_wait: dict[Priority, float] = Field(
+        default_factory=lambda: _per_class(interactive=1.0, worklist=2.0, batch=4.0),
+        description="Seconds a call of each class may queue for its backend's budget before it is shed.",
+    )
+    shares: dict[Priority, float] = Field(
+        default_factory=lambda: _per_class(interactive=1.0, worklist=0.75, batch=0.5),
+        description="A class starts a call only while fewer than this share of the limit are in flight.",
+    )
+    default_class: Priority = "interactive"
+    operations: dict[str, Priority] = Field(default_factory=dict, description="Operation name -> class.")
+    documents: dict[str, Priority] = Field(
+        default_factory=dict, description='Trusted document id ("sha256:<hash>") -> class.'
+    )
+    roles: dict[str, Priority] = Field(default_factory=lambda: {"bi_reader": BATCH}, description="Role -> class.")
+    entities: Priority | None = Field(None, description="The class of `_entities` (a router's calls), if set.")
+    bi_exports: Priority = "batch"
+    fresh_reads: int = Field(
+        60,
+        ge=0,
+        description="Requests per principal per window that may bypass the cache (`no-cache`, `@fresh(maxAge: 0)`); "
+        "0: none rationed.",
+    )
+    fresh_reads_window: float = Field(60.0, gt=0)
 
 
 class ApiKey(BaseModel):
@@ -251,6 +309,7 @@ class Settings(BaseSettings):
     batching: bool = Field(True, description="Benchmark switch only: False sends one backend call per key.")
     cache: CacheSettings = CacheSettings()
     resilience: ResilienceSettings = ResilienceSettings()
+    budgets: BudgetsSettings = BudgetsSettings()
     auth: AuthSettings = AuthSettings()
     limits: LimitSettings = LimitSettings()
     apq: ApqSettings = ApqSettings()

@@ -28,12 +28,14 @@ from server.changes import ChangeEvents, SeenEvents
 from server.policy_sync import PolicySync
 from server.settings import BackendSettings, Settings
 from sources import BackendClient, Backends, ClmSource, CrmSource, DeskSource, ErpSource, MesSource, SrmSource
+from sources.admission import DEFAULT_MAX_WAIT, DEFAULT_SHARES, AdaptiveLimit, Budget
 from sources.breaker import CircuitBreaker
 from sources.cache import CachePolicy
 from sources.idempotency import IdempotencyStore
 from sources.invalidation import Invalidation
 from sources.kinds import ErpBackend
 from sources.redis_link import RedisLink
+from sources.shared_budget import SharedBudget, lease_seconds
 from sources.shared_cache import SharedCache
 
 log = logging.getLogger("isthmus.gateway")
@@ -79,6 +81,7 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
                 cooldown=resilience.breaker_cooldown,
                 enabled=resilience.breaker,
             ),
+            budget=build_budget(settings, name, conf, redis),
         )
 
     backends = Backends(
@@ -93,6 +96,28 @@ def build_backends(settings: Settings, redis: RedisLink | None = None) -> Backen
     for source in backends.all():
         source.invalidation = backends.invalidation
     return backends
+
+
+def build_budget(settings: Settings, name: str, conf: BackendSettings, redis: RedisLink | None) -> Budget | None:
+    """The backend's budget (sources/admission.py), one across replicas when Redis is configured
+    (sources/shared_budget.py); each replica keeps to its share (1/`budgets.replicas`) while Redis is away."""
+    budgets, own = settings.budgets, conf.budget
+    if not budgets.enabled:
+        return None
+    adaptive = AdaptiveLimit(own.max_concurrent, minimum=own.min_concurrent) if own.adaptive else None
+    return Budget(
+        name,
+        own.max_concurrent,
+        own.max_rate,
+        max_wait={**DEFAULT_MAX_WAIT, **{str(klass): wait for klass, wait in budgets.max_wait.items()}},
+        shares={**DEFAULT_SHARES, **{str(klass): share for klass, share in budgets.shares.items()}},
+        adaptive=adaptive,
+        shared=SharedBudget(
+            redis, name, rate=own.max_rate, lease=lease_seconds(conf.timeout), replicas=budgets.replicas
+        )
+        if redis is not None
+        else None,
+    )
 
 
 def build_erp(

@@ -91,3 +91,20 @@ class SourceRejected(SourceError):
     @property
     def public_message(self) -> str:
         return f"{self.source} refused the write: {self.detail}"
+
+
+class BackendBusy(SourceError):
+    """The backend's budget (calls at once, calls per second) stayed spent for the longest wait this
+    call's priority class may queue: shed here, never sent. `retry_after`: seconds worth waiting."""
+
+    code = "BACKEND_BUSY"
+    when = (
+        "a backend's budget of calls stayed spent for longer than the request's class may wait (see \"Protecting "
+        'the systems of record"); nothing was sent to it. `Retry-After` and `extensions.retryAfter` say when to retry'
+    )
+    http = "200 (a BI export: 503), with `Retry-After`"
+    describe = "busy: its budget of calls is spent"
+
+    def __init__(self, source: str, method: str, detail: str, *, retry_after: int) -> None:
+        super().__init__(source, method, detail)
+        self.retry_after = retry_after

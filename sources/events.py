@@ -20,6 +20,12 @@ class Listener(Protocol):
 
     def redis_state(self, up: bool) -> None: ...
 
+    def budget_wait(self, source: str, klass: str, seconds: float) -> None: ...
+
+    def budget_shed(self, source: str, klass: str) -> None: ...
+
+    def budget_limit(self, source: str, limit: int) -> None: ...
+
 
 _listeners: list[Listener] = []
 
@@ -52,3 +58,21 @@ def breaker_state(source: str, state: str) -> None:
 def redis_state(up: bool) -> None:
     for listener in _listeners:
         listener.redis_state(up)
+
+
+def budget_wait(source: str, klass: str, seconds: float) -> None:
+    """A call of priority class `klass` was let through to `source` after `seconds` in its queue (often 0)."""
+    for listener in _listeners:
+        listener.budget_wait(source, klass, seconds)
+
+
+def budget_shed(source: str, klass: str) -> None:
+    """A call waited as long as its class may and was not sent."""
+    for listener in _listeners:
+        listener.budget_shed(source, klass)
+
+
+def budget_limit(source: str, limit: int) -> None:
+    """The adaptive concurrency limit of `source` changed."""
+    for listener in _listeners:
+        listener.budget_limit(source, limit)

@@ -4,6 +4,11 @@ A request may ask for fresher data than the caches' TTLs (`Cache-Control:
 max-age=N` / `no-cache`, or `@fresh(maxAge:)` on a field); sources read the
 requirement here and report the age of what they served, per source, so the
 response can say how old its oldest data is and whether any of it was stale.
+
+Reads straight from the system of record are rationed per caller (server/fresh_reads.py):
+a request past its allowance runs `rationed()`, where an ask for data 0 seconds old
+(`no-cache`, `@fresh(maxAge: 0)`) is not honoured and the caches' TTLs apply; the
+answer states the ages it got. An ask for N > 0 seconds stays honoured.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ _max_age: ContextVar[float | None] = ContextVar("isthmus_max_age", default=None)
 _subtree: ContextVar[float | None] = ContextVar("isthmus_max_age_subtree", default=None)
 _per_key: ContextVar[dict[Any, float] | None] = ContextVar("isthmus_max_age_per_key", default=None)
 _report: ContextVar[Report | None] = ContextVar("isthmus_freshness", default=None)
+_rationed: ContextVar[bool] = ContextVar("isthmus_fresh_rationed", default=False)
 
 
 def max_age() -> float | None:
@@ -53,6 +59,9 @@ def subtree_max_age() -> float | None:
 @contextmanager
 def subtree(seconds: float) -> Iterator[None]:
     """Everything loaded inside must be at most `seconds` old (a `@fresh(maxAge:)` field)."""
+    if seconds <= 0 and _rationed.get():
+        yield
+        return
     current = _subtree.get()
     token = _subtree.set(seconds if current is None else min(current, seconds))
     try:
@@ -83,6 +92,16 @@ def requiring_keys(requirements: dict[Any, float] | None) -> Iterator[None]:
         yield
     finally:
         _per_key.reset(token)
+
+
+@contextmanager
+def rationed() -> Iterator[None]:
+    """Asks for data 0 seconds old are not honoured inside: the caller's fresh reads are spent."""
+    token = _rationed.set(True)
+    try:
+        yield
+    finally:
+        _rationed.reset(token)
 
 
 def report() -> Report | None:

@@ -8,6 +8,9 @@ Every backend call goes through `BackendClient.get` (REST reads),
   jittered exponential backoff, never past the deadline; GETs are idempotent, a POST
   is retried only when the caller says it is (a search is, a login is not), and a
   timeout is not retried (the deadline would not allow a useful second try);
+- keeps within the backend's budget (sources/admission.py): each attempt takes a slot of the
+  calls at once and per second the backend is given, queueing by the request's priority
+  class, and is shed with BACKEND_BUSY (never sent) when none comes within its wait;
 - asks the backend's circuit breaker first, so a system that keeps failing is
   spared and the request fails fast with SOURCE_UNAVAILABLE, and tells it how each
   attempt ended, on every exit, cancellation included: only what shows the backend
@@ -38,8 +41,10 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.stop import stop_base
 
 from sources import deadline, events, received, trace
+from sources.admission import Budget, Lease
 from sources.breaker import CircuitBreaker
 from sources.errors import (
+    BackendBusy,
     SourceBadResponse,
     SourceError,
     SourceOutcomeUnknown,
@@ -86,8 +91,10 @@ class BackendClient:
         transport: Transport = "aiohttp",
         retries: int = 2,
         breaker: CircuitBreaker | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.source = source
+        self.budget = budget
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -151,7 +158,7 @@ class BackendClient:
                 lambda: self._client.request(verb, path, json=payload, headers=headers),
                 writing=True,
             )
-        except (SourceRejected, SourceUnauthorized, _NeverSent):
+        except (SourceRejected, SourceUnauthorized, _NeverSent, BackendBusy):
             raise
         except SourceUnavailable as exc:
             if exc.detail.startswith(("circuit open", "HTTP 429", "HTTP 503")):
@@ -210,25 +217,35 @@ class BackendClient:
         # What the breaker hears when the attempt ends; anything not judged below (cancelled,
         # the request's deadline already gone, a bug) says nothing about the backend.
         verdict: Callable[[], None] = self.breaker.released
+        lease: Lease | None = None
         try:
+            if self.budget is not None:
+                lease = await self.budget.acquire(method)
             budget = deadline.remaining(self.timeout)
             if budget <= 0:
                 raise SourceTimeout(self.source, method, "request deadline already passed")
+            sent = time.perf_counter()
             try:
                 response, body = await self._send(method, budget, send)
             except SourceTimeout:
                 if budget >= self.timeout:
                     verdict = self.breaker.failed  # the backend's own timeout ran out, not a caller's patience
+                    if lease is not None:
+                        lease.dropped = True
                 raise
             except SourceUnavailable:
                 verdict = self.breaker.failed  # refused, reset or unreachable
                 raise
+            if lease is not None:
+                lease.latency = time.perf_counter() - sent
             verdict = self._verdict(response.status_code, request)
             if writing and 400 <= response.status_code < 500 and response.status_code not in (401, *OVERLOADED):
                 raise _rejected(self.source, method, response.status_code, body)
             return self._body(method, path, response.status_code, body)
         finally:
             verdict()
+            if lease is not None:
+                lease.release()
 
     def _verdict(self, status: int, request: Hashable | None) -> Callable[[], None]:
         """What an HTTP status says about the backend's health (see sources/breaker.py)."""

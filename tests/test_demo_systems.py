@@ -387,15 +387,28 @@ def test_cross_system_links_stay_within_one_customer(world):
 
 def test_stats_count_api_calls_by_route_and_reset(api):
     erp = api["erp"]
-    assert erp.post("/_stats/reset").json() == {"calls": 0, "by_route": {}}
+    empty = {"calls": 0, "by_route": {}, "in_flight": 0, "max_concurrent": 0}
+    assert erp.post("/_stats/reset").json() == empty
     erp.get("/orders", params={"party": "P00001"})
     erp.get("/orders", params={"ids": "O000001"})
     erp.get("/products", params={"skus": "SKU-0001"})
     erp.get("/orders")  # a failed call counts too
     erp.get("/openapi.json")
     erp.get("/_faults")
-    assert erp.get("/_stats").json() == {"calls": 4, "by_route": {"/orders": 3, "/products": 1}}
-    assert erp.post("/_stats/reset").json() == {"calls": 0, "by_route": {}}
+    assert erp.get("/_stats").json() == {"calls": 4, "by_route": {"/orders": 3, "/products": 1}, "in_flight": 0,
+                                         "max_concurrent": 1}
+    assert erp.post("/_stats/reset").json() == empty
+
+
+def test_stats_report_the_most_calls_served_at_once(faulty):
+    from concurrent.futures import ThreadPoolExecutor
+
+    faulty.put("/_faults", json={"latency_ms": 200})
+    faulty.post("/_stats/reset")
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: faulty.get("/contracts", params={"ids": "K000001"}), range(3)))
+    stats = faulty.get("/_stats").json()
+    assert stats["calls"] == 3 and stats["max_concurrent"] == 3 and stats["in_flight"] == 0
 
 
 @pytest.fixture

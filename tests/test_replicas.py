@@ -161,3 +161,53 @@ def test_when_redis_dies_both_replicas_keep_answering_and_say_so(replicas, redis
         time.sleep(0.2)
     assert all(r.http.get(f"{r.url}/readyz?details").json()["status"] == "ready" for r in replicas)
     assert all("isthmus_redis_up 1.0" in r.http.get(f"{r.url}/metrics").text for r in replicas)
+
+
+@pytest.fixture(scope="module")
+def budgeted_replicas(systems, redis_server):
+    """Two replicas sharing an ERP budget of 4 calls at once through Redis (2 each while it is away); no cache."""
+    settings = {
+        "auth": AUTH,
+        "redis": {"url": redis_server.url, "retry_after": 0.5},
+        "erp": {"budget": {"max_concurrent": 4}},
+        "budgets": {"replicas": 2, "max_wait": {"interactive": 30.0}},
+        "cache": {"enabled": False},
+        "resilience": {"breaker": False},
+    }
+    with ExitStack() as stack:
+        yield [Gateway(stack.enter_context(GatewayProcess(systems.urls, **settings)).url) for _ in range(2)]
+
+
+def erp_load(replicas, customer_ids, users_per_replica: int = 8, rounds: int = 3) -> list[dict]:
+    """Concurrent customer pages (two ERP calls each) through both replicas at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def user(n: int) -> list[dict]:
+        replica = replicas[n % 2]
+        return [replica.query(CUSTOMER, {"id": customer_ids[(n + r) % len(customer_ids)]}) for r in range(rounds)]
+
+    with ThreadPoolExecutor(users_per_replica * 2) as pool:
+        return [answer for answers in pool.map(user, range(users_per_replica * 2)) for answer in answers]
+
+
+def test_two_replicas_share_one_erp_budget_through_redis_and_keep_to_their_share_without_it(
+    budgeted_replicas, redis_server, systems, customer_ids
+):
+    with systems.faults("erp", latency_ms=40):  # the demo ERP serves one call at a time without it
+        systems.reset_stats()
+        answers = erp_load(budgeted_replicas, customer_ids)
+        shared = systems.http.get(f"{systems.urls['erp']}/_stats").json()["max_concurrent"]
+        redis_server.stop()
+        try:
+            systems.reset_stats()
+            alone = erp_load(budgeted_replicas, customer_ids)
+            apart = systems.http.get(f"{systems.urls['erp']}/_stats").json()["max_concurrent"]
+            limits = [
+                r.http.get(f"{r.url}/readyz?details").json()["sources"]["ERP"]["budget"]["limit"]
+                for r in budgeted_replicas
+            ]
+        finally:
+            redis_server.start()
+    assert all("errors" not in answer for answer in answers + alone)
+    assert shared == 4  # sixteen users on two replicas: the ERP saw the budget, never more
+    assert apart <= 4 and limits == [2, 2]  # each replica on its share while Redis is away
