@@ -191,7 +191,11 @@ def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str
                 (next_id(db, "activities", "A", 6), activity.customer_id, activity.kind, activity.subject, at,
                  activity.by_rep_id),
             ).lastrowid
+            # the customer's newest activity, as a CRM keeps it (and sorts worklists by it)
+            db.con.execute("UPDATE customers SET last_activity_at = ? WHERE id = ? AND "
+                           "coalesce(last_activity_at, '') < ?", (at, activity.customer_id, at))
         db.render("activities", [rowid])
+        db.render("customers", [db.scalar("SELECT rowid FROM customers WHERE id = ?", activity.customer_id)])
         app.state.outbox.emit("activity.logged", {"customer_id": activity.customer_id})
         return idempotency.remember(request, payload, 201, db.document("activities", rowid))
 

@@ -42,7 +42,7 @@ _entity = subgraph.get_type("_Entity")
 if not isinstance(_entity, GraphQLUnionType):
     raise RuntimeError("the subgraph has no `_Entity` union: no type has a @key")
 _entity.resolve_type = entity_type_name
-install_direct_resolvers(subgraph)
+install_direct_resolvers(subgraph, _built)
 if {t.__name__ for t in ENTITY_TYPES} != set(ENTITIES) or set(ENTITIES) != {t.name for t in _entity.types}:
     raise RuntimeError("every @key type needs its look-up in schema.federation.ENTITIES")
 

@@ -8,6 +8,7 @@ from inspect import signature
 from typing import Any
 
 from graphql import GraphQLEnumType, GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from strawberry.types.arguments import convert_arguments
 
 DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's own definition
 
@@ -15,7 +16,10 @@ DEFINITION = "strawberry-definition"  # where strawberry keeps a GraphQL field's
 Arguments = dict[str, Any]
 
 
-def install_direct_resolvers(graphql_schema: Any) -> int:
+CONVERT = "isthmus.arguments"  # field extension: how graphql-core's arguments become the Python function's
+
+
+def install_direct_resolvers(graphql_schema: Any, strawberry_schema: Any) -> int:
     """Call simple resolvers directly from graphql-core, without strawberry's per-call wrapper.
 
     Strawberry wraps every resolver to build its own Info, convert arguments and run
@@ -25,29 +29,29 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
     parsed, or enums, which become their Python members here as strawberry would make
     them. So for a resolver without input-object or list arguments (strawberry converts
     those) and without field extensions, graphql-core calls the function itself, with
-    graphql-core's own info. Returns how many fields were switched.
+    graphql-core's own info. Every resolver field also gets its argument converter (`CONVERT`),
+    which the plan executor's batch calls use. Returns how many fields were switched.
     """
     switched = 0
     for type_ in graphql_schema.type_map.values():
-        # a subscription field's resolver makes its event stream; what it resolves to is the event itself
-        if (
-            not isinstance(type_, GraphQLObjectType)
-            or type_.name.startswith("__")
-            or type_ is graphql_schema.subscription_type
-        ):
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
         for field in type_.fields.values():
             definition = (field.extensions or {}).get(DEFINITION)
             if definition is None or definition.base_resolver is None or definition.extensions:
                 continue
-            convert = argument_converter(field)
-            if convert is None:
+            simple = _simple_converter(field)
+            field.extensions = {
+                **field.extensions,
+                CONVERT: simple or _strawberry_converter(definition, strawberry_schema),
+            }
+            if simple is None:
                 continue
             function = definition.base_resolver.wrapped_func
             parameters = list(signature(function).parameters)
             if not parameters or parameters[0] != "self":
                 continue
-            field.resolve = _direct(function, wants_info="info" in parameters, convert=convert)
+            field.resolve = _direct(function, wants_info="info" in parameters, convert=simple)
             switched += 1
     return switched
 
@@ -55,12 +59,16 @@ def install_direct_resolvers(graphql_schema: Any) -> int:
 def argument_converter(field: GraphQLField) -> Callable[[Arguments], Arguments] | None:
     """How graphql-core's arguments of a strawberry field become its Python function's keyword
     arguments, as strawberry would make them: names as the function declares them (`openOnly`
-    is `open_only`), enum values as their members. None when an argument needs strawberry's own
-    conversion (an input object or a list)."""
-    definition = (field.extensions or {}).get(DEFINITION)
-    if definition is None or not all(
-        isinstance(_unwrap(arg.type), GraphQLScalarType | GraphQLEnumType) for arg in field.args.values()
-    ):
+    is `open_only`), enum values as their members, input objects as their classes. None for a
+    field without a resolver of its own (or with field extensions)."""
+    converter: Callable[[Arguments], Arguments] | None = (field.extensions or {}).get(CONVERT)
+    return converter
+
+
+def _simple_converter(field: GraphQLField) -> Callable[[Arguments], Arguments] | None:
+    """Renames and enum members, when that is all the arguments need; None with an input object or a list."""
+    definition = field.extensions[DEFINITION]
+    if not all(isinstance(_unwrap(arg.type), GraphQLScalarType | GraphQLEnumType) for arg in field.args.values()):
         return None
     renames = {
         graphql_name: argument.python_name
@@ -75,6 +83,12 @@ def argument_converter(field: GraphQLField) -> Callable[[Arguments], Arguments] 
         renames.get(key, key): enums[key](value) if key in enums and value is not None else value
         for key, value in args.items()
     }
+
+
+def _strawberry_converter(definition: Any, strawberry_schema: Any) -> Callable[[Arguments], Arguments]:
+    """Strawberry's own conversion (input objects to their classes), as its resolver wrapper does it."""
+    registry, config = strawberry_schema.schema_converter.scalar_registry, strawberry_schema.config
+    return lambda args: convert_arguments(args, definition.arguments, scalar_registry=registry, config=config)
 
 
 def _unchanged(args: Arguments) -> Arguments:

@@ -246,7 +246,7 @@ class _Compiler:
             step.batch = batch_of(strawberry_field)
             if step.batch is not None:
                 step.convert = argument_converter(definition)
-                if step.convert is None:  # arguments only strawberry converts: the field's own resolver, per object
+                if step.convert is None:  # a field strawberry calls with extensions: its own resolver, per object
                     step.batch = None
         step.arguments = self.static_arguments(definition, node)
         if any(directive.name.value == "fresh" for directive in node.directives or ()):

@@ -8,7 +8,6 @@ summaries are the systems' own aggregates over every matching row, not over the 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -540,45 +539,30 @@ class OpportunityConnection:
 
 async def _nested(
     spec: lists.Spec,
-    kinds: tuple[type, type],
     default: lists.Order,
     customers: list[Any],
     info: Info,
     arguments: dict[str, Any],
 ) -> list[Any]:
-    """A nested list's pages. The plan executor passes graphql-core's coerced arguments (GraphQL names,
-    input objects as dicts); graphql-core's executor, through `one`, strawberry's (Python names, objects)."""
-    filter_kind, order_kind = kinds
-    filter_ = as_input(filter_kind, arguments.get("filter"))
-    order_by = as_input(order_kind, arguments.get("order_by", arguments.get("orderBy")))
+    """A nested list's pages (arguments converted as strawberry converts them, on both executors)."""
     first = arguments.get("first", FIRST)
     return await lists.nested(
         info.context,
         spec,
         customers,
-        filter_=filter_,
-        order=order_of(order_by, default),
+        filter_=arguments.get("filter"),
+        order=order_of(arguments.get("order_by"), default),
         first=FIRST if first is None else first,
         after=arguments.get("after"),
     )
 
 
-def as_input(kind: type, value: Any) -> Any:
-    """An input object of `kind` from graphql-core's dict of it (GraphQL names), or the value as it is."""
-    if not isinstance(value, dict):
-        return value
-    fields = {re.sub(r"[A-Z]", lambda m: "_" + m.group().lower(), name): item for name, item in value.items()}
-    if isinstance(fields.get("customer"), dict):
-        fields["customer"] = as_input(CustomerFilter, fields["customer"])
-    return kind(**fields)
-
-
 async def invoices_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
-    return await _nested(lists.INVOICES, (InvoiceFilter, InvoiceOrder), INVOICE_ORDER, customers, info, arguments)
+    return await _nested(lists.INVOICES, INVOICE_ORDER, customers, info, arguments)
 
 
 async def orders_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
-    pages = await _nested(lists.ORDERS, (OrderFilter, OrderOrder), ORDER_ORDER, customers, info, arguments)
+    pages = await _nested(lists.ORDERS, ORDER_ORDER, customers, info, arguments)
     orders = [edge.node for page in pages if not isinstance(page, Exception) for edge in page.edges]
     relations.prefetch_lines(
         info.context,
@@ -590,11 +574,11 @@ async def orders_of(customers: list[Any], info: Info, **arguments: Any) -> list[
 
 
 async def contracts_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
-    return await _nested(lists.CONTRACTS, (ContractFilter, ContractOrder), CONTRACT_ORDER, customers, info, arguments)
+    return await _nested(lists.CONTRACTS, CONTRACT_ORDER, customers, info, arguments)
 
 
 async def tickets_of(customers: list[Any], info: Info, **arguments: Any) -> list[Any]:
-    return await _nested(lists.TICKETS, (TicketFilter, TicketOrder), TICKET_ORDER, customers, info, arguments)
+    return await _nested(lists.TICKETS, TICKET_ORDER, customers, info, arguments)
 
 
 # --- the root fields ------------------------------------------------------------------------
@@ -614,7 +598,7 @@ class WorklistQuery:
         order_by: InvoiceOrder | None = None,
         first: int | None = FIRST,
         after: str | None = None,
-    ) -> InvoiceConnection:
+    ) -> InvoiceConnection | None:  # nullable: a caller who may not read receivables gets null, not a nulled `data`
         return await _page(info, lists.INVOICES, filter, order_of(order_by, INVOICE_ORDER), first, after)
 
     @strawberry.field(

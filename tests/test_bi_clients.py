@@ -148,6 +148,17 @@ EXPORTS = {
     "SlowMovingStock": {"days": "365"},
     "OrderToApprove": {"id": "O012354"},
     "MyPermissions": {},
+    # worklists and dashboard tiles (README "Worklists")
+    "OverdueInvoices": {},
+    "LateOrders": {},
+    "ContractsExpiring": {},
+    "OpportunitiesClosing": {},
+    "SlaBreachWorklist": {},
+    "TeamCustomersOverCreditLimit": {},
+    "TileOverdueByAging": {},
+    "TileReceivablesKpis": {},
+    "TileOnTimeDelivery": {},
+    "TileSlaBreachRate": {},
 }
 SELLERS_ONLY = {"QuoteScreen": {"input": '{"customerId": "C00276", "lines": [{"sku": "P-1000", "quantity": "1", "unitPrice": "10"}]}'}}
 # The documented ways to authenticate, all as the one principal (a bi_reader token for svc-bi), so
