@@ -34,7 +34,12 @@ def install_direct_resolvers(graphql_schema: Any, strawberry_schema: Any) -> int
     """
     switched = 0
     for type_ in graphql_schema.type_map.values():
-        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+        # a subscription field's resolver makes its event stream; what it resolves to is the event itself
+        if (
+            not isinstance(type_, GraphQLObjectType)
+            or type_.name.startswith("__")
+            or type_ is graphql_schema.subscription_type
+        ):
             continue
         for field in type_.fields.values():
             definition = (field.extensions or {}).get(DEFINITION)
