@@ -22,6 +22,7 @@ import httpx
 from bench import report
 from bench.harness import ROOT
 from bench.scenarios import RUNNERS, Bench
+from demo.generate import SYSTEMS
 from demo.launcher import start_systems
 
 # (full, --quick) for the options whose default depends on --quick
@@ -73,7 +74,7 @@ def main(argv: list[str]) -> int:
     faults = {"latency_ms": options.latency_ms, "jitter_ms": options.jitter_ms}
     gateway_log = tempfile.NamedTemporaryFile(prefix="isthmus-bench-gateway-", suffix=".log", delete=False)
     try:
-        with gateway_log, start_systems(ports={"crm": 0, "erp": 0, "clm": 0, "desk": 0}, faults=faults) as systems, \
+        with gateway_log, start_systems(ports=dict.fromkeys(SYSTEMS, 0), faults=faults) as systems, \
                 httpx.Client(timeout=120) as http:
             bench = Bench(systems, options, http, gateway_log)
             for name in options.scenarios:

@@ -101,8 +101,10 @@ class Bench:
         (shared by replicas through Redis) would otherwise measure the rate limiter, not the gateway."""
         auth = {"jwt_secret": SECRET, **(auth or {})}
         limits = {"budget_per_window": 0, **settings.pop("limits", {})}
+        # fresh reads unrationed: the bypassed runs send `no-cache` on every request, all as one admin
+        budgets = {"fresh_reads": 0, **settings.pop("budgets", {})}
         with GatewayProcess(self.systems.urls, workers=self.options.workers, output=self.gateway_log, auth=auth,
-                            limits=limits, **settings) as gateway:
+                            limits=limits, budgets=budgets, **settings) as gateway:
             try:
                 yield gateway
             finally:
@@ -146,6 +148,7 @@ def sequential(bench: Bench, gateway: GatewayProcess, query: str, variables: dic
         bench.post(gateway, query, variables)
     before = bench.scrape([gateway])
     latencies, totals, paths, levels, gaps, overheads, errors, unmatched = [], [], [], [], [], [], 0, 0
+    mismatch = ""
     for _ in range(repetitions or options.repetitions):
         bench.each_system("POST", "/_stats/reset")
         latency, body = bench.post(gateway, query, variables, trace=with_critical_path)
@@ -158,8 +161,9 @@ def sequential(bench: Bench, gateway: GatewayProcess, query: str, variables: dic
             served = {system: answer["items"] for system, answer in bench.each_system("GET", "/_stats/calls").items()}
             try:
                 path = critical_path(trace["calls"], served)
-            except ValueError:  # e.g. a retried call: one trace entry, two served calls
+            except ValueError as exc:  # e.g. a retried call: one trace entry, two served calls
                 unmatched += 1
+                mismatch = str(exc)
                 continue
             paths.append(path.total_ms)
             levels.append(path.levels)
@@ -174,7 +178,7 @@ def sequential(bench: Bench, gateway: GatewayProcess, query: str, variables: dic
     }
     if with_critical_path:
         if not paths:
-            raise RuntimeError("no request's trace matched the calls the backends served")
+            raise RuntimeError(f"no request's trace matched the calls the backends served ({mismatch})")
         critical, usual = summary(paths), statistics.mode(len(g) for g in gaps)
         result |= {
             "critical_path_ms": critical,

@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.harness import GatewayProcess
 from bench.measure import memory_mb, percentile
 from bench.report import git
+from demo.generate import SYSTEMS
 from demo.launcher import start_systems
 from server.auth import mint_token
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     secret = secrets.token_urlsafe(32)
     headers = {"Authorization": f"Bearer {mint_token(secret, user='soak', roles=['admin'])}"}
     faults, log, rss = Faults(), [], []
-    with start_systems(ports={s: 0 for s in ("crm", "erp", "clm", "desk")}) as systems:
+    with start_systems(ports=dict.fromkeys(SYSTEMS, 0)) as systems:
         settings = {
             "auth": {"jwt_secret": secret},
             "limits": {"budget_per_window": 0},

@@ -16,6 +16,7 @@ import time
 
 import httpx
 
+from demo.generate import SYSTEMS
 from demo.launcher import start_systems
 from sources.http import BackendClient
 
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--latency-ms", type=int, default=20)
     args = parser.parse_args()
-    with start_systems(ports={"crm": 0, "erp": 0, "clm": 0, "desk": 0}) as systems:
+    with start_systems(ports=dict.fromkeys(SYSTEMS, 0)) as systems:
         url = systems.urls["crm"]
         ids = [c["id"] for c in httpx.get(f"{url}/customers/search", params={"limit": args.fanout}).json()["items"]]
         httpx.put(f"{url}/_faults", json={"latency_ms": args.latency_ms, "jitter_ms": 0}).raise_for_status()
