@@ -59,7 +59,7 @@ CONTRACTS = List(
     summary=Summary(sums={"amount": "coalesce(t.amount, 0)"}, groups={"status": "t.status", "kind": "t.kind"},
                     amount="coalesce(t.amount, 0)"),
 )
-CONTRACT_KEY = {"counterparty": "counterparty_id", "ids": "id", "numbers": "number"}
+CONTRACT_KEY = {"counterparty": "counterparty_id", "ids": "id", "numbers": "number", "supplier": "supplier_code"}
 
 
 class Change(BaseModel):
@@ -81,9 +81,11 @@ def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str
     outbox = app.state.outbox
 
     @app.get("/contracts")
-    async def contracts(counterparty: str | None = None, ids: str | None = None, numbers: str | None = None):
-        """Contracts with milestones embedded, by id. Give exactly one of counterparty, ids, numbers."""
-        name, wanted = one_selector(counterparty=counterparty, ids=ids, numbers=numbers)
+    async def contracts(counterparty: str | None = None, ids: str | None = None, numbers: str | None = None,
+                        supplier: str | None = None):
+        """Contracts with milestones embedded, by id. Give exactly one of counterparty, ids, numbers, supplier (the
+        purchase contracts naming one of these SRM supplier codes)."""
+        name, wanted = one_selector(counterparty=counterparty, ids=ids, numbers=numbers, supplier=supplier)
         return db.items("contracts", f"SELECT rowid FROM contracts WHERE {CONTRACT_KEY[name]} {IN_KEYS} ORDER BY id",
                         key_param(wanted))
 
@@ -104,12 +106,13 @@ def create_app(data_dir=None, faults: dict | None = None, events: tuple[str, str
     @app.post("/_events", tags=["control"])
     async def change(change: Change):
         """Make a change and announce it to the gateway (see the module's docstring)."""
-        found = db.con.execute("SELECT rowid, number, counterparty_id FROM contracts WHERE id = ?",
+        found = db.con.execute("SELECT rowid, number, counterparty_id, supplier_code FROM contracts WHERE id = ?",
                                (change.contract_id,)).fetchone()
         if found is None:
             raise HTTPException(404, f"no contract {change.contract_id!r}")
-        rowid, number, counterparty = found
-        data = {"contract_id": change.contract_id, "contract_number": number, "counterparty_id": counterparty}
+        rowid, number, counterparty, supplier = found
+        data = {"contract_id": change.contract_id, "contract_number": number, "counterparty_id": counterparty,
+                "supplier_code": supplier}
         with db.con:
             if change.action == "contract_status":
                 if change.status is None:

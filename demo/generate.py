@@ -212,6 +212,7 @@ INDEXES = {
     ],
     "clm": [
         ("contracts_counterparty", "contracts(counterparty_id)"),
+        ("contracts_supplier", "contracts(supplier_code)"),
         ("milestones_contract", "milestones(contract_id, due_date)"),
     ],
     "desk": [

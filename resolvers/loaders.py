@@ -235,6 +235,11 @@ class ContractsByCounterpartyLoader(SourceLoader[list[Contract]]):
         return await self.backends.clm.contracts_by_counterparty(keys)
 
 
+class ContractsBySupplierLoader(SourceLoader[list[Contract]]):
+    async def fetch(self, keys: list[str]) -> Related[Contract]:
+        return await self.backends.clm.contracts_by_supplier(keys)
+
+
 # --- DESK ------------------------------------------------------------------
 
 
@@ -429,6 +434,10 @@ class Loaders:
     @cached_property
     def contracts_by_counterparty(self) -> ContractsByCounterpartyLoader:
         return ContractsByCounterpartyLoader(self.backends, batching=self._batching)
+
+    @cached_property
+    def contracts_by_supplier(self) -> ContractsBySupplierLoader:
+        return ContractsBySupplierLoader(self.backends, batching=self._batching)
 
     @cached_property
     def ticket_by_id(self) -> TicketByIdLoader:

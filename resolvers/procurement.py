@@ -4,6 +4,10 @@
 the date their purchase-order line was placed for / receipts; acceptance rate = accepted /
 received quantity (incoming inspection). Null without receipts.
 
+**Purchase contracts** of a supplier (CLM): the purchase contracts naming it. They belong to no
+customer (their counterparty is the supplier), so, as `contract(id)` answers them, only callers who
+see every customer see them; a seller (own or team) gets FORBIDDEN, and no CLM call is made.
+
 **Reconciliation** of a purchase contract (CLM) with its purchase orders, receipts, invoices
 and payments (SRM). Amounts are net. Per order: received = accepted quantity x the line's unit
 price; invoiced = its invoices; paid = their payments. Every mismatch is listed:
@@ -23,6 +27,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from resolvers.access import not_visible
 from resolvers.batches import each
 from resolvers.context import Context
 from resolvers.money import ZERO, money
@@ -263,6 +268,14 @@ async def reconciliation_of_contract(ctx: Context, contract: Contract) -> Reconc
     """A purchase contract's reconciliation; None for other kinds."""
     file = await file_of_contract(ctx, contract)
     return None if file is None else reconcile(contract, file, ctx.today)
+
+
+async def purchase_contracts_of_suppliers(ctx: Context, codes: list[str]) -> list[list[Contract] | Exception]:
+    """Per supplier code its purchase contracts: one CLM call for all of them (see the module's docstring)."""
+    if ctx.scope != "all":
+        return [not_visible(f"the purchase contracts of supplier {code}") for code in codes]
+    found = await each([ctx.loaders.contracts_by_supplier.load(code) for code in codes])
+    return [f if isinstance(f, Exception) else [c for c in f if is_purchase(c)] for f in found]
 
 
 def overrun(budget: Budget) -> Decimal:

@@ -176,9 +176,12 @@ class Query(WorklistQuery):
     async def supplier(self, info: Info, code: strawberry.ID) -> Supplier | None:
         return await info.context.loaders.supplier_by_code.load(code)
 
-    @strawberry.field(description="Every supplier (SRM), by code.")
-    async def suppliers(self, info: Info) -> list[Supplier]:
-        return await info.context.loaders.backends.srm.all_suppliers()
+    @strawberry.field(description="Every supplier (SRM), or those of `codes` the SRM knows, by code.")
+    async def suppliers(self, info: Info, codes: list[strawberry.ID] | None = None) -> list[Supplier]:
+        if codes is None:
+            return await info.context.loaders.backends.srm.all_suppliers()
+        found = await info.context.loaders.supplier_by_code.load_many(sorted(set(codes)))
+        return [s for s in found if s is not None]
 
     @strawberry.field(description="A purchase order (SRM) by its number.")
     async def purchase_order(self, info: Info, number: strawberry.ID) -> PurchaseOrder | None:

@@ -60,6 +60,10 @@ def supplier_orders_of(suppliers: list[Any], info: Info, open_only: bool = False
 OPEN_PO = frozenset({"OPEN", "PARTIALLY_RECEIVED"})
 
 
+def purchase_contracts_of(suppliers: list[Any], info: Info) -> Any:
+    return procurement.purchase_contracts_of_suppliers(info.context, [s.code for s in suppliers])
+
+
 @strawberry.type(description="A supplier (SRM); its code is its party code in the ERP.")
 class Supplier:
     code: strawberry.ID
@@ -74,6 +78,14 @@ class Supplier:
     @strawberry.field(description="Its purchase orders, oldest first.", metadata=batched(supplier_orders_of))
     async def purchase_orders(self, info: Info, open_only: bool = False) -> list[PurchaseOrder] | None:
         return await one(supplier_orders_of, self, info, open_only=open_only)
+
+    @strawberry.field(
+        description="The purchase contracts (CLM) naming it, by id. They belong to no customer: for callers who "
+        "see every customer; FORBIDDEN for sellers.",
+        metadata=batched(purchase_contracts_of),
+    )
+    async def purchase_contracts(self, info: Info) -> list[ContractRef] | None:
+        return await one(purchase_contracts_of, self, info)
 
 
 @strawberry.type(description="A supplier's offer for a product: price, lead time, whether it is the usual source.")
@@ -276,22 +288,33 @@ class DeliveryRisk:
     causes: list[DeliveryRiskCause]
 
 
+# What the buying side paid and was billed: computed from supplier prices, invoices and payments, so
+# denied with them (a bi_reader sees which mismatches there are, not their amounts).
+BOUGHT = derived_from("PurchaseOrderLine.unitPrice", "SupplierInvoice.amount", "SupplierPayment.amount")
+
+
 @strawberry.type
 class ReconciliationMismatch:
-    kind: str
-    reference: str
-    expected: Decimal | None
-    actual: Decimal | None
-    message: str
+    kind: str = strawberry.field(
+        description="INVOICED_MORE_THAN_RECEIVED, RECEIVED_NOT_INVOICED, PAID_MORE_THAN_INVOICED, "
+        "PAID_LESS_THAN_INVOICED, CONTRACT_EXCEEDED, ORDER_OUTSIDE_CONTRACT_PERIOD or OTHER_SUPPLIER: of two amounts "
+        "it tells which is larger, never by how much."
+    )
+    reference: str = strawberry.field(description="The purchase order, supplier invoice or contract concerned.")
+    expected: Decimal | None = strawberry.field(metadata=BOUGHT)
+    actual: Decimal | None = strawberry.field(metadata=BOUGHT)
+    message: str | None = strawberry.field(description="Names the amounts.", metadata=BOUGHT)
 
 
 @strawberry.type(description="A purchase contract against its orders, receipts, invoices and payments (net).")
 class PurchaseReconciliation:
-    contract_amount: Decimal | None
-    ordered_amount: Decimal
-    received_amount: Decimal = strawberry.field(description="Accepted quantity x order price.")
-    invoiced_amount: Decimal
-    paid_amount: Decimal
+    contract_amount: Decimal | None = strawberry.field(description="The contract's own amount (Contract.amount).")
+    ordered_amount: Decimal | None = strawberry.field(metadata=derived_from("PurchaseOrderLine.unitPrice"))
+    received_amount: Decimal | None = strawberry.field(
+        description="Accepted quantity x order price.", metadata=derived_from("PurchaseOrderLine.unitPrice")
+    )
+    invoiced_amount: Decimal | None = strawberry.field(metadata=derived_from("SupplierInvoice.amount"))
+    paid_amount: Decimal | None = strawberry.field(metadata=derived_from("SupplierPayment.amount"))
     balanced: bool
     mismatches: list[ReconciliationMismatch]
 

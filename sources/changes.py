@@ -31,6 +31,7 @@ class ChangeData(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     contract_id: str | None = None  # CLM
     contract_number: str | None = None
     counterparty_id: str | None = None
+    supplier_code: str | None = None  # a purchase contract's supplier
     ticket_id: str | None = None  # DESK
     org_id: str | None = None
 
@@ -73,6 +74,7 @@ class Change(msgspec.Struct, frozen=True):
             add("contracts", d.contract_id)
             add("contracts_by_number", d.contract_number)
             add("contracts_by_counterparty", d.counterparty_id)
+            add("contracts_by_supplier", d.supplier_code)
         elif self.system == "desk":
             add("tickets", d.ticket_id)
             add("tickets_by_org", d.org_id)

@@ -33,3 +33,10 @@ class ClmSource(Source):
         return await self.many_per_key(
             "contracts_by_counterparty", "/contracts", "counterparty", ids, Contract, "counterparty_id"
         )
+
+    @cached("master")
+    async def contracts_by_supplier(self, codes: Sequence[str]) -> Related[Contract]:
+        """The purchase contracts naming each SRM supplier code."""
+        return await self.many_per_key(
+            "contracts_by_supplier", "/contracts", "supplier", codes, Contract, "supplier_code"
+        )

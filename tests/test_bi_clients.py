@@ -146,6 +146,7 @@ EXPORTS = {
     "SupplierPerformance": {},
     "OrdersAtRisk": PARAMS,
     "SlowMovingStock": {"days": "365"},
+    "PurchaseReconciliationExceptions": {},
     "OrderToApprove": {"id": "O012354"},
     "MyPermissions": {},
     # worklists and dashboard tiles (README "Worklists")

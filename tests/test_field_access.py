@@ -34,7 +34,13 @@ REACH = {
     "SupplierInvoice": 'query($po: ID!) { purchaseOrder(number: $po) { invoices { FIELD } } }',
     "SupplierPayment": 'query($po: ID!) { purchaseOrder(number: $po) { invoices { payments { FIELD } } } }',
     "SlowMovingStock": "{ slowMovingStock(days: 365) { FIELD } }",
+    "PurchaseReconciliation": 'query($mismatched_contract: ID!) { contract(id: $mismatched_contract) { '
+    "purchaseReconciliation { FIELD } } }",
+    "ReconciliationMismatch": 'query($mismatched_contract: ID!) { contract(id: $mismatched_contract) { '
+    "purchaseReconciliation { mismatches { FIELD } } } }",
 }
+# Types reached through a restricted field: a role that may not read it is refused that field.
+THROUGH = {"PurchaseReconciliation": "Contract.purchaseReconciliation", "ReconciliationMismatch": "Contract.purchaseReconciliation"}
 # Fields reached otherwise than the rest of their type.
 REACH_FIELD = {
     "Query.budgets": "{ budgets { category } }",
@@ -62,9 +68,9 @@ CASES = [
 ]
 
 
-def supply_sample(systems):
-    """A purchased SKU with suppliers, a purchase order whose first invoice has payments, its supplier, and a
-    purchase contract with orders."""
+def supply_sample(systems, gateway):
+    """A purchased SKU with suppliers, a purchase order whose first invoice has payments, its supplier, a
+    purchase contract with orders, and one with an amount whose first mismatch has amounts (found as an admin)."""
     suppliers = systems.get("srm", "/suppliers")
     orders = systems.get("srm", "/purchase_orders", supplier=[s["code"] for s in suppliers])
     invoices = systems.get("srm", "/invoices", po=[o["number"] for o in orders])
@@ -79,11 +85,22 @@ def supply_sample(systems):
         "po": order["number"],
         "supplier": order["supplier_code"],
         "purchase_contract": next(c["id"] for c in contracts if c["purchase_orders"]),
+        "mismatched_contract": mismatched_contract(gateway),
     }
 
 
+def mismatched_contract(gateway):
+    body = gateway.query("{ suppliers { purchaseContracts { id amount purchaseReconciliation { mismatches { "
+                         "expected actual } } } } }")
+    return next(
+        c["id"] for s in body["data"]["suppliers"] for c in s["purchaseContracts"]
+        if c["amount"] and c["purchaseReconciliation"]["mismatches"]
+        and None not in c["purchaseReconciliation"]["mismatches"][0].values()
+    )
+
+
 @pytest.fixture(scope="module")
-def sample(systems):
+def sample(systems, gateway):
     """A customer with an ERP party, orders (an open one among them), a contract with orders, and its owner: in
     every role's scope; and the supply side's records (`supply_sample`)."""
     crm = systems.get("crm", "/customers/search", limit=300)
@@ -110,7 +127,7 @@ def sample(systems):
                 "quote": {"customerId": customer["id"], "lines": [{"sku": line["sku"], "quantity": "1", "unitPrice": "0.01"}]},
                 "owner": owner,
                 "open_order": still_open[0]["id"],
-                **supply_sample(systems),
+                **supply_sample(systems, gateway),
             }
     pytest.fail("no customer in the demo data has orders, invoices and a contract with orders")
 
@@ -158,6 +175,9 @@ def test_a_restricted_field_follows_the_policy(gateway, sample, field, role, all
         assert len(forbidden) >= 1
         # Reached through a quote the role may not ask for, the refusal is of the quote itself.
         refused = field if "quote(" not in REACH_FIELD.get(field, REACH[field.split(".")[0]]) or MATRIX["Query.quote"][role] else "Query.quote"
+        above = THROUGH.get(field.split(".")[0])
+        if above and not MATRIX[above][role]:
+            refused = above
         if not all(refused in e["message"] for e in forbidden):  # refused a level above, by the rows it may see
             assert all(e.get("row_level") for e in forbidden) and POLICY.scope((role,)) != "all"
             assert not any(refused in e["message"] for e in forbidden)
