@@ -157,6 +157,20 @@ def test_a_customer_cursor_is_good_only_for_the_order_that_issued_it(in_process_
     assert "errors" not in again
 
 
+def test_the_customer_summary_comes_with_the_page_in_one_call(in_process_gateway, everyone):
+    in_process_gateway.reset_stats()
+    body = in_process_gateway.query(
+        "{ customers(first: 5, tiers: [KEY]) { totalCount summary { count byTier { key count } } } }", headers=EXECUTIVE
+    )
+    assert "errors" not in body, body["errors"]
+    key = sum(c["tier"] == "KEY" for c in everyone)
+    assert body["data"]["customers"]["totalCount"] == body["data"]["customers"]["summary"]["count"] == key > 0
+    assert body["data"]["customers"]["summary"]["byTier"] == [{"key": "KEY", "count": key}]
+    assert {system: calls for system, calls in in_process_gateway.by_route().items() if calls} == {
+        "crm": {"/customers/search": 1}
+    }
+
+
 # Last in this module: it logs an activity in the shared demo CRM, which moves a customer to the front.
 def test_a_customer_page_does_not_shift_when_a_customer_moves_before_it(in_process_gateway):
     """Newest activity first: a customer of the next page with an activity logged between two pages moves
