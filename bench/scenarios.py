@@ -45,7 +45,9 @@ from bench.measure import (
     process_tree,
     summary,
 )
-from resolvers.customers import encode_cursor
+from resolvers.customers import DEFAULT_ORDER
+from resolvers.customers import NAME as CUSTOMERS
+from resolvers.keysets import encode_cursor
 from server.auth import mint_token
 from server.settings import AuthSettings
 
@@ -233,13 +235,14 @@ def throughput(bench: Bench) -> dict[str, Any]:
     request a different id or page, with the gateway's cache used and bypassed."""
     options = bench.options
     bench.set_latency(options.throughput_latency_ms)
-    ids = customer_ids(bench)
+    keysets = customer_keysets(bench)
+    ids = [row_id for _, row_id in keysets]
     workloads = {
         CUSTOMER_BY_ID: [orjson.dumps({"query": ONE_CUSTOMER, "variables": {"id": i}}) for i in ids],
         PAGE_UNDER_LOAD: [orjson.dumps({"query": PAGE, "variables": {"first": LOAD_FIRST, "after": after}})
-                          for after in page_cursors(len(ids), LOAD_FIRST)],
+                          for after in page_cursors(keysets, LOAD_FIRST)],
         COMPARISON_UNDER_LOAD: [orjson.dumps({"query": COMPARISON, "variables": {"after": after}})
-                                for after in page_cursors(len(ids), COMPARISON_FIRST)],
+                                for after in page_cursors(keysets, COMPARISON_FIRST)],
     }
     runs = []
     for name, bodies in workloads.items():
@@ -380,22 +383,28 @@ def backend_items(bench: Bench, system: str, path: str, **params: Any) -> list[d
     return response.json()["items"]
 
 
-def customer_ids(bench: Bench) -> list[str]:
-    """Every customer's id, in the CRM's search order (the order `customers` pages through)."""
-    ids: list[str] = []
+def customer_keysets(bench: Bench) -> list[tuple[str, str]]:
+    """Every customer's keyset (last activity, id) in the CRM's search order (the order `customers` pages
+    through), as the CRM answers it."""
+    keysets: list[tuple[str, str]] = []
     while True:
-        items = backend_items(bench, "crm", "/customers/search", limit=1000, offset=len(ids))
-        ids += [item["id"] for item in items]
-        if len(items) < 1000:
-            return ids
+        response = bench.http.get(f"{bench.systems.urls['crm']}/customers/search",
+                                  params={"limit": 1000, "offset": len(keysets)})
+        response.raise_for_status()
+        found = response.json()["cursors"]
+        keysets += [(value, row_id) for value, row_id in found]
+        if len(found) < 1000:
+            return keysets
 
 
-def page_cursors(total: int, first: int) -> list[str | None]:
-    """`after` of every full page of `first` of `total` customers, in an order where pages do not
-    overlap for as long as possible: starting at 0, first, 2·first, ..., then 1, first + 1, ...
-    (None: the first page). After total / first pages, each shares customers with earlier ones."""
+def page_cursors(keysets: list[tuple[str, str]], first: int) -> list[str | None]:
+    """`after` of every full page of `first` of the customers with these keysets (in the list's order), in an
+    order where pages do not overlap for as long as possible: starting at 0, first, 2·first, ..., then 1,
+    first + 1, ... (None: the first page). After len(keysets) / first pages, each shares customers with earlier
+    ones."""
+    total = len(keysets)
     starts = [start for shift in range(first) for start in range(shift, total - first + 1, first)]
-    return [None if start == 0 else encode_cursor(start - 1) for start in starts]
+    return [None if start == 0 else encode_cursor(CUSTOMERS, DEFAULT_ORDER, *keysets[start - 1]) for start in starts]
 
 
 def worklist_queries(today: dt.date) -> dict[str, str]:
@@ -448,7 +457,7 @@ def burst(bench: Bench) -> dict[str, Any]:
     `alerts` reading; query latency, the gateway's memory, and how many evaluations the burst cost."""
     options = bench.options
     bench.set_latency(options.throughput_latency_ms)
-    ids = customer_ids(bench)
+    ids = [row_id for _, row_id in customer_keysets(bench)]
     parties = [c["refs"]["erp"] for c in backend_items(bench, "crm", "/customers/search", limit=200)
                if c["refs"]["erp"]][:BURST_PARTIES]
     bodies = [orjson.dumps({"query": ONE_CUSTOMER, "variables": {"id": i}}) for i in ids]

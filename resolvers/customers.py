@@ -8,56 +8,23 @@ its failures count against the circuit breaker every caller shares.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from resolvers import access
+from resolvers import access, risk_filter
 from resolvers.context import Context
 from resolvers.errors import BadUserInput, NotFound, NotSupported
+from resolvers.keysets import Order, check_key, decode_cursor, encode_cursor, shown
 from sources.kinds import ErpLists
-from sources.lists import ListQuery, Summary
+from sources.lists import ListPage, ListQuery, Summary
 from sources.records import Customer
 
 MAX_PAGE_SIZE = 100
-# Far past any list a person or an export pages through, far inside the 32-bit offsets backends take.
-MAX_OFFSET = 10_000_000
 MAX_SEARCH_LENGTH = 200
-MAX_KEY_LENGTH = 64
 MAX_VALUES = 50  # values of one list filter (statuses, regions, ids)
 MAX_JOIN_KEYS = 5000  # keys a join sends in one call (the demo systems take 5,000 in a query string)
-_CURSOR_PREFIX = "customers:"
-_CURSOR = re.compile(r"customers:(0|[1-9][0-9]{0,7})")
-
-
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    """The offset of a cursor this API issued: exactly `encode_cursor(n)` for 0 <= n <= MAX_OFFSET."""
-    offset = _offset_of(cursor)
-    if offset is None or encode_cursor(offset) != cursor:  # the canonical spelling only: no padding games, no "+7"
-        raise BadUserInput(
-            f"`after` is not a cursor from this API: {_shown(cursor)}. Pass a `pageInfo.endCursor` you received."
-        )
-    return offset
-
-
-def _offset_of(cursor: str) -> int | None:
-    if len(cursor) > len(encode_cursor(MAX_OFFSET)):
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
-    except (ValueError, binascii.Error):  # UnicodeError is a ValueError
-        return None
-    match = _CURSOR.fullmatch(text)
-    if match is None or int(match[1]) > MAX_OFFSET:
-        return None
-    return int(match[1])
+NAME = "customers"  # the list, named in its cursors
+DEFAULT_ORDER = Order("last_activity_at", True)
 
 
 def check_page_size(value: int, maximum: int = MAX_PAGE_SIZE, *, name: str = "first") -> None:
@@ -70,26 +37,8 @@ def check_search(search: str) -> None:
     if len(search) > MAX_SEARCH_LENGTH or not search.isprintable():
         raise BadUserInput(
             f"`search` must be at most {MAX_SEARCH_LENGTH} printable characters (no control characters), "
-            f"got {_shown(search)}."
+            f"got {shown(search)}."
         )
-
-
-def check_key(value: str, name: str) -> None:
-    """An id sent to a backend in a comma-separated list: no comma, no blanks, no control characters."""
-    if (
-        not 0 < len(value) <= MAX_KEY_LENGTH
-        or "," in value
-        or not value.isprintable()
-        or any(c.isspace() for c in value)
-    ):
-        raise BadUserInput(
-            f"`{name}` must be 1 to {MAX_KEY_LENGTH} printable characters without spaces or commas, got {_shown(value)}."
-        )
-
-
-def _shown(value: str, limit: int = 40) -> str:
-    """A caller's value quoted in an error, cut short: a message is no place for a megabyte of it."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 @dataclass(frozen=True)
@@ -108,7 +57,7 @@ class PageInfo:
 class CustomerPage:
     edges: list[Edge]
     page_info: PageInfo
-    total_count: int
+    total_count: int | None  # None: a `risk` list whose count was not asked for (it costs a scan)
     summary: Summary | None = None
 
 
@@ -122,8 +71,10 @@ class Narrowing:
     tiers: list[str] | None = None
     has_overdue: bool | None = None
     credit_exceeded: bool | None = None
-    sort: str = ""  # a key of the CRM's `/customers/search`, '-' first for descending
+    risk: list[str] | None = None  # RiskLevel values (see `resolvers.risk_filter`)
+    order: Order = DEFAULT_ORDER
     summary: bool = False
+    count: bool = True  # is `totalCount` asked for (only a `risk` list spares it)
 
 
 async def customer_page(
@@ -136,65 +87,73 @@ async def customer_page(
     after: str | None,
     narrowing: Narrowing = Narrowing(),
 ) -> CustomerPage:
+    """One page of the caller's customers, every filter and the row-level scope pushed down to the CRM
+    (`risk` excepted: see `resolvers.risk_filter`), paged by keyset in `narrowing.order`."""
     check_page_size(first)
     if search:
         check_search(search)
     if owner_id is not None:
         check_key(owner_id, "ownerId")
-    offset = decode_cursor(after) + 1 if after else 0
+    order = narrowing.order
+    keyset = decode_cursor(NAME, order, after) if after else None
+    levels = risk_filter.check_levels(ctx, narrowing.risk)
     owners, team = access.search_filters(ctx, owner_id)
     if tier is not None and narrowing.tiers is not None:  # both: the tiers in both (the CRM takes one list)
         narrowing = replace(narrowing, tiers=[t for t in narrowing.tiers if t == tier])
         tier = None
         if not narrowing.tiers:
-            return CustomerPage([], PageInfo(has_next_page=False, end_cursor=None), 0, _no_summary(narrowing))
+            return _empty(narrowing)
+    if levels == frozenset():  # no level asked: no customer matches
+        return _empty(narrowing)
     filters = narrowed(narrowing, team)
     parties = await receivable_party_filter(ctx, narrowing.has_overdue, narrowing.credit_exceeded)
     if parties is not None:
         if not parties:
-            return CustomerPage([], PageInfo(has_next_page=False, end_cursor=None), 0, _no_summary(narrowing))
+            return _empty(narrowing)
         check_join(parties, "hasOverdue` or `creditExceeded")
         filters.append(("erp", ",".join(parties)))
-    crm = ctx.loaders.backends.crm
-    # A search that matched tax ids would let a caller who may not read them find one by trying.
-    search_tax_ids = ctx.can_read("Customer.taxId")
-    asked = crm.search_customers(
-        search=search,
-        owners=owners,
-        team=None if narrowing.team is not None else team,
-        tier=tier,
-        limit=first,
-        offset=offset,
-        search_tax_ids=search_tax_ids,
-        filters=filters,
-        sort=narrowing.sort,
-    )
-    summary = None
-    if narrowing.summary:
-        pairs = [*filters, ("tier", tier)] if tier else list(filters)
-        if owners is not None:
-            pairs.append(("owner", ",".join(owners)))
-        if team and narrowing.team is None:
-            pairs.append(("team", team))
-        if search:
-            pairs += [("q", search)] + ([] if search_tax_ids else [("match", "names")])
-        page, counted = await asyncio.gather(
-            asked, crm.customer_list(ListQuery(filters=tuple(pairs), limit=0, summary=True))
+    if tier:
+        filters.append(("tier", tier))
+    if owners is not None:
+        filters.append(("owner", ",".join(owners)))
+    if team and narrowing.team is None:
+        filters.append(("team", team))
+    if search:
+        filters.append(("q", search))
+        # A search that matched tax ids would let a caller who may not read them find one by trying.
+        if not ctx.can_read("Customer.taxId"):
+            filters.append(("match", "names"))
+    if levels is not None:
+        found = await risk_filter.risk_page(
+            ctx,
+            tuple(filters),
+            order,
+            keyset,
+            levels,
+            first=first,
+            count=narrowing.count or narrowing.summary,
         )
-        summary = counted.summary
+        rows, more, total = found.rows, found.more, found.total
+        summary = found.summary if narrowing.summary else None
     else:
-        page = await asked
-    ctx.loaders.remember_customers(page.items)
-    edges = [Edge(encode_cursor(offset + i), customer) for i, customer in enumerate(page.items)]
+        query = ListQuery(
+            filters=tuple(filters), sort=order.spelled, after=keyset, limit=first, summary=narrowing.summary
+        )
+        page: ListPage[Customer] = await ctx.loaders.backends.crm.customer_list(query)
+        rows = list(zip(page.items, page.cursors, strict=True))
+        more, total, summary = page.more, page.total, page.summary
+    ctx.loaders.remember_customers([customer for customer, _ in rows])
+    edges = [Edge(encode_cursor(NAME, order, value, row_id), customer) for customer, (value, row_id) in rows]
     return CustomerPage(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=offset + len(edges) < page.total,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=page.total,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
         summary=summary,
     )
+
+
+def _empty(narrowing: Narrowing) -> CustomerPage:
+    return CustomerPage([], PageInfo(has_next_page=False, end_cursor=None), 0, _no_summary(narrowing))
 
 
 def narrowed(narrowing: Narrowing, scope_team: str | None) -> list[tuple[str, str]]:

@@ -21,10 +21,7 @@ first: a bad value is BAD_USER_INPUT naming the argument, with no backend call.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -34,8 +31,9 @@ from typing import Any
 from resolvers import access
 from resolvers.batches import each
 from resolvers.context import Context
-from resolvers.customers import MAX_VALUES, PageInfo, check_join, check_key, check_page_size, team_filter
+from resolvers.customers import MAX_VALUES, PageInfo, check_join, check_page_size, team_filter
 from resolvers.errors import BadUserInput, GatewayError, NotSupported
+from resolvers.keysets import Order, check_key, decode_cursor, encode_cursor
 from sources.errors import SourceError
 from sources.kinds import ErpLists
 from sources.lists import ListPage, ListQuery, Summary, joined
@@ -44,7 +42,6 @@ from sources.records import Customer, Invoice, Opportunity
 MAX_PAGE_SIZE = 100
 MAX_DAYS = 100_000
 MAX_AMOUNT = Decimal(10) ** 13
-MAX_CURSOR_LENGTH = 300
 
 
 @dataclass(frozen=True)
@@ -191,51 +188,6 @@ class Connection:
     page_info: PageInfo
     total_count: int
     summary: Summary | None
-
-
-@dataclass(frozen=True)
-class Order:
-    """The sort: the backend's key and the direction."""
-
-    key: str
-    descending: bool
-
-    @property
-    def spelled(self) -> str:
-        return f"-{self.key}" if self.descending else self.key
-
-
-# --- cursors ---------------------------------------------------------------------------------
-
-
-def encode_cursor(name: str, order: Order, value: str | int | float, row_id: str) -> str:
-    text = json.dumps([name, order.spelled, value, row_id], separators=(",", ":"), ensure_ascii=True)
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
-
-def decode_cursor(name: str, order: Order, cursor: str) -> tuple[str | int | float, str]:
-    """The keyset of a cursor this list issued for this order: exactly `encode_cursor`'s spelling."""
-    refused = BadUserInput(
-        f"`after` is not a cursor of `{name}` in this order: pass a `pageInfo.endCursor` received with the same "
-        "`orderBy`."
-    )
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise refused
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii"))
-    except (ValueError, binascii.Error):
-        raise refused from None
-    if not (isinstance(decoded, list) and len(decoded) == 4 and decoded[:2] == [name, order.spelled]):
-        raise refused
-    value, row_id = decoded[2], decoded[3]
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not isinstance(row_id, str):
-        raise refused
-    if isinstance(value, str) and (len(value) > 64 or not value.isprintable()):
-        raise refused
-    check_key(row_id, "after")
-    if encode_cursor(name, order, value, row_id) != cursor:
-        raise refused
-    return value, row_id
 
 
 # --- checking arguments ----------------------------------------------------------------------

@@ -25,7 +25,9 @@ the input object, each element of a list in it; one passed as a variable is boun
 the resolvers' checks, 50 values per list, instead), since each is a predicate a backend
 evaluates and a join may ask another system first; a
 connection's `summary` costs SUMMARY_COST, an aggregate the backend computes over every
-matching row rather than a page.
+matching row rather than a page. The customer list's `risk` filter (written or a variable)
+costs RISK_COST: the gateway checks up to 10 pages of candidates for it, each a call per
+system (resolvers/risk_filter.py).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from graphql import (
 
 DEFAULT_LIST_SIZE = 10
 SUMMARY_COST = 100
+RISK_COST = 100
 # Counts stop growing here, far above any limit: a bomb's expanded size is a number too long to print.
 CEILING = 10**12
 # Federation's `_service { sdl }` shows the whole schema too: it follows the introspection rule.
@@ -305,7 +308,7 @@ class CostPlan:
                     continue
                 below = self._compile(selection.selection_set, get_named_type(field.type))
                 multiplier = self._multiplier(field, selection, parent)
-                constant += _filter_cost(selection) + _summary_cost(selection, field)
+                constant += _filter_cost(selection) + _summary_cost(selection, field) + _risk_cost(selection)
                 if isinstance(multiplier, int) and below.known:
                     constant += multiplier * (1 + below.constant)
                 else:
@@ -358,6 +361,11 @@ def _filter_cost(node: FieldNode) -> int:
         for argument in node.arguments or ()
         if argument.name.value == "filter" and isinstance(argument.value, ObjectValueNode)
     )
+
+
+def _risk_cost(node: FieldNode) -> int:
+    """RISK_COST for a `risk` argument given, whatever its value: its cost is the candidates checked."""
+    return RISK_COST if any(argument.name.value == "risk" for argument in node.arguments or ()) else 0
 
 
 def _summary_cost(node: FieldNode, field: Any) -> int:

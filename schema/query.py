@@ -15,11 +15,10 @@ from resolvers import customers as find
 from resolvers.alerts import Alert as AlertRecord
 from resolvers.alerts import AlertKind, SourceName
 from resolvers.stock_ageing import slow_moving_stock
-from resolvers.worklists import Order
 from schema.contract import Contract
 from schema.customer import Alert, Customer, CustomerConnection
 from schema.derived import derived_from
-from schema.enums import CustomerTier
+from schema.enums import CustomerTier, RiskLevel
 from schema.lookahead import selects
 from schema.mutation import Mutation
 from schema.order import SalesOrder, prefetched
@@ -71,7 +70,9 @@ class Query(WorklistQuery):
         description="Customers visible to the caller (row-level rules apply), newest activity first (or `orderBy`). "
         "`search` matches ids and names, and tax ids for callers who may read them. `team`, `region`, `industry`, "
         "`tiers` narrow in the CRM; `hasOverdue` and `creditExceeded` (gross credit used above the limit) are asked "
-        "of the ERP first and need Customer.receivables.",
+        "of the ERP first and need Customer.receivables. `risk` (derived from three systems, needs Customer.risk) is "
+        "checked by the gateway on the CRM's candidates, at most 2,000 of them per page, and counted only when "
+        "`totalCount` or `summary` is selected (for at most 2,000 candidates). Cursors are keysets of `orderBy`.",
         metadata=derived_from("Customer.taxId", coarse="`search` matches tax ids only for callers who may read them"),
     )
     async def customers(
@@ -89,6 +90,7 @@ class Query(WorklistQuery):
         has_overdue: bool | None = None,
         credit_exceeded: bool | None = None,
         order_by: CustomerOrder | None = None,
+        risk: list[RiskLevel] | None = None,
     ) -> CustomerConnection:
         narrowing = find.Narrowing(
             team=team,
@@ -97,8 +99,10 @@ class Query(WorklistQuery):
             tiers=None if tiers is None else [t.value for t in tiers],
             has_overdue=has_overdue,
             credit_exceeded=credit_exceeded,
-            sort="" if order_by is None else order_of(order_by, Order("last_activity_at", True)).spelled,
+            risk=None if risk is None else [level.value for level in risk],
+            order=order_of(order_by, find.DEFAULT_ORDER),
             summary=selects(info, "summary"),
+            count=selects(info, "totalCount"),
         )
         return await find.customer_page(
             info.context,

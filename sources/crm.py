@@ -10,7 +10,7 @@ import msgspec
 from sources import lists
 from sources.base import Lookup, Related, Source, cached
 from sources.lists import ListPage, ListQuery
-from sources.records import Activity, ActivityDraft, Contact, Customer, CustomerPage, Opportunity, SalesRep
+from sources.records import Activity, ActivityDraft, Contact, Customer, Opportunity, SalesRep
 
 RefSystem = Literal["erp", "clm", "desk"]
 
@@ -34,48 +34,10 @@ class CrmSource(Source):
         found = {getattr(item.refs, system): item for item in items}
         return [found.get(ref) for ref in refs]
 
-    async def search_customers(
-        self,
-        *,
-        search: str | None,
-        owners: Sequence[str] | None,
-        team: str | None,
-        tier: str | None,
-        limit: int,
-        offset: int,
-        search_tax_ids: bool = True,
-        filters: Sequence[tuple[str, str]] = (),
-        sort: str = "",
-    ) -> CustomerPage:
-        """One page of customers, newest activity first (or by `sort`); row-level filters are pushed down.
-        `search_tax_ids=False`: the search text matches names and ids only, not tax ids. `filters`: more
-        of `/customers/search`'s (region, industry, refs, ...)."""
-        params = {"limit": str(limit), "offset": str(offset), **dict(filters)}
-        if sort:
-            params["sort"] = sort
-        if search:
-            params["q"] = search
-            if not search_tax_ids:
-                params["match"] = "names"
-        if owners is not None:
-            params["owner"] = ",".join(owners)
-        if team:
-            params["team"] = team
-        if tier:
-            params["tier"] = tier
-
-        async def fetch(keys: list) -> list[CustomerPage]:
-            body = await self.http.get("search_customers", "/customers/search", params)
-            return [self.validate("search_customers", body, CustomerPage)]
-
-        # Every parameter, the row-level filters included, is part of the cache key.
-        (page,) = await self.cached("search_customers", "lists", [tuple(sorted(params.items()))], fetch)
-        if isinstance(page, Exception):
-            raise page
-        return page
-
     async def customer_list(self, query: ListQuery) -> ListPage[Customer]:
-        """A worklist page of customers (`/customers/search` with filters, sort and keyset)."""
+        """A page of customers (`/customers/search` with filters, sort and keyset): the `customers` list, its
+        worklist filters and its `risk` candidates. Every parameter, the row-level filters included, is part of
+        the cache key."""
         return await lists.page(self, "customer_list", "/customers/search", query, Customer)
 
     async def customer_keys(self, system: str, filters: Sequence[tuple[str, str]]) -> list[str]:

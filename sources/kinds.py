@@ -26,7 +26,6 @@ from sources.records import (
     Contact,
     Contract,
     Customer,
-    CustomerPage,
     GoodsReceipt,
     Invoice,
     LastIssue,
@@ -67,20 +66,6 @@ class CrmBackend(SourceKind, Protocol):
     async def customers(self, ids: Sequence[str]) -> Lookup[Customer]: ...
 
     async def customers_by_ref(self, system: RefSystem, refs: Sequence[str]) -> Lookup[Customer]: ...
-
-    async def search_customers(
-        self,
-        *,
-        search: str | None,
-        owners: Sequence[str] | None,
-        team: str | None,
-        tier: str | None,
-        limit: int,
-        offset: int,
-        search_tax_ids: bool = True,
-        filters: Sequence[tuple[str, str]] = (),
-        sort: str = "",
-    ) -> CustomerPage: ...
 
     async def reps(self, ids: Sequence[str]) -> Lookup[SalesRep]: ...
 

@@ -15,7 +15,8 @@ from bench.measure import (
 )
 from bench.report import phases_section, targets
 from bench.scenarios import COMPARISON_UNDER_LOAD, CUSTOMER_BY_ID, page_cursors
-from resolvers.customers import decode_cursor
+from resolvers.customers import DEFAULT_ORDER, NAME
+from resolvers.keysets import decode_cursor
 from server.metrics import UNAUTHENTICATED, Metrics
 
 
@@ -179,8 +180,11 @@ def test_the_phase_table_puts_the_executors_phases_under_execute():
 
 
 def test_page_cursors_start_every_full_page_once_without_overlap_for_as_long_as_possible():
-    cursors = page_cursors(10, 3)
-    starts = [0 if cursor is None else decode_cursor(cursor) + 1 for cursor in cursors]
+    keysets = [(f"2026-11-{30 - n:02d}T09:00:00Z", f"C{n:05d}") for n in range(10)]  # newest activity first
+    cursors = page_cursors(keysets, 3)
+    # each cursor is the keyset of the row before its page, as the `customers` list issues it
+    starts = [0 if cursor is None else keysets.index(decode_cursor(NAME, DEFAULT_ORDER, cursor)) + 1
+              for cursor in cursors]
     assert starts == [0, 3, 6, 1, 4, 7, 2, 5]  # every start of a full page (the last is 7), once
     assert cursors[0] is None
 

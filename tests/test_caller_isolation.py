@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from resolvers.context import Principal
-from resolvers.customers import customer_page, decode_cursor, encode_cursor
+from resolvers.customers import DEFAULT_ORDER, NAME, customer_page
 from resolvers.errors import BadUserInput
+from resolvers.keysets import Order, decode_cursor, encode_cursor
 from sources import deadline, freshness
 from sources.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from sources.cache import CachePolicy, Entry
@@ -225,11 +226,18 @@ async def test_timeouts_cut_short_by_a_callers_own_deadline_do_not_count():
 
 
 def test_the_attack_cursor_and_other_non_canonical_cursors_are_refused():
-    for cursor in (ATTACK_CURSOR, encode_cursor(10**8), encode_cursor(-1), "Y3VzdG9tZXJzOis3",  # "customers:+7"
-                   encode_cursor(7).rstrip("="), "garbage", "é"):
-        with pytest.raises(BadUserInput, match="cursor"):
-            decode_cursor(cursor)
-    assert decode_cursor(encode_cursor(0)) == 0 and decode_cursor(encode_cursor(12345)) == 12345
+    good = encode_cursor(NAME, DEFAULT_ORDER, "2026-11-30T09:00:00Z", "C00007")
+    by_name = encode_cursor(NAME, Order("name", False), "Acme", "C00007")
+    for cursor in (ATTACK_CURSOR, "Y3VzdG9tZXJzOjc=",  # the offset cursors once issued: customers:7
+                   by_name,  # another order's
+                   encode_cursor("invoices", DEFAULT_ORDER, "2026-11-30T09:00:00Z", "C00007"),  # another list's
+                   encode_cursor(NAME, DEFAULT_ORDER, "x" * 10_000, "C00007"),  # a sort value no row has
+                   encode_cursor(NAME, DEFAULT_ORDER, "2026-11-30", "C1,C2"),  # an id the CRM would split
+                   good.rstrip("="), good + "=", "garbage", "é"):
+        with pytest.raises(BadUserInput, match="`after`"):
+            decode_cursor(NAME, DEFAULT_ORDER, cursor)
+    assert decode_cursor(NAME, DEFAULT_ORDER, good) == ("2026-11-30T09:00:00Z", "C00007")
+    assert decode_cursor(NAME, Order("name", False), by_name) == ("Acme", "C00007")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from conftest import in_process_with
 from resolvers.context import Principal
 from resolvers.live import AlertEvent, CustomerEvent, Live, SubscriberTooSlow, _Pending
 from sources.changes import Change, ChangeData
+from sources.lists import ListQuery
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +32,13 @@ def context(running: Any, user: str, *roles: str, team: str | None = None) -> An
 
 
 def a_customer(running: Any) -> Any:
-    crm = services(running).backends.crm
-    page = running.running.run(crm.search_customers(search=None, owners=None, team=None, tier=None, limit=50, offset=0))
-    return next(c for c in page.items if c.refs.erp and c.owner_id)
+    """A customer with something overdue (the alerts below are about it), the first by creation: an activity
+    another test logs in the shared demo CRM does not change which."""
+    backends = services(running).backends
+    overdue = running.running.run(backends.erp.party_keys([("overdue", "true")]))
+    query = ListQuery(filters=(("erp", ",".join(overdue)),), sort="created_at", limit=50)
+    page = running.running.run(backends.crm.customer_list(query))
+    return next(c for c in page.items if c.owner_id)
 
 
 def change_for(customer: Any, kind: str = "invoice.overdue") -> Change:

@@ -106,6 +106,15 @@ def test_filters_and_summaries_count_in_the_estimated_cost():
     assert estimate("{ invoices(first: 100) { edges { node { id } } } }") > plain  # `first` multiplies as before
 
 
+def test_a_risk_filter_counts_in_the_estimated_cost_once_written_or_a_variable():
+    """The gateway checks candidates for `risk` (calls no `first` shows): it costs RISK_COST, once."""
+    plain = estimate("{ customers(first: 50) { edges { node { id } } } }")
+    assert estimate("{ customers(first: 50, risk: [HIGH]) { edges { node { id } } } }") == plain + demand.RISK_COST
+    assert estimate("query($r: [RiskLevel!]) { customers(first: 50, risk: $r) { edges { node { id } } } }") == (
+        plain + demand.RISK_COST
+    )
+
+
 async def test_an_erp_that_answers_no_worklists_is_said_so_without_a_call():
     """Tryton has no worklist search: its invoice and order lists are NOT_SUPPORTED, not a broken call."""
     import datetime as dt
