@@ -11,20 +11,17 @@ this one travel on two channels, not ordered with each other).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import msgspec
 import orjson
-import redis.asyncio as redis
 from cachetools import TTLCache
-from redis.exceptions import RedisError
 
 from resolvers.live import Live
 from sources.changes import Change
 from sources.invalidation import Invalidation
-from sources.redis_link import RedisLink
+from sources.redis_link import ChannelListener, RedisLink
 
 log = logging.getLogger("isthmus.events")
 
@@ -61,9 +58,7 @@ class ChangeEvents:
         self.link = link
         self.channel = link.key("changes") if link is not None else ""
         self.replica = invalidation.replica
-        self._listener = (
-            redis.from_url(link.url, socket_connect_timeout=timeout, health_check_interval=15) if link else None
-        )
+        self._listener = ChannelListener(link, self.channel, "change notices", timeout) if link else None
 
     async def accept(self, change: Change) -> None:
         for source, stale in change.stale().items():
@@ -84,23 +79,8 @@ class ChangeEvents:
 
     async def listen(self) -> None:
         """Runs for the life of the process; Redis failures only pause it."""
-        if self._listener is None or self.link is None:
-            return
-        while True:
-            try:
-                async with self._listener.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            try:
-                                self.apply(orjson.loads(message["data"]))
-                            except (ValueError, TypeError, KeyError, msgspec.ValidationError):
-                                log.warning("ignored a malformed change notice")
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                self.link.failed("change notices", exc)
-                await asyncio.sleep(self.link.retry_after)
+        if self._listener is not None:
+            await self._listener.listen(self.apply, malformed=(KeyError, msgspec.ValidationError))
 
     async def aclose(self) -> None:
         if self._listener is not None:

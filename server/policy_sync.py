@@ -18,12 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-import redis.asyncio as redis
-from redis.exceptions import RedisError
 
 from policies import Authorizer
 from policies.enforcement import Policy
-from sources.redis_link import RedisLink
+from sources.redis_link import ChannelListener, RedisLink
 
 log = logging.getLogger("isthmus.policy")
 
@@ -34,8 +32,7 @@ class PolicySync:
         self.authorizer = authorizer
         self.replica = uuid.uuid4().hex[:12]
         self.channel = link.key("policy")
-        # a subscription waits for messages: no socket timeout on its connection
-        self._listener = redis.from_url(link.url, socket_connect_timeout=timeout, health_check_interval=15)
+        self._listener = ChannelListener(link, self.channel, "policy notices", timeout)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._applying = False
         authorizer.on_reload.append(self._reloaded)
@@ -76,26 +73,11 @@ class PolicySync:
 
     async def listen(self) -> None:
         """Runs for the life of the process; Redis failures only pause it."""
-        connected_before = False
-        while True:
-            try:
-                async with self._listener.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    if connected_before:  # a notice may have been missed while cut off
-                        with self._quietly():
-                            self.authorizer.reload_if_changed(now=True)
-                    connected_before = True
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            try:
-                                self.apply(orjson.loads(message["data"]))
-                            except (ValueError, TypeError, AttributeError):
-                                log.warning("ignored a malformed policy notice")
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                self.link.failed("policy notices", exc)
-                await asyncio.sleep(self.link.retry_after)
+        await self._listener.listen(self.apply, resubscribed=self._reload_missed)
+
+    def _reload_missed(self) -> None:
+        with self._quietly():
+            self.authorizer.reload_if_changed(now=True)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

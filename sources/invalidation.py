@@ -11,18 +11,15 @@ nothing to announce.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import orjson
-import redis.asyncio as redis
-from redis.exceptions import RedisError
 
 from sources.cache import CachePolicy
-from sources.redis_link import RedisLink
+from sources.redis_link import ChannelListener, RedisLink
 
 log = logging.getLogger("isthmus.cache")
 
@@ -36,9 +33,7 @@ class Invalidation:
         self.replica = uuid.uuid4().hex[:12]
         self.channel = link.key("forget") if link is not None else ""
         self._listener = (
-            redis.from_url(link.url, socket_connect_timeout=timeout, health_check_interval=15)
-            if self.link is not None and link is not None
-            else None
+            ChannelListener(link, self.channel, "cache notices", timeout) if self.link is not None and link else None
         )
 
     def drop(self, source: str, stale: Mapping[str, Sequence[Hashable]]) -> None:
@@ -82,27 +77,8 @@ class Invalidation:
 
     async def listen(self) -> None:
         """Runs for the life of the process; Redis failures only pause it."""
-        if self._listener is None or self.link is None:
-            return
-        connected_before = False
-        while True:
-            try:
-                async with self._listener.pubsub() as pubsub:
-                    await pubsub.subscribe(self.channel)
-                    if connected_before:  # notices may have been missed while cut off
-                        self._drop_everything()
-                    connected_before = True
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            try:
-                                self.apply(orjson.loads(message["data"]))
-                            except (ValueError, TypeError, AttributeError):
-                                log.warning("ignored a malformed cache notice")
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                self.link.failed("cache notices", exc)
-                await asyncio.sleep(self.link.retry_after)
+        if self._listener is not None:
+            await self._listener.listen(self.apply, resubscribed=self._drop_everything)
 
     async def aclose(self) -> None:
         if self._listener is not None:

@@ -8,11 +8,13 @@ costs one short timeout per interval, not one per request; `/readyz` reports it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
@@ -82,3 +84,49 @@ class RedisLink:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class ChannelListener:
+    """Notices from the other replicas on one Redis channel, for the life of the process.
+
+    A connection of its own (a subscription holds its socket, without the link's short
+    timeout); a Redis failure only pauses it for the link's `retry_after`. A notice that is
+    not JSON or that `apply` rejects (`malformed`) is logged and ignored. After a reconnect,
+    `resubscribed` runs first: notices may have been missed while cut off.
+    """
+
+    def __init__(self, link: RedisLink, channel: str, what: str, timeout: float = 0.1) -> None:
+        self.link = link
+        self.channel = channel
+        self.what = what
+        self._client = redis.from_url(link.url, socket_connect_timeout=timeout, health_check_interval=15)
+
+    async def listen(
+        self,
+        apply: Callable[[Any], None],
+        malformed: tuple[type[Exception], ...] = (),
+        resubscribed: Callable[[], None] | None = None,
+    ) -> None:
+        rejected: tuple[type[Exception], ...] = (ValueError, TypeError, AttributeError, *malformed)
+        connected_before = False
+        while True:
+            try:
+                async with self._client.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    if connected_before and resubscribed is not None:
+                        resubscribed()
+                    connected_before = True
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            try:
+                                apply(orjson.loads(message["data"]))
+                            except rejected:
+                                log.warning("ignored a malformed notice", extra={"channel": self.what})
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.link.failed(self.what, exc)
+                await asyncio.sleep(self.link.retry_after)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
