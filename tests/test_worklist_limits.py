@@ -159,3 +159,14 @@ def test_a_join_past_the_keys_one_call_carries_asks_to_narrow(in_process_gateway
     assert in_process_gateway.by_route()["erp"] == {}
     body = in_process_gateway.query("{ customers(hasOverdue: true) { totalCount } }", headers=EXECUTIVE)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "hasOverdue" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("arguments", ["hasOverdue: true", "hasOverdue: false", "creditExceeded: true"])
+def test_a_caller_who_may_not_read_receivables_cannot_learn_them_through_a_customer_filter(in_process_gateway, arguments):
+    """A service agent may list customers but not read receivables: filtering by them would be an oracle
+    (which customers are overdue); it is refused, with no rows and no count."""
+    query = f"{{ customers(first: 5, {arguments}) {{ totalCount edges {{ node {{ id }} }} }} }}"
+    body = in_process_gateway.query(query, headers=bearer("service_agent"))
+    assert body["data"] is None or body["data"]["customers"] is None, body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert "receivables" in body["errors"][0]["message"]
